@@ -1,0 +1,36 @@
+//===- SeqMixDialect.h - the seqmix dialect, attributes and ops -*- C++ -*-===//
+#ifndef SEQMIX_DIALECT_SEQMIXDIALECT_H
+#define SEQMIX_DIALECT_SEQMIXDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "seqmix/SeqMixDialect.h.inc"
+#include "seqmix/SeqMixEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "seqmix/SeqMixAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "seqmix/SeqMixOps.h.inc"
+
+namespace mlir::seqmix {
+/// Name of the form attribute every seqmix op may carry.
+inline constexpr llvm::StringLiteral kFormAttrName = "form";
+
+/// The form attribute of a seqmix op, or null when none was chosen yet.
+FormAttr getForm(Operation *op);
+
+/// True when `op` is one of the dialect's sequence-mixing operations.
+bool isSequenceMixer(Operation *op);
+
+/// Feature dimension after a linear-attention feature map on key dim `k`.
+int64_t featureDim(FeatureMap map, int64_t k);
+} // namespace mlir::seqmix
+
+#endif // SEQMIX_DIALECT_SEQMIXDIALECT_H

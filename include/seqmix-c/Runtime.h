@@ -1,0 +1,58 @@
+/*===- seqmix-c/Runtime.h - run compiled seqmix layers (C API) ----*- C -*-===*\
+|*                                                                            *|
+|* Loads a layer compiled by `seqmixc --emit=so` and calls it on caller-owned *|
+|* buffers. This library does not depend on MLIR or LLVM.                     *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+#ifndef SEQMIX_C_RUNTIME_H
+#define SEQMIX_C_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A dense f32 (or complex<f32>) tensor. `strides` are in elements, as in
+ *  DLPack and MLIR memrefs; NULL means row-major contiguous. */
+typedef struct seqmix_tensor {
+  void *data;
+  int32_t ndim;
+  const int64_t *shape;
+  const int64_t *strides;
+} seqmix_tensor;
+
+typedef struct seqmix_layer seqmix_layer;
+
+/** Loads a compiled layer (.so). On failure returns NULL and, when `error`
+ *  is not NULL, stores a message to release with seqmix_free_error. */
+seqmix_layer *seqmix_layer_load(const char *path, char **error);
+
+/** Wraps an already loaded entry point (`_mlir_ciface_<name>`, e.g. from a
+ *  JIT) described by ABI metadata text. */
+seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata, char **error);
+
+void seqmix_layer_free(seqmix_layer *layer);
+
+/** The layer's ABI metadata (text, see docs/runtime.md). */
+const char *seqmix_layer_metadata(const seqmix_layer *layer);
+
+/** Number of arguments: inputs first, then outputs. */
+int32_t seqmix_layer_num_args(const seqmix_layer *layer);
+const char *seqmix_layer_arg_name(const seqmix_layer *layer, int32_t i);
+int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i);
+
+/** Calls the layer: `args` holds every input then every output, in order.
+ *  Shapes are checked against the metadata (static sizes, and equal sizes
+ *  for dimensions with the same name); outputs must not overlap inputs.
+ *  Returns 0 on success; otherwise non-zero and a message in `error`. */
+int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_t nargs,
+                          char **error);
+
+void seqmix_free_error(char *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQMIX_C_RUNTIME_H */

@@ -1,0 +1,66 @@
+//===- FormCostModel.h - cost of each computation form ----------*- C++ -*-===//
+//
+// The time model of FORMS.md section 6 as a plain C++ function (no MLIR), so
+// selection can be unit-tested on its own. Hardware numbers are parameters.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_ANALYSIS_FORMCOSTMODEL_H
+#define SEQMIX_ANALYSIS_FORMCOSTMODEL_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace seqmix {
+
+enum class Family { SoftmaxAttention, LinearAttention, GatedLinearAttention,
+                    DeltaRule, SelectiveScan, LTIScan };
+enum class Form { Parallel, Chunked, Recurrent };
+enum class Gate { None, Constant, Scalar, Vector };
+
+const char *formName(Form form);
+
+/// One op instance: everything the formulas need, per (batch, head) slice
+/// multiplied by batch * heads. For the SSM scans `heads` is the channel count
+/// and `keyDim` the state size N.
+struct Problem {
+  Family family = Family::GatedLinearAttention;
+  Gate gate = Gate::None;
+  int64_t batch = 1, heads = 1, seqLen = 1, keyDim = 64, valueDim = 64;
+};
+
+/// Target parameters of FORMS.md 6.2.
+struct Machine {
+  double peakMatmul;   ///< FLOP/s of dense matmul
+  double peakVector;   ///< FLOP/s of elementwise work
+  double etaMatmul;    ///< achieved fraction of peakMatmul
+  double etaVector;    ///< achieved fraction of peakVector
+  double bandwidth;    ///< bytes/s
+  double saturation;   ///< independent work items that fill the machine
+  double tauChunk;     ///< seconds per dependent chunk step
+  double tauToken;     ///< seconds per dependent token step
+  double launch;       ///< seconds of fixed overhead
+
+  /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md).
+  static Machine hostCpu();
+};
+
+struct Estimate {
+  Form form;
+  int64_t chunk = 0;
+  double flopsMatmul = 0, flopsVector = 0, bytes = 0, depth = 0;
+  double seconds = 0;
+};
+
+/// Cost of computing `p` in `form` (chunk size `chunk` for the chunked form).
+Estimate estimateForm(const Problem &p, Form form, int64_t chunk, const Machine &m);
+
+/// The cheapest of `candidates` (chunked tried with C in {16, ..., 256},
+/// C <= T); all evaluated estimates are appended to `all` when given.
+/// Returns false when `candidates` is empty.
+bool selectForm(const Problem &p, const std::vector<Form> &candidates,
+                const Machine &m, Estimate &best, std::vector<Estimate> *all = nullptr);
+
+} // namespace seqmix
+
+#endif // SEQMIX_ANALYSIS_FORMCOSTMODEL_H

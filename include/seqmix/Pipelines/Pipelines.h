@@ -1,0 +1,44 @@
+//===- Pipelines.h - the seqmix compilation phases ---------------*- C++ -*-===//
+#ifndef SEQMIX_PIPELINES_PIPELINES_H
+#define SEQMIX_PIPELINES_PIPELINES_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::seqmix {
+
+/// The phases of DESIGN.md section 5, in order. The IR "at" a phase is the IR
+/// after that phase ran.
+enum class Phase { Import, SelectForms, LowerForms, Schedule, Bufferize, LLVM };
+
+inline constexpr Phase kFirstPhase = Phase::Import;
+inline constexpr Phase kLastPhase = Phase::LLVM;
+
+std::optional<Phase> parsePhase(llvm::StringRef name);
+llvm::StringRef phaseName(Phase phase);
+/// "import, select-forms, ..." for help texts and errors.
+std::string phaseList();
+
+struct CompileOptions {
+  std::string form = "auto"; ///< auto | parallel | chunked | recurrent
+  int64_t chunkSize = 0;     ///< 0: chosen by the cost model
+  bool remarks = false;      ///< report form decisions as remarks
+};
+
+/// Appends to `pm` (anchored on builtin.module) the passes that take the IR
+/// from the previous phase to `phase`. Import adds nothing.
+LogicalResult addPhasePasses(OpPassManager &pm, Phase phase, const CompileOptions &opts);
+
+/// Every dialect and interface the pipeline needs.
+void registerSeqMixDialects(DialectRegistry &registry);
+
+/// Registers the seqmix passes and the named pipelines `seqmix-cpu-pipeline`
+/// (import to LLVM dialect) and `seqmix-to-<phase>` for seqmix-opt.
+void registerSeqMixPassesAndPipelines();
+
+} // namespace mlir::seqmix
+
+#endif // SEQMIX_PIPELINES_PIPELINES_H

@@ -1,0 +1,94 @@
+//===- LayerSpec.h - JSON layer spec v1 ---------------------------*- C++ -*-===//
+//
+// The versioned JSON description of one sequence-mixing layer (docs/spec.md).
+// Parsing needs only LLVMSupport: the spec is also read by tools that do not
+// link MLIR (the input generator, the runtime's callers).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_SPEC_LAYERSPEC_H
+#define SEQMIX_SPEC_LAYERSPEC_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace seqmix {
+
+enum class Mixer {
+  SoftmaxAttention,
+  LinearAttention,
+  GatedLinearAttention,
+  DeltaRule,
+  SelectiveScan,
+  LTIScan
+};
+
+/// Spec spelling of a mixer ("gated_linear_attention", ...).
+const char *mixerName(Mixer m);
+
+/// One tensor of the layer's calling convention.
+struct TensorDesc {
+  std::string name;
+  /// Static sizes, or -1 for a dynamic dimension.
+  std::vector<int64_t> shape;
+  /// Name of every dimension ("batch", "heads", "seq_len", "key_dim", ...).
+  /// Dimensions with the same name must have the same size at run time.
+  std::vector<std::string> dims;
+  bool complex = false; ///< complex<f32> instead of f32 (LTI complex mode)
+};
+
+/// A validated layer spec. Per-head sizes are resolved (key_dim / heads ...).
+struct LayerSpec {
+  int version = 1;
+  std::string name;
+  Mixer mixer = Mixer::GatedLinearAttention;
+  int64_t batch = -1;  ///< -1: dynamic ("?")
+  int64_t seqLen = -1; ///< -1: dynamic ("?")
+  std::string dtype = "f32";
+  bool initialState = false, finalState = false;
+  std::string form = "auto"; ///< auto | parallel | chunked | recurrent
+  int64_t chunkSize = 0;     ///< 0: auto
+  std::string target = "cpu";
+
+  // Attention-like mixers (per-head sizes).
+  int64_t heads = 0, kvHeads = 0, headKeyDim = 0, headValueDim = 0;
+  bool causal = true;
+  double scale = 1.0;
+  std::optional<int64_t> window;
+  std::string featureMap = "identity"; ///< identity | elu1 | relu | taylor
+  bool normalize = false;
+  double eps = 1e-6;
+  std::string gate = "none"; ///< none | constant | scalar | vector
+  std::vector<double> logDecay; ///< gate constant: log gamma per head
+  bool gated = false, l2normQK = true;
+
+  // State-space mixers.
+  int64_t channels = 0, stateDim = 0, groups = 1;
+  bool deltaSoftplus = true, deltaBias = false, dSkip = false, zGate = false;
+  std::string discretization = "zoh"; ///< zoh | bilinear | euler_b
+  bool complexMode = true;
+
+  /// Inputs in calling order (FORMS.md App. A order, initial state last).
+  std::vector<TensorDesc> inputs() const;
+  /// Outputs in calling order: the result, then the final state if any.
+  std::vector<TensorDesc> outputs() const;
+  /// Feature dimension after the feature map (linear attention).
+  int64_t featureDim() const;
+  /// Columns of the linear-attention state (V, or V + 1 with normalize).
+  int64_t stateColumns() const;
+};
+
+/// Parses and validates a spec. `source` names the input in messages. Every
+/// error names the field and what is allowed.
+llvm::Expected<LayerSpec> parseLayerSpec(llvm::StringRef json, llvm::StringRef source);
+
+/// Reads and parses a spec file.
+llvm::Expected<LayerSpec> loadLayerSpec(llvm::StringRef path);
+
+} // namespace seqmix
+
+#endif // SEQMIX_SPEC_LAYERSPEC_H

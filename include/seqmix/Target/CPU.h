@@ -1,0 +1,45 @@
+//===- CPU.h - CPU code generation: LLVM IR, objects, .so, JIT ---*- C++ -*-===//
+#ifndef SEQMIX_TARGET_CPU_H
+#define SEQMIX_TARGET_CPU_H
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::seqmix {
+
+/// The ABI metadata text ("seqmix-abi 1", docs/runtime.md) of the public
+/// entry function of `module`, read at tensor level (before bufferization):
+/// arguments then results, with the names and dimension names the importer
+/// attached. Fails with a diagnostic when there is not exactly one public
+/// function or a type is not a ranked f32/complex<f32> tensor.
+FailureOr<std::string> buildAbiMetadata(ModuleOp module);
+
+/// A TargetMachine for this host (`cpu` = "host") or a named CPU.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createCpuTargetMachine(llvm::StringRef cpu);
+
+/// Translates an LLVM-dialect module to LLVM IR for `tm`, optimizes it at -O3
+/// and adds the `seqmix_abi_metadata` symbol.
+std::unique_ptr<llvm::Module> translateToOptimizedLLVMIR(ModuleOp module,
+                                                         llvm::LLVMContext &ctx,
+                                                         llvm::TargetMachine &tm,
+                                                         llvm::StringRef metadata);
+
+/// Writes a relocatable object for `tm`.
+LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
+                             llvm::StringRef path, std::string &error);
+
+/// Links an object into a shared library with the clang driver (lld).
+LogicalResult linkSharedLibrary(llvm::StringRef object, llvm::StringRef output,
+                                std::string &error);
+
+/// A JIT of an LLVM-dialect module, optimized for the host.
+llvm::Expected<std::unique_ptr<ExecutionEngine>> createJit(ModuleOp module);
+
+} // namespace mlir::seqmix
+
+#endif // SEQMIX_TARGET_CPU_H

@@ -1,0 +1,61 @@
+//===- LayerHarness.h - seeded inputs, reference outputs, errors -*- C++ -*-===//
+//
+// What `seqmixc run`, the bench tool and the integration tests share: the
+// well-conditioned input generators of FORMS.md 7.3 for each family, the
+// double-precision reference evaluated on the same (f32-rounded) inputs, and
+// the error metrics of FORMS.md 7.2. No MLIR here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_TESTING_LAYERHARNESS_H
+#define SEQMIX_TESTING_LAYERHARNESS_H
+
+#include "seqmix/Reference/Reference.h"
+#include "seqmix/Spec/LayerSpec.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace seqmix {
+
+/// A concrete host tensor in the layer's calling convention (f32, or
+/// interleaved complex<f32>).
+struct HostTensor {
+  TensorDesc desc;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t elements() const;
+};
+
+/// Concrete shapes of the spec's tensors for batch `B` and sequence `T`.
+std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T);
+
+/// Seeded inputs for `spec` (FORMS.md 7.3 generators).
+std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T, uint64_t seed);
+
+/// Zero-filled outputs of the right shapes.
+std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B, int64_t T);
+
+/// The reference outputs (out, then final state when the spec has one) as
+/// flat doubles in the same layout as the outputs (complex interleaved).
+std::vector<std::vector<double>> referenceOutputs(const LayerSpec &spec,
+                                                  const std::vector<HostTensor> &inputs);
+
+struct ErrorStats {
+  double maxAbs = 0, maxRel = 0, relRms = 0;
+  bool finite = true;
+};
+
+/// FORMS.md 7.2: rel_rms = |x - ref|_2 / (|ref|_2 + 1e-30),
+/// max_rel = max|x - ref| / (max|ref| + 1e-30).
+ErrorStats compareToReference(const std::vector<float> &got, const std::vector<double> &ref);
+
+/// FORMS.md 7.2 tolerances for fp32 everywhere.
+struct Tolerance {
+  double relRms = 1e-5, maxRel = 1e-4;
+};
+bool withinTolerance(const ErrorStats &e, const Tolerance &tol);
+
+} // namespace seqmix
+
+#endif // SEQMIX_TESTING_LAYERHARNESS_H

@@ -1,0 +1,68 @@
+//===- Passes.td - seqmix passes ---------------------------*- tablegen -*-===//
+#ifndef SEQMIX_TRANSFORMS_PASSES_TD
+#define SEQMIX_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
+  let summary = "Choose the computation form of every seqmix op (phase select-forms)";
+  let description = [{
+    Gives every seqmix op without a `form` attribute one. With `form=auto` the
+    form comes from the cost model (FORMS.md section 6) among the forms that
+    have a lowering for the op; otherwise the named form is set on every op
+    (replacing any form already there). Each decision is reported as a remark
+    on the op listing the cost of each candidate.
+  }];
+  let options = [
+    Option<"form", "form", "std::string", "\"auto\"",
+           "auto | parallel | chunked | recurrent">,
+    Option<"chunkSize", "chunk-size", "int64_t", "0",
+           "chunk size for the chunked form (0 = choose)">,
+    Option<"emitRemarks", "remarks", "bool", "false",
+           "report each decision as a remark on the op">,
+  ];
+}
+
+def SeqMixLowerForms : Pass<"seqmix-lower-forms", "::mlir::ModuleOp"> {
+  let summary = "Lower every seqmix op to linalg/scf/tensor by its form attribute (phase lower-forms)";
+  let description = [{
+    Rewrites each seqmix op into linalg, scf, tensor, arith and math ops on
+    tensors. The lowering reads only the op's `form` attribute; an op without
+    one, or a form that has no lowering for the op yet, is an error that names
+    the op and the form.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"];
+}
+
+def SeqMixDestinationPassingEntry
+    : Pass<"seqmix-dps-entry", "::mlir::ModuleOp"> {
+  let summary = "Turn tensor results of public functions into caller-owned output buffers";
+  let description = [{
+    For every public `func.func` with tensor results, appends one memref
+    argument per result (identity layout, same shape), writes each returned
+    tensor into it with `bufferization.materialize_in_destination`, and
+    makes the function return nothing. Run before bufferization: the caller
+    (the runtime, PyTorch, JAX) then owns every output buffer and the compiled
+    code allocates no result memory. The `seqmix.name` / `seqmix.dims`
+    argument annotations of the importer are dropped (the runtime ABI
+    metadata is read from them before this pass).
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::ModuleOp"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    Bufferization inserts `memref.copy`, which the LLVM lowering turns into a
+    call to `memrefCopy` of MLIR's C runner utilities whenever a layout is not
+    the identity. Compiled layers must not depend on that library, so every
+    copy becomes a `linalg.copy` that lowers to plain loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+#endif // SEQMIX_TRANSFORMS_PASSES_TD

@@ -1,0 +1,128 @@
+//===- FormCostModel.cpp - FORMS.md section 6 time model ------------------===//
+#include "seqmix/Analysis/FormCostModel.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace seqmix;
+
+const char *seqmix::formName(Form form) {
+  switch (form) {
+  case Form::Parallel:
+    return "parallel";
+  case Form::Chunked:
+    return "chunked";
+  case Form::Recurrent:
+    return "recurrent";
+  }
+  return "?";
+}
+
+Machine Machine::hostCpu() {
+  // CPU_CODEGEN.md: 226.8 GFLOP/s FMA peak per core, 2 cores, ~25 GB/s.
+  return Machine{453.6e9, 453.6e9, 0.7, 0.4, 25e9, 2, 0.2e-6, 0.02e-6, 2e-6};
+}
+
+Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
+                              const Machine &m) {
+  Estimate e;
+  e.form = form;
+  e.chunk = form == Form::Chunked ? chunk : 0;
+  const double T = static_cast<double>(p.seqLen), K = p.keyDim, V = p.valueDim;
+  const double C = std::max<double>(1, std::min<double>(chunk, T));
+  const double nc = std::ceil(T / C);
+  const double slices = static_cast<double>(p.batch) * p.heads;
+  const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
+  double items = slices;
+  switch (p.family) {
+  case Family::SoftmaxAttention:
+    if (form == Form::Chunked) {
+      double tiles = T * (T + 1) / 2 + T * C / 2;
+      e.flopsMatmul = 2 * tiles * (K + V);
+      e.flopsVector = 6 * tiles;
+      e.depth = nc;
+      items = slices * nc;
+    } else {
+      e.flopsMatmul = 2 * T * T * (K + V);
+      e.flopsVector = 6 * T * T;
+      e.bytes = 16 * T * T;
+      e.depth = 1;
+    }
+    break;
+  case Family::LinearAttention:
+  case Family::GatedLinearAttention:
+  case Family::DeltaRule: {
+    bool delta = p.family == Family::DeltaRule;
+    bool vectorGate = p.gate == Gate::Vector;
+    if (form == Form::Recurrent) {
+      e.flopsVector = (delta ? 7 : 5) * T * K * V + (vectorGate ? T * K : T);
+      e.depth = T;
+    } else if (form == Form::Chunked) {
+      e.flopsMatmul = delta ? T * (6 * C * K + 4 * C * V + 6 * K * V)
+                            : 2 * T * C * (K + V) + 4 * T * K * V;
+      e.flopsVector = delta ? T * C * C / 3 + 2 * T * C
+                            : (vectorGate ? 13 * T * K + 24 * T * K : 3 * T * C);
+      e.depth = nc;
+      items = slices * nc;
+    } else {
+      e.flopsMatmul = delta ? 2 * T * T * (2 * K + V) : 2 * T * T * (K + V);
+      e.flopsVector = delta ? T * T * (K + V) : 2 * T * T;
+      e.bytes = 8 * T * T;
+      e.depth = delta ? T : 1;
+      items = slices;
+    }
+    e.bytes += act + (vectorGate ? 4 * T * K : 0);
+    break;
+  }
+  case Family::SelectiveScan:
+  case Family::LTIScan:
+    // keyDim = state size N per channel.
+    if (form == Form::Recurrent) {
+      e.flopsVector = 7 * T * K;
+      e.depth = T;
+    } else if (form == Form::Chunked) {
+      e.flopsVector = 12 * T * K;
+      e.depth = nc + C;
+      items = slices * nc;
+    } else {
+      e.flopsVector = 12 * T * K;
+      e.bytes = 8 * T * K;
+      e.depth = 2 * std::log2(std::max(2.0, T));
+    }
+    e.bytes += 4.0 * 4 * T;
+    break;
+  }
+  e.flopsMatmul *= slices;
+  e.flopsVector *= slices;
+  e.bytes *= slices;
+  double use = std::min(1.0, items / m.saturation);
+  double compute = (e.flopsMatmul / (m.etaMatmul * m.peakMatmul) +
+                    e.flopsVector / (m.etaVector * m.peakVector)) /
+                   use;
+  double tau = form == Form::Recurrent ? m.tauToken : m.tauChunk;
+  e.seconds = std::max(compute, e.bytes / m.bandwidth) + e.depth * tau + m.launch;
+  return e;
+}
+
+bool seqmix::selectForm(const Problem &p, const std::vector<Form> &candidates,
+                        const Machine &m, Estimate &best, std::vector<Estimate> *all) {
+  bool found = false;
+  auto consider = [&](const Estimate &e) {
+    if (all)
+      all->push_back(e);
+    if (!found || e.seconds < best.seconds) {
+      best = e;
+      found = true;
+    }
+  };
+  for (Form f : candidates) {
+    if (f != Form::Chunked) {
+      consider(estimateForm(p, f, 0, m));
+      continue;
+    }
+    for (int64_t c = 16; c <= 256; c *= 2)
+      if (c <= p.seqLen || c == 16)
+        consider(estimateForm(p, f, c, m));
+  }
+  return found;
+}

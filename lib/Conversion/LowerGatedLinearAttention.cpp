@@ -1,0 +1,470 @@
+//===- LowerGatedLinearAttention.cpp - GLA to linalg/scf by form ----------===//
+//
+// Recurrent form (FORMS.md 3.3), all gate kinds: per (batch, head) slice an
+// scf.for over time carries the fp32 state S [K, V]:
+//   S = G_t * S + k_t v_t^T,   o_t = S^T (scale q_t).
+//
+// Parallel form (FORMS.md 3.4), gates none / constant / scalar: per slice
+//   P = (scale Q K^T) .* D,  O = P V  (+ (scale Q .* exp(b)) S_0),
+// with D[t, i] = exp(seg(t, i)) for i <= t, masked *before* the exp. For the
+// scalar gate seg(t, i) = g_{i+1} + ... + g_t is accumulated directly (the
+// stable segment sum of FORMS.md 0.5(b)), never as a difference of long
+// cumulative sums, which loses low bits once |b| grows.
+// The final state is exp(b_T) S_0 + sum_i exp(seg(T, i)) k_i v_i^T.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix/Conversion/LowerForms.h"
+
+#include "SliceKernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+using utils::IteratorType;
+constexpr IteratorType kPar = IteratorType::parallel;
+constexpr IteratorType kRed = IteratorType::reduction;
+
+/// Shapes and operands of one GLA op, shared by both forms.
+struct GLAInfo {
+  GatedLinearAttentionOp op;
+  int64_t H, K, V;
+  Value batch, seqLen; // index values
+  GateKind gate;
+  float scale;
+};
+
+/// Creates the scf.forall over (batch, head) whose shared outputs are the
+/// result tensor and, when requested, the final state. `body` fills the
+/// per-slice computation and returns the slice values to insert.
+FailureOr<scf::ForallOp>
+buildSliceLoop(ImplicitLocOpBuilder &b, GLAInfo &info,
+               function_ref<std::pair<Value, Value>(SliceKernelBuilder &, Value bi,
+                                                    Value hi, Value outArg,
+                                                    Value stateArg)>
+                   body) {
+  SliceKernelBuilder kb(b);
+  GatedLinearAttentionOp op = info.op;
+  auto outType = cast<RankedTensorType>(op.getOut().getType());
+  SmallVector<Value> outDyn;
+  if (outType.isDynamicDim(0))
+    outDyn.push_back(info.batch);
+  if (outType.isDynamicDim(2))
+    outDyn.push_back(info.seqLen);
+  SmallVector<Value> sharedOuts = {tensor::EmptyOp::create(b, outType, outDyn)};
+  if (Value fs = op.getFinalState()) {
+    auto stType = cast<RankedTensorType>(fs.getType());
+    SmallVector<Value> stDyn;
+    if (stType.isDynamicDim(0))
+      stDyn.push_back(info.batch);
+    sharedOuts.push_back(tensor::EmptyOp::create(b, stType, stDyn));
+  }
+  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(info.H)};
+  auto forall = scf::ForallOp::create(b, ubs, sharedOuts, std::nullopt);
+  Block *blk = forall.getBody();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(blk->getTerminator());
+  Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
+  Value outArg = forall.getRegionIterArgs()[0];
+  Value stateArg = op.getFinalState() ? forall.getRegionIterArgs()[1] : Value();
+  auto [outSlice, stateSlice] = body(kb, bi, hi, outArg, stateArg);
+
+  b.setInsertionPointToEnd(forall.getTerminator().getBody());
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(
+      b, outSlice, outArg,
+      ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), info.seqLen,
+                             b.getIndexAttr(info.V)},
+      strides);
+  if (stateArg)
+    tensor::ParallelInsertSliceOp::create(
+        b, stateSlice, stateArg,
+        ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(info.K), b.getIndexAttr(info.V)},
+        strides);
+  return forall;
+}
+
+/// The per-head log decay of a constant gate, read at head `hi`.
+Value constantLogDecay(SliceKernelBuilder &kb, GLAInfo &info, Value hi) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  auto type = RankedTensorType::get({info.H}, kb.f32Type());
+  auto values = DenseElementsAttr::get(type, *info.op.getLogDecay());
+  Value table = arith::ConstantOp::create(b, type, values);
+  return tensor::ExtractOp::create(b, table, ValueRange{hi});
+}
+
+/// The initial state of the slice: a copy of the given initial state (or
+/// zeros) written into the final-state slice when there is one.
+Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
+                        Value stateArg) {
+  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
+  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.K),
+                                     kb.ofr(info.V)};
+  Value dest = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
+                        : kb.empty({kb.ofr(info.K), kb.ofr(info.V)});
+  if (Value init = info.op.getInitialState()) {
+    Value src = kb.slice(init, offs, sizes, {2, 3});
+    return linalg::CopyOp::create(kb.builder(), ValueRange{src}, ValueRange{dest})
+        .getResult(0);
+  }
+  return kb.fill(dest, 0.0);
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrent form
+//===----------------------------------------------------------------------===//
+
+std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb, GLAInfo &info,
+                                            Value bi, Value hi, Value outArg,
+                                            Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  GatedLinearAttentionOp op = info.op;
+  int64_t K = info.K, V = info.V;
+  Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
+  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  Value constAlpha;
+  if (info.gate == GateKind::constant)
+    constAlpha = math::ExpOp::create(b, constantLogDecay(kb, info, hi));
+  Value scale = kb.f(info.scale);
+
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, kb.index(1), ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        SmallVector<OpFoldResult> offs = {bi, hi, t, k.ofr(0)};
+        Value qt = k.slice(op.getQ(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+        Value kt = k.slice(op.getK(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+        Value vt = k.slice(op.getV(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(V)}, {3});
+        Value alpha = constAlpha;
+        if (info.gate == GateKind::scalar) {
+          Value gt = tensor::ExtractOp::create(ib, op.getG(), ValueRange{bi, hi, t});
+          alpha = math::ExpOp::create(ib, gt);
+        }
+        // S <- G_t * S + k_t v_t^T, updated in place in the loop-carried state.
+        Value state;
+        if (info.gate == GateKind::vector) {
+          Value gt = k.slice(op.getG(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+          Value alphaVec = k.generic(
+              ValueRange{gt}, k.empty({k.ofr(K)}), 1, {{0}, {0}}, {kPar},
+              [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                return math::ExpOp::create(bb, l, a[0]);
+              });
+          state = k.generic(
+              ValueRange{alphaVec, kt, vt}, iter[0], 2, {{0}, {0}, {1}, {0, 1}},
+              SliceKernelBuilder::parallel(2),
+              [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                Value decayed = arith::MulFOp::create(bb, l, a[0], a[3]);
+                Value kv = arith::MulFOp::create(bb, l, a[1], a[2]);
+                return arith::AddFOp::create(bb, l, decayed, kv);
+              });
+        } else {
+          state = k.generic(
+              ValueRange{kt, vt}, iter[0], 2, {{0}, {1}, {0, 1}},
+              SliceKernelBuilder::parallel(2),
+              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                Value s = a[2];
+                if (alpha)
+                  s = arith::MulFOp::create(bb, l, alpha, s);
+                Value kv = arith::MulFOp::create(bb, l, a[0], a[1]);
+                return arith::AddFOp::create(bb, l, s, kv);
+              });
+        }
+        // o_t = S^T (scale q_t), written into row t of the output slice.
+        Value qs = k.generic(ValueRange{qt}, k.empty({k.ofr(K)}), 1, {{0}, {0}},
+                             {kPar}, [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                               return arith::MulFOp::create(bb, l, a[0], scale);
+                             });
+        Value orow = k.slice(iter[1], {t, k.ofr(0)}, {k.ofr(1), k.ofr(V)}, {1});
+        orow = k.fill(orow, 0.0);
+        orow = k.generic(ValueRange{state, qs}, orow, 2, {{1, 0}, {1}, {0}},
+                         {kPar, kRed},
+                         [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                           Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                           return arith::AddFOp::create(bb, l, a[2], p);
+                         });
+        Value out = k.insert(orow, iter[1], {t, k.ofr(0)}, {k.ofr(1), k.ofr(V)});
+        scf::YieldOp::create(ib, ValueRange{state, out});
+      });
+  return {loop.getResult(1), loop.getResult(0)};
+}
+
+//===----------------------------------------------------------------------===//
+// Parallel form
+//===----------------------------------------------------------------------===//
+
+/// Converts an index value to f32 inside a linalg body.
+Value indexToF32(OpBuilder &b, Location loc, Value idx) {
+  Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), idx);
+  return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
+}
+
+std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info,
+                                           Value bi, Value hi, Value outArg,
+                                           Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  GatedLinearAttentionOp op = info.op;
+  int64_t K = info.K, V = info.V;
+  OpFoldResult T = info.seqLen;
+  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
+  Value Q = kb.slice(op.getQ(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
+  Value Kt = kb.slice(op.getK(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
+  Value Vt = kb.slice(op.getV(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
+  Value scale = kb.f(info.scale);
+  Value zero = kb.f(0.0);
+
+  // Log-decay ingredients by gate kind:
+  //  seg    [T, T]: seg(t, i) for i <= t   (scalar gate)
+  //  bIncl  [T]   : b_t = g_1 + ... + g_t  (scalar gate)
+  //  lastSeg[T]   : seg(T, i)              (scalar gate)
+  //  total        : b_T                    (scalar gate)
+  Value logDecay, seg, bIncl, lastSeg, total;
+  if (info.gate == GateKind::constant)
+    logDecay = constantLogDecay(kb, info, hi);
+  if (info.gate == GateKind::scalar) {
+    Value g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)}, {kb.ofr(1), kb.ofr(1), T}, {2});
+    Value row0 = kb.zeros({T});
+    auto loop = scf::ForOp::create(
+        b, kb.index(0), info.seqLen, kb.index(1),
+        ValueRange{row0, kb.empty({T, T}), kb.empty({T}), zero},
+        [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          SliceKernelBuilder k(ib);
+          Value gt = tensor::ExtractOp::create(ib, g, ValueRange{t});
+          // Row t of the segment sums from row t-1: seg(t, i) = seg(t-1, i) + g_t
+          // for i < t, seg(t, t) = 0. Entries i > t are masked later.
+          Value row = k.generic(
+              ValueRange{}, iter[0], 1, {{0}}, {kPar},
+              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                Value i = linalg::IndexOp::create(bb, l, 0);
+                Value before = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, i, t);
+                Value acc = arith::AddFOp::create(bb, l, a[0], gt);
+                return arith::SelectOp::create(bb, l, before, acc, zero);
+              });
+          Value mat = k.insert(row, iter[1], {t, k.ofr(0)}, {k.ofr(1), T});
+          Value cum = arith::AddFOp::create(ib, iter[3], gt);
+          Value bvec = tensor::InsertOp::create(ib, cum, iter[2], ValueRange{t});
+          scf::YieldOp::create(ib, ValueRange{row, mat, bvec, cum});
+        });
+    lastSeg = loop.getResult(0);
+    seg = loop.getResult(1);
+    bIncl = loop.getResult(2);
+    total = loop.getResult(3);
+  }
+
+  // P = scale * Q K^T, then decay and causal mask (mask before exp).
+  Value P = kb.generic(ValueRange{Q, Kt}, kb.zeros({T, T}), 3, {{0, 2}, {1, 2}, {0, 1}},
+                       {kPar, kPar, kRed},
+                       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                         Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                         return arith::AddFOp::create(bb, l, a[2], p);
+                       });
+  SmallVector<Value> maskIns;
+  SmallVector<SmallVector<unsigned>> maskDims;
+  if (seg) {
+    maskIns.push_back(seg);
+    maskDims.push_back({0, 1});
+  }
+  maskDims.push_back({0, 1});
+  GateKind gate = info.gate;
+  P = kb.generic(maskIns, P, 2, maskDims, SliceKernelBuilder::parallel(2),
+                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   Value t = linalg::IndexOp::create(bb, l, 0);
+                   Value i = linalg::IndexOp::create(bb, l, 1);
+                   Value visible = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, t);
+                   Value p = arith::MulFOp::create(bb, l, a.back(), scale);
+                   if (gate != GateKind::none) {
+                     Value lg;
+                     if (gate == GateKind::constant) {
+                       Value dist = arith::SubIOp::create(bb, l, t, i);
+                       lg = arith::MulFOp::create(bb, l, indexToF32(bb, l, dist), logDecay);
+                     } else {
+                       lg = a[0];
+                     }
+                     lg = arith::SelectOp::create(bb, l, visible, lg, zero);
+                     p = arith::MulFOp::create(bb, l, p, math::ExpOp::create(bb, l, lg));
+                   }
+                   return arith::SelectOp::create(bb, l, visible, p, zero);
+                 });
+
+  Value O = kb.slice(outArg, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
+  O = kb.fill(O, 0.0);
+  O = linalg::MatmulOp::create(b, ValueRange{P, Vt}, ValueRange{O}).getResult(0);
+
+  // Decay from the sequence start to position t (inclusive), exp(b_t).
+  auto decayToT = [&](OpBuilder &bb, Location l, Value t, ValueRange a) -> Value {
+    if (gate == GateKind::none)
+      return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1.0));
+    if (gate == GateKind::constant) {
+      Value n = arith::AddIOp::create(bb, l, t,
+                                      arith::ConstantIndexOp::create(bb, l, 1));
+      return math::ExpOp::create(
+          bb, l, arith::MulFOp::create(bb, l, indexToF32(bb, l, n), logDecay));
+    }
+    return math::ExpOp::create(bb, l, a[0]);
+  };
+
+  Value S0;
+  if (op.getInitialState() || stateArg)
+    S0 = initialSliceState(kb, info, bi, hi, stateArg);
+  if (op.getInitialState()) {
+    // Inter term: O += (scale Q .* exp(b)) S_0.
+    SmallVector<Value> ins;
+    SmallVector<SmallVector<unsigned>> dims;
+    if (bIncl) {
+      ins.push_back(bIncl);
+      dims.push_back({0});
+    }
+    ins.push_back(Q);
+    dims.push_back({0, 1});
+    dims.push_back({0, 1});
+    Value Qd = kb.generic(ins, kb.empty({T, kb.ofr(K)}), 2, dims,
+                          SliceKernelBuilder::parallel(2),
+                          [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            Value t = linalg::IndexOp::create(bb, l, 0);
+                            Value d = decayToT(bb, l, t, a);
+                            Value q = arith::MulFOp::create(bb, l, a[ins.size() - 1], scale);
+                            return arith::MulFOp::create(bb, l, q, d);
+                          });
+    O = linalg::MatmulOp::create(b, ValueRange{Qd, S0}, ValueRange{O}).getResult(0);
+  }
+
+  Value SF;
+  if (stateArg) {
+    // S_T = exp(b_T) S_0 + sum_i exp(seg(T, i)) k_i v_i^T.
+    Value totalDecay;
+    if (gate == GateKind::none) {
+      totalDecay = kb.f(1.0);
+    } else if (gate == GateKind::constant) {
+      totalDecay = math::ExpOp::create(
+          b, arith::MulFOp::create(b, indexToF32(b, b.getLoc(), info.seqLen), logDecay));
+    } else {
+      totalDecay = math::ExpOp::create(b, total);
+    }
+    Value start = S0;
+    if (op.getInitialState() && gate != GateKind::none)
+      start = kb.generic(ValueRange{}, S0, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
+                         [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                           return arith::MulFOp::create(bb, l, a[0], totalDecay);
+                         });
+    Value Kw = Kt;
+    if (gate != GateKind::none) {
+      SmallVector<Value> ins;
+      SmallVector<SmallVector<unsigned>> dims;
+      if (lastSeg) {
+        ins.push_back(lastSeg);
+        dims.push_back({0});
+      }
+      ins.push_back(Kt);
+      dims.push_back({0, 1});
+      dims.push_back({0, 1});
+      Value seqLen = info.seqLen;
+      Kw = kb.generic(ins, kb.empty({T, kb.ofr(K)}), 2, dims,
+                      SliceKernelBuilder::parallel(2),
+                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        Value w;
+                        if (gate == GateKind::constant) {
+                          Value i = linalg::IndexOp::create(bb, l, 0);
+                          Value one = arith::ConstantIndexOp::create(bb, l, 1);
+                          Value dist = arith::SubIOp::create(
+                              bb, l, arith::SubIOp::create(bb, l, seqLen, one), i);
+                          w = math::ExpOp::create(
+                              bb, l, arith::MulFOp::create(bb, l, indexToF32(bb, l, dist),
+                                                           logDecay));
+                        } else {
+                          w = math::ExpOp::create(bb, l, a[0]);
+                        }
+                        return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
+                      });
+    }
+    SF = kb.generic(ValueRange{Kw, Vt}, start, 3, {{2, 0}, {2, 1}, {0, 1}},
+                    {kPar, kPar, kRed},
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                      return arith::AddFOp::create(bb, l, a[2], p);
+                    });
+  }
+  return {O, SF};
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
+  auto gla = dyn_cast<GatedLinearAttentionOp>(op);
+  if (!gla)
+    return (op->getName().getStringRef() +
+            " has no lowering yet in this release (only "
+            "seqmix.gated_linear_attention is lowered)")
+        .str();
+  if (form == FormKind::chunked)
+    return "the chunked form of seqmix.gated_linear_attention is not lowered "
+           "yet; use form parallel or recurrent";
+  if (form == FormKind::parallel && gla.getGate() == GateKind::vector)
+    return "the parallel form of seqmix.gated_linear_attention with gate "
+           "'vector' needs the sub-chunked factorization (FORMS.md 3.5), which "
+           "is not lowered yet; use form recurrent";
+  return "";
+}
+
+SmallVector<FormKind> mlir::seqmix::getLoweredForms(Operation *op) {
+  SmallVector<FormKind> forms;
+  for (FormKind f : {FormKind::parallel, FormKind::chunked, FormKind::recurrent})
+    if (whyNotLowered(op, f).empty())
+      forms.push_back(f);
+  return forms;
+}
+
+LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
+                                                      RewriterBase &rewriter) {
+  FormAttr form = getForm(op);
+  if (!form)
+    return op.emitOpError("has no form attribute; run seqmix-select-forms first "
+                          "or set #seqmix.form<...>");
+  if (std::string why = whyNotLowered(op, form.getKind()); !why.empty())
+    return op.emitOpError() << "cannot be lowered: " << why;
+  auto qType = cast<RankedTensorType>(op.getQ().getType());
+  auto vType = cast<RankedTensorType>(op.getV().getType());
+  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
+    return op.emitOpError("cannot be lowered: heads, key_dim and value_dim must "
+                          "be static");
+  if (!qType.getElementType().isF32())
+    return op.emitOpError() << "cannot be lowered: only f32 activations are "
+                               "lowered yet, got "
+                            << qType.getElementType();
+
+  rewriter.setInsertionPoint(op);
+  ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+  GLAInfo info{op,
+               qType.getDimSize(1),
+               qType.getDimSize(3),
+               vType.getDimSize(3),
+               tensor::DimOp::create(b, op.getQ(), 0),
+               tensor::DimOp::create(b, op.getQ(), 2),
+               op.getGate(),
+               op.getScale().convertToFloat()};
+  bool recurrent = form.getKind() == FormKind::recurrent;
+  FailureOr<scf::ForallOp> loop = buildSliceLoop(
+      b, info, [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
+                   Value stateArg) {
+        return recurrent ? buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg)
+                         : buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
+      });
+  if (failed(loop))
+    return failure();
+  rewriter.replaceOp(op, loop->getResults());
+  return success();
+}

@@ -1,0 +1,141 @@
+//===- Pipelines.cpp - the seqmix compilation phases ----------------------===//
+#include "seqmix/Pipelines/Pipelines.h"
+
+#include "seqmix/SeqMixDialect.h"
+#include "seqmix/Transforms/Passes.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <deque>
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+static const char *const kPhaseNames[] = {"import",   "select-forms", "lower-forms",
+                                          "schedule", "bufferize",    "llvm"};
+
+std::optional<Phase> mlir::seqmix::parsePhase(StringRef name) {
+  for (auto [i, n] : llvm::enumerate(kPhaseNames))
+    if (name == n)
+      return static_cast<Phase>(i);
+  return std::nullopt;
+}
+
+StringRef mlir::seqmix::phaseName(Phase phase) {
+  return kPhaseNames[static_cast<int>(phase)];
+}
+
+std::string mlir::seqmix::phaseList() {
+  std::string s;
+  for (auto [i, n] : llvm::enumerate(kPhaseNames))
+    s += (i ? ", " : "") + std::string(n);
+  return s;
+}
+
+/// Upstream passes of each phase, as pass-pipeline text (no anchor).
+static const char *upstreamPasses(Phase phase) {
+  switch (phase) {
+  case Phase::Import:
+  case Phase::SelectForms:
+    return "";
+  case Phase::LowerForms:
+    return "canonicalize,cse";
+  case Phase::Schedule:
+    // The default CPU schedule: hoist loop invariants and clean up. Tiling and
+    // vectorization strategies plug in here.
+    return "func.func(loop-invariant-code-motion),canonicalize,cse";
+  case Phase::Bufferize:
+    return "eliminate-empty-tensors,"
+           "one-shot-bufferize{bufferize-function-boundaries "
+           "function-boundary-type-conversion=identity-layout-map},"
+           "canonicalize,buffer-deallocation-pipeline,canonicalize";
+  case Phase::LLVM:
+    return "convert-linalg-to-loops,scf-forall-to-for,convert-scf-to-cf,"
+           "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+           "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+           "convert-func-to-llvm,convert-cf-to-llvm,convert-ub-to-llvm,"
+           "reconcile-unrealized-casts";
+  }
+  return "";
+}
+
+LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
+                                           const CompileOptions &opts) {
+  switch (phase) {
+  case Phase::SelectForms: {
+    SeqMixSelectFormsOptions o;
+    o.form = opts.form;
+    o.chunkSize = opts.chunkSize;
+    o.emitRemarks = opts.remarks;
+    pm.addPass(createSeqMixSelectForms(o));
+    return success();
+  }
+  case Phase::LowerForms:
+    pm.addPass(createSeqMixLowerForms());
+    break;
+  case Phase::Bufferize:
+    pm.addPass(createSeqMixDestinationPassingEntry());
+    break;
+  case Phase::LLVM:
+    pm.addPass(createSeqMixExpandMemRefCopies());
+    break;
+  default:
+    break;
+  }
+  StringRef text = upstreamPasses(phase);
+  if (text.empty())
+    return success();
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (failed(parsePassPipeline(text, pm, os))) {
+    llvm::errs() << "internal error: bad pipeline for phase " << phaseName(phase) << ": "
+                 << err << "\n";
+    return failure();
+  }
+  return success();
+}
+
+void mlir::seqmix::registerSeqMixDialects(DialectRegistry &registry) {
+  registry.insert<SeqMixDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}
+
+void mlir::seqmix::registerSeqMixPassesAndPipelines() {
+  registerAllPasses();
+  registerSeqMixPasses();
+  struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
+    Option<std::string> form{*this, "form", llvm::cl::desc("auto|parallel|chunked|recurrent"),
+                             llvm::cl::init("auto")};
+    Option<int64_t> chunkSize{*this, "chunk-size", llvm::cl::desc("chunk size (0 = auto)"),
+                              llvm::cl::init(0)};
+  };
+  auto upTo = [](Phase last) {
+    return [last](OpPassManager &pm, const PipelineOptions &o) {
+      CompileOptions opts;
+      opts.form = o.form;
+      opts.chunkSize = o.chunkSize;
+      for (int p = static_cast<int>(Phase::SelectForms); p <= static_cast<int>(last); ++p)
+        (void)addPhasePasses(pm, static_cast<Phase>(p), opts);
+    };
+  };
+  PassPipelineRegistration<PipelineOptions>(
+      "seqmix-cpu-pipeline", "Compile seqmix IR down to the LLVM dialect for the CPU",
+      upTo(Phase::LLVM));
+  for (int p = static_cast<int>(Phase::SelectForms); p < static_cast<int>(Phase::LLVM); ++p) {
+    static std::deque<std::string> names, docs;
+    names.push_back("seqmix-to-" + phaseName(static_cast<Phase>(p)).str());
+    docs.push_back("Run the seqmix phases up to and including " +
+                   phaseName(static_cast<Phase>(p)).str());
+    PassPipelineRegistration<PipelineOptions>(names.back(), docs.back(),
+                                              upTo(static_cast<Phase>(p)));
+  }
+}

@@ -1,0 +1,318 @@
+//===- Runtime.cpp - load and call compiled seqmix layers (no MLIR) -------===//
+//
+// A compiled layer is a shared library exporting
+//   - `_mlir_ciface_<name>(desc *arg0, ..., desc *argN)`: every input, then
+//     every output, each as an MLIR memref descriptor
+//     {alloc, aligned, offset, sizes[rank], strides[rank]};
+//   - `seqmix_abi_metadata`: a NUL-terminated text describing the arguments.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix-c/Runtime.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+struct ArgDesc {
+  std::string name;
+  bool output = false;
+  bool complex = false;
+  std::vector<std::string> dimNames;
+  std::vector<int64_t> dims; // -1: dynamic
+};
+
+struct Layer {
+  void *handle = nullptr;
+  void *entry = nullptr;
+  std::string metadata;
+  std::string name;
+  std::vector<ArgDesc> args;
+};
+
+char *copyError(const std::string &msg) {
+  char *p = static_cast<char *>(std::malloc(msg.size() + 1));
+  if (p)
+    std::memcpy(p, msg.c_str(), msg.size() + 1);
+  return p;
+}
+
+void setError(char **error, const std::string &msg) {
+  if (error)
+    *error = copyError(msg);
+}
+
+/// Parses the "seqmix-abi 1" metadata text.
+bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
+  std::istringstream in(text);
+  std::string line;
+  bool header = false;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key;
+    if (!(ls >> key))
+      continue;
+    if (key == "seqmix-abi") {
+      int v = 0;
+      ls >> v;
+      if (v != 1) {
+        err = "unsupported seqmix ABI version " + std::to_string(v) + " (this runtime reads 1)";
+        return false;
+      }
+      header = true;
+    } else if (key == "name") {
+      ls >> layer.name;
+    } else if (key == "arg") {
+      ArgDesc a;
+      std::string dir, type, dim;
+      ls >> dir >> a.name >> type;
+      if ((dir != "in" && dir != "out") || (type != "f32" && type != "complex64")) {
+        err = "malformed metadata line: " + line;
+        return false;
+      }
+      a.output = dir == "out";
+      a.complex = type == "complex64";
+      while (ls >> dim) {
+        size_t colon = dim.rfind(':');
+        if (colon == std::string::npos) {
+          err = "malformed dimension '" + dim + "' in metadata line: " + line;
+          return false;
+        }
+        a.dimNames.push_back(dim.substr(0, colon));
+        std::string size = dim.substr(colon + 1);
+        a.dims.push_back(size == "?" ? -1 : std::stoll(size));
+      }
+      layer.args.push_back(std::move(a));
+    }
+  }
+  if (!header) {
+    err = "missing 'seqmix-abi 1' header in layer metadata";
+    return false;
+  }
+  if (layer.args.empty()) {
+    err = "layer metadata lists no arguments";
+    return false;
+  }
+  return true;
+}
+
+std::string shapeString(const int64_t *shape, int32_t ndim) {
+  std::string s = "[";
+  for (int32_t i = 0; i < ndim; ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+template <size_t... I>
+void callN(void *fn, void **d, std::index_sequence<I...>) {
+  using Fn = void (*)(decltype((void)I, static_cast<void *>(nullptr))...);
+  reinterpret_cast<Fn>(fn)(d[I]...);
+}
+
+constexpr int32_t kMaxArgs = 16;
+
+template <size_t... N>
+void dispatch(void *fn, void **d, int32_t n, std::index_sequence<N...>) {
+  ((n == static_cast<int32_t>(N) ? callN(fn, d, std::make_index_sequence<N>()) : void()),
+   ...);
+}
+} // namespace
+
+struct seqmix_layer : Layer {};
+
+extern "C" {
+
+seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata, char **error) {
+  auto *layer = new seqmix_layer();
+  layer->entry = entry;
+  layer->metadata = metadata ? metadata : "";
+  std::string err;
+  if (!entry) {
+    setError(error, "no entry point given");
+    delete layer;
+    return nullptr;
+  }
+  if (!parseMetadata(layer->metadata, *layer, err)) {
+    setError(error, err);
+    delete layer;
+    return nullptr;
+  }
+  if (static_cast<int32_t>(layer->args.size()) > kMaxArgs) {
+    setError(error, "layer has more than 16 arguments");
+    delete layer;
+    return nullptr;
+  }
+  return layer;
+}
+
+seqmix_layer *seqmix_layer_load(const char *path, char **error) {
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    setError(error, std::string("cannot load compiled layer: ") + dlerror());
+    return nullptr;
+  }
+  const char *meta = static_cast<const char *>(dlsym(handle, "seqmix_abi_metadata"));
+  if (!meta) {
+    setError(error, std::string(path) +
+                        " is not a seqmix layer: it has no seqmix_abi_metadata symbol");
+    dlclose(handle);
+    return nullptr;
+  }
+  Layer probe;
+  std::string err;
+  if (!parseMetadata(meta, probe, err)) {
+    setError(error, std::string(path) + ": " + err);
+    dlclose(handle);
+    return nullptr;
+  }
+  std::string sym = "_mlir_ciface_" + probe.name;
+  void *entry = dlsym(handle, sym.c_str());
+  if (!entry) {
+    setError(error, std::string(path) + ": entry point " + sym + " not found");
+    dlclose(handle);
+    return nullptr;
+  }
+  seqmix_layer *layer = seqmix_layer_from_entry(entry, meta, error);
+  if (!layer) {
+    dlclose(handle);
+    return nullptr;
+  }
+  layer->handle = handle;
+  return layer;
+}
+
+void seqmix_layer_free(seqmix_layer *layer) {
+  if (!layer)
+    return;
+  if (layer->handle)
+    dlclose(layer->handle);
+  delete layer;
+}
+
+const char *seqmix_layer_metadata(const seqmix_layer *layer) {
+  return layer ? layer->metadata.c_str() : "";
+}
+
+int32_t seqmix_layer_num_args(const seqmix_layer *layer) {
+  return layer ? static_cast<int32_t>(layer->args.size()) : 0;
+}
+
+const char *seqmix_layer_arg_name(const seqmix_layer *layer, int32_t i) {
+  if (!layer || i < 0 || i >= seqmix_layer_num_args(layer))
+    return nullptr;
+  return layer->args[i].name.c_str();
+}
+
+int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i) {
+  if (!layer || i < 0 || i >= seqmix_layer_num_args(layer))
+    return 0;
+  return layer->args[i].output ? 1 : 0;
+}
+
+int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_t nargs,
+                          char **error) {
+  if (!layer) {
+    setError(error, "no layer");
+    return 1;
+  }
+  const int32_t expected = seqmix_layer_num_args(layer);
+  if (nargs != expected || (nargs > 0 && !args)) {
+    setError(error, "layer " + layer->name + " takes " + std::to_string(expected) +
+                        " tensors (inputs then outputs), got " + std::to_string(nargs));
+    return 1;
+  }
+  std::map<std::string, std::pair<int64_t, std::string>> bound;
+  std::vector<std::vector<int64_t>> descs(nargs);
+  std::vector<void *> ptrs(nargs);
+  std::vector<std::pair<const char *, const char *>> ranges(nargs);
+  for (int32_t i = 0; i < nargs; ++i) {
+    const ArgDesc &a = layer->args[i];
+    const seqmix_tensor &t = args[i];
+    const int32_t rank = static_cast<int32_t>(a.dims.size());
+    if (t.ndim != rank || (rank > 0 && !t.shape)) {
+      setError(error, "argument '" + a.name + "' must have rank " + std::to_string(rank) +
+                          ", got rank " + std::to_string(t.ndim));
+      return 1;
+    }
+    if (!t.data) {
+      setError(error, "argument '" + a.name + "' has no data");
+      return 1;
+    }
+    int64_t elems = 1;
+    for (int32_t d = 0; d < rank; ++d) {
+      int64_t s = t.shape[d];
+      if (s < 1) {
+        setError(error, "dimension " + a.dimNames[d] + " of argument '" + a.name +
+                            "' is " + std::to_string(s) + "; sizes must be >= 1");
+        return 1;
+      }
+      if (a.dims[d] >= 0 && s != a.dims[d]) {
+        setError(error, "argument '" + a.name + "' has shape " + shapeString(t.shape, rank) +
+                            " but dimension " + std::to_string(d) + " (" + a.dimNames[d] +
+                            ") must be " + std::to_string(a.dims[d]));
+        return 1;
+      }
+      auto it = bound.find(a.dimNames[d]);
+      if (it == bound.end()) {
+        bound[a.dimNames[d]] = {s, a.name};
+      } else if (it->second.first != s) {
+        setError(error, "dimension " + a.dimNames[d] + " is " +
+                            std::to_string(it->second.first) + " in '" + it->second.second +
+                            "' but " + std::to_string(s) + " in '" + a.name + "'");
+        return 1;
+      }
+      elems *= s;
+    }
+    // The compiled code assumes row-major contiguous buffers.
+    if (t.strides) {
+      int64_t expect = 1;
+      for (int32_t d = rank - 1; d >= 0; --d) {
+        if (t.shape[d] != 1 && t.strides[d] != expect) {
+          setError(error, "argument '" + a.name +
+                              "' must be row-major contiguous (strides in elements " +
+                              shapeString(t.strides, rank) + ")");
+          return 1;
+        }
+        expect *= t.shape[d];
+      }
+    }
+    std::vector<int64_t> &desc = descs[i];
+    desc.resize(3 + 2 * rank);
+    std::memcpy(&desc[0], &t.data, sizeof(void *));
+    std::memcpy(&desc[1], &t.data, sizeof(void *));
+    desc[2] = 0;
+    int64_t stride = 1;
+    for (int32_t d = rank - 1; d >= 0; --d) {
+      desc[3 + d] = t.shape[d];
+      desc[3 + rank + d] = stride;
+      stride *= t.shape[d];
+    }
+    ptrs[i] = desc.data();
+    const char *begin = static_cast<const char *>(t.data);
+    ranges[i] = {begin, begin + elems * (a.complex ? 8 : 4)};
+  }
+  for (int32_t i = 0; i < nargs; ++i) {
+    if (!layer->args[i].output)
+      continue;
+    for (int32_t j = 0; j < nargs; ++j)
+      if (j != i && ranges[i].first < ranges[j].second && ranges[j].first < ranges[i].second) {
+        setError(error, "output '" + layer->args[i].name + "' overlaps argument '" +
+                            layer->args[j].name + "'");
+        return 1;
+      }
+  }
+  dispatch(layer->entry, ptrs.data(), nargs, std::make_index_sequence<kMaxArgs + 1>());
+  if (error)
+    *error = nullptr;
+  return 0;
+}
+
+void seqmix_free_error(char *error) { std::free(error); }
+
+} // extern "C"

@@ -1,0 +1,184 @@
+//===- CPUTarget.cpp - LLVM IR, object files, shared libraries, JIT -------===//
+#include "seqmix/Target/CPU.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+
+#ifndef SEQMIX_CLANG_PATH
+#define SEQMIX_CLANG_PATH "/usr/lib/llvm-22/bin/clang"
+#endif
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+void initNativeTarget() {
+  static bool done = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)done;
+}
+
+/// Appends one "arg in|out <name> <type> dim:size ..." line.
+LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs, bool output,
+                             unsigned index, std::string &out) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return fn.emitError() << "entry " << (output ? "result" : "argument") << " #" << index
+                          << " must be a ranked tensor to build the runtime ABI, got "
+                          << type;
+  std::string typeName;
+  Type elem = tensor.getElementType();
+  if (elem.isF32())
+    typeName = "f32";
+  else if (auto c = dyn_cast<ComplexType>(elem); c && c.getElementType().isF32())
+    typeName = "complex64";
+  else
+    return fn.emitError() << "entry " << (output ? "result" : "argument") << " #" << index
+                          << " has element type " << elem
+                          << "; the runtime supports f32 and complex<f32>";
+  std::string name = (output ? "result" : "arg") + std::to_string(index);
+  ArrayAttr dimNames;
+  if (attrs) {
+    if (auto n = attrs.getAs<StringAttr>("seqmix.name"))
+      name = n.str();
+    dimNames = attrs.getAs<ArrayAttr>("seqmix.dims");
+  }
+  out += std::string("arg ") + (output ? "out " : "in ") + name + " " + typeName;
+  for (int64_t d = 0; d < tensor.getRank(); ++d) {
+    // Without names from the importer, every dimension gets its own name, so
+    // only static sizes are checked for it.
+    std::string dn = name + "_d" + std::to_string(d);
+    if (dimNames && d < static_cast<int64_t>(dimNames.size()))
+      if (auto s = dyn_cast<StringAttr>(dimNames[d]))
+        dn = s.str();
+    out += " " + dn + ":" +
+           (tensor.isDynamicDim(d) ? std::string("?") : std::to_string(tensor.getDimSize(d)));
+  }
+  out += "\n";
+  return success();
+}
+} // namespace
+
+FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
+  SmallVector<func::FuncOp> publicFns;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>())
+    if (fn.isPublic() && !fn.isExternal())
+      publicFns.push_back(fn);
+  if (publicFns.size() != 1)
+    return module.emitError() << "a compiled layer needs exactly one public function, found "
+                              << publicFns.size();
+  func::FuncOp fn = publicFns.front();
+  std::string text = "seqmix-abi 1\nname " + fn.getSymName().str() + "\n";
+  for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes()))
+    if (failed(describeTensor(fn, t, fn.getArgAttrDict(i), false, i, text)))
+      return failure();
+  for (auto [i, t] : llvm::enumerate(fn.getResultTypes()))
+    if (failed(describeTensor(fn, t, fn.getResultAttrDict(i), true, i, text)))
+      return failure();
+  return text;
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+mlir::seqmix::createCpuTargetMachine(llvm::StringRef cpu) {
+  initNativeTarget();
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb)
+    return jtmb.takeError();
+  if (cpu != "host") {
+    jtmb->setCPU(cpu.str());
+    jtmb->getFeatures() = llvm::SubtargetFeatures();
+  }
+  jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  jtmb->setRelocationModel(llvm::Reloc::PIC_);
+  return jtmb->createTargetMachine();
+}
+
+std::unique_ptr<llvm::Module>
+mlir::seqmix::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &ctx,
+                                         llvm::TargetMachine &tm, llvm::StringRef metadata) {
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, ctx);
+  if (!llvmModule)
+    return nullptr;
+  llvmModule->setDataLayout(tm.createDataLayout());
+  llvmModule->setTargetTriple(tm.getTargetTriple());
+  if (!metadata.empty()) {
+    llvm::Constant *text = llvm::ConstantDataArray::getString(ctx, metadata);
+    auto *gv = new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
+                                        llvm::GlobalValue::ExternalLinkage, text,
+                                        "seqmix_abi_metadata");
+    gv->setAlignment(llvm::Align(1));
+  }
+  auto optimize = makeOptimizingTransformer(3, 0, &tm);
+  if (llvm::Error err = optimize(llvmModule.get())) {
+    module.emitError() << "LLVM optimization failed: " << llvm::toString(std::move(err));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
+                                           llvm::StringRef path, std::string &error) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = "cannot open " + path.str() + ": " + ec.message();
+    return failure();
+  }
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit object files";
+    return failure();
+  }
+  pm.run(module);
+  os.flush();
+  return success();
+}
+
+LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object, llvm::StringRef output,
+                                              std::string &error) {
+  std::string clang = SEQMIX_CLANG_PATH;
+  if (!llvm::sys::fs::can_execute(clang)) {
+    auto found = llvm::sys::findProgramByName("clang-22");
+    if (!found) {
+      error = "cannot link a shared library: " + clang +
+              " not found (install clang-22 and lld-22)";
+      return failure();
+    }
+    clang = *found;
+  }
+  llvm::SmallVector<llvm::StringRef> args = {clang,  "-shared", "-fuse-ld=lld", "-o",
+                                             output, object,    "-lm"};
+  std::string msg;
+  int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &msg);
+  if (rc != 0) {
+    error = "linking " + output.str() + " failed (" + clang + " exited with " +
+            std::to_string(rc) + (msg.empty() ? "" : ": " + msg) + ")";
+    return failure();
+  }
+  return success();
+}
+
+llvm::Expected<std::unique_ptr<ExecutionEngine>> mlir::seqmix::createJit(ModuleOp module) {
+  auto tm = createCpuTargetMachine("host");
+  if (!tm)
+    return tm.takeError();
+  ExecutionEngineOptions opts;
+  auto transformer = makeOptimizingTransformer(3, 0, tm->get());
+  opts.transformer = transformer;
+  opts.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  return ExecutionEngine::create(module, opts, std::move(*tm));
+}

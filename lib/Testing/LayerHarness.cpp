@@ -1,0 +1,275 @@
+//===- LayerHarness.cpp - seeded inputs, reference outputs, errors --------===//
+#include "seqmix/Testing/LayerHarness.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <stdexcept>
+
+using namespace seqmix;
+
+int64_t HostTensor::elements() const {
+  int64_t n = 1;
+  for (int64_t s : shape)
+    n *= s;
+  return n;
+}
+
+std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B, int64_t T) {
+  std::vector<int64_t> s = d.shape;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] < 0)
+      s[i] = d.dims[i] == "batch" ? B : T;
+  return s;
+}
+
+namespace {
+HostTensor allocate(const TensorDesc &d, int64_t B, int64_t T) {
+  HostTensor t{d, concreteShape(d, B, T), {}};
+  t.data.assign(static_cast<size_t>(t.elements() * (d.complex ? 2 : 1)), 0.0f);
+  return t;
+}
+
+class Gen {
+public:
+  explicit Gen(uint64_t seed) : rng(seed) {}
+  double normal() { return nd(rng); }
+  double uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); }
+
+private:
+  std::mt19937_64 rng;
+  std::normal_distribution<double> nd{0.0, 1.0};
+};
+
+double inverseSoftplus(double x) { return x + std::log(-std::expm1(-x)); }
+
+/// Fills one input by the family's generator (FORMS.md 7.3).
+void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
+  const std::string &n = t.desc.name;
+  const int64_t count = t.elements();
+  auto each = [&](auto f) {
+    for (int64_t i = 0; i < count; ++i)
+      t.data[i] = static_cast<float>(f(i));
+  };
+  double K = static_cast<double>(std::max<int64_t>(1, s.headKeyDim));
+  if (n == "initial_state") {
+    for (float &x : t.data)
+      x = static_cast<float>(g.normal());
+    return;
+  }
+  switch (s.mixer) {
+  case Mixer::SoftmaxAttention:
+  case Mixer::LinearAttention:
+    each([&](int64_t) { return g.normal(); });
+    return;
+  case Mixer::GatedLinearAttention:
+    if (n == "q")
+      each([&](int64_t) { return g.normal() / std::sqrt(K); });
+    else if (n == "g" && s.gate == "scalar") // moderate: alpha mostly 0.85-0.95
+      each([&](int64_t) { return ref::logsigmoid(g.normal() + 2.0); });
+    else if (n == "g") // GLA-like weak vector gates
+      each([&](int64_t) { return ref::logsigmoid(g.normal()) / 16.0; });
+    else
+      each([&](int64_t) { return g.normal(); });
+    return;
+  case Mixer::DeltaRule:
+    if (n == "beta")
+      each([&](int64_t) { return 1.0 / (1.0 + std::exp(-g.normal())); });
+    else if (n == "g")
+      each([&](int64_t) { return ref::logsigmoid(g.normal() + 3.0); });
+    else if (n == "q" || n == "k") {
+      // L2-normalized rows (fp32) so the state stays non-expansive.
+      int64_t rowLen = t.shape.back();
+      for (int64_t r = 0; r < count / rowLen; ++r) {
+        double n2 = 0;
+        std::vector<double> row(rowLen);
+        for (double &x : row) {
+          x = g.normal();
+          n2 += x * x;
+        }
+        for (int64_t i = 0; i < rowLen; ++i)
+          t.data[r * rowLen + i] = static_cast<float>(row[i] / std::sqrt(n2));
+      }
+    } else
+      each([&](int64_t) { return g.normal(); });
+    return;
+  case Mixer::SelectiveScan:
+    if (n == "A")
+      each([&](int64_t i) { return -static_cast<double>(i % s.stateDim + 1); });
+    else if (n == "delta_bias")
+      each([&](int64_t) { return inverseSoftplus(std::exp(g.uniform(std::log(1e-3), std::log(1e-1)))); });
+    else if (n == "delta")
+      each([&](int64_t) { return 0.5 * g.normal(); });
+    else
+      each([&](int64_t) { return g.normal(); });
+    return;
+  case Mixer::LTIScan:
+    if (n == "A") {
+      for (int64_t i = 0; i < count; ++i) {
+        int64_t mode = i % s.stateDim;
+        if (s.complexMode) { // S4D-Lin: -1/2 + i pi n
+          t.data[2 * i] = -0.5f;
+          t.data[2 * i + 1] = static_cast<float>(M_PI * mode);
+        } else {
+          t.data[i] = static_cast<float>(-(mode + 1));
+        }
+      }
+    } else if (n == "B") {
+      for (int64_t i = 0; i < count; ++i)
+        t.data[s.complexMode ? 2 * i : i] = 1.0f;
+    } else if (n == "C") {
+      for (float &x : t.data)
+        x = static_cast<float>(g.normal() / (s.complexMode ? std::sqrt(2.0) : 1.0));
+    } else if (n == "log_dt") {
+      each([&](int64_t) { return g.uniform(std::log(1e-3), std::log(1e-1)); });
+    } else {
+      each([&](int64_t) { return g.normal(); });
+    }
+    return;
+  }
+}
+
+ref::Array toArray(const HostTensor &t) {
+  ref::Array a(t.shape);
+  for (size_t i = 0; i < a.data.size(); ++i)
+    a.data[i] = t.data[i];
+  return a;
+}
+
+ref::CArray toCArray(const HostTensor &t) {
+  ref::CArray a(t.shape);
+  for (size_t i = 0; i < a.data.size(); ++i)
+    a.data[i] = t.desc.complex ? std::complex<double>(t.data[2 * i], t.data[2 * i + 1])
+                               : std::complex<double>(t.data[i], 0.0);
+  return a;
+}
+} // namespace
+
+std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
+                                           uint64_t seed) {
+  std::vector<HostTensor> in;
+  Gen g(seed);
+  for (const TensorDesc &d : spec.inputs()) {
+    in.push_back(allocate(d, B, T));
+    fill(spec, in.back(), g);
+  }
+  return in;
+}
+
+std::vector<HostTensor> seqmix::makeOutputs(const LayerSpec &spec, int64_t B, int64_t T) {
+  std::vector<HostTensor> out;
+  for (const TensorDesc &d : spec.outputs())
+    out.push_back(allocate(d, B, T));
+  return out;
+}
+
+std::vector<std::vector<double>>
+seqmix::referenceOutputs(const LayerSpec &s, const std::vector<HostTensor> &inputs) {
+  std::map<std::string, ref::Array> a;
+  std::map<std::string, const HostTensor *> raw;
+  for (const HostTensor &t : inputs) {
+    raw[t.desc.name] = &t;
+    if (!t.desc.complex)
+      a[t.desc.name] = toArray(t);
+  }
+  auto opt = [&](const char *n) -> const ref::Array * {
+    auto it = a.find(n);
+    return it == a.end() ? nullptr : &it->second;
+  };
+  ref::Result r;
+  switch (s.mixer) {
+  case Mixer::SoftmaxAttention:
+    r.out = ref::softmaxAttention(a["q"], a["k"], a["v"], {s.scale, s.causal, s.window});
+    break;
+  case Mixer::LinearAttention: {
+    ref::LinearParams p;
+    p.map = s.featureMap == "elu1"    ? ref::FeatureMap::Elu1
+            : s.featureMap == "relu"  ? ref::FeatureMap::Relu
+            : s.featureMap == "taylor" ? ref::FeatureMap::Taylor
+                                       : ref::FeatureMap::Identity;
+    p.scale = s.scale;
+    p.normalize = s.normalize;
+    p.eps = s.eps;
+    p.causal = s.causal;
+    r = ref::linearAttention(a["q"], a["k"], a["v"], opt("initial_state"), p);
+    break;
+  }
+  case Mixer::GatedLinearAttention: {
+    ref::GLAParams p;
+    p.gate = s.gate == "constant" ? ref::Gate::Constant
+             : s.gate == "scalar" ? ref::Gate::Scalar
+             : s.gate == "vector" ? ref::Gate::Vector
+                                  : ref::Gate::None;
+    p.scale = s.scale;
+    // The compiled op holds the log decays as f32: use the same values.
+    for (double x : s.logDecay)
+      p.logDecay.push_back(static_cast<float>(x));
+    r = ref::gatedLinearAttention(a["q"], a["k"], a["v"], opt("g"), opt("initial_state"), p);
+    break;
+  }
+  case Mixer::DeltaRule:
+    r = ref::deltaRule(a["q"], a["k"], a["v"], a["beta"], opt("g"), opt("initial_state"),
+                       {s.scale, s.l2normQK, s.eps});
+    break;
+  case Mixer::SelectiveScan:
+    r = ref::selectiveScan(a["u"], a["delta"], a["A"], a["B"], a["C"], opt("D"), opt("z"),
+                           opt("delta_bias"), opt("initial_state"), s.deltaSoftplus);
+    break;
+  case Mixer::LTIScan: {
+    ref::CArray A = toCArray(*raw["A"]), Bc = toCArray(*raw["B"]), Cc = toCArray(*raw["C"]);
+    std::optional<ref::CArray> x0;
+    if (raw.count("initial_state"))
+      x0 = toCArray(*raw["initial_state"]);
+    ref::Discretization d = s.discretization == "bilinear" ? ref::Discretization::Bilinear
+                            : s.discretization == "euler_b" ? ref::Discretization::EulerB
+                                                            : ref::Discretization::ZOH;
+    ref::LTIResult lr = ref::ltiScan(a["u"], A, Bc, Cc, a["log_dt"], opt("D"),
+                                     x0 ? &*x0 : nullptr, d, s.complexMode);
+    std::vector<std::vector<double>> outs = {lr.out.data};
+    if (s.finalState) {
+      std::vector<double> st;
+      for (const auto &c : lr.state.data) {
+        if (s.complexMode) {
+          st.push_back(c.real());
+          st.push_back(c.imag());
+        } else {
+          st.push_back(c.real());
+        }
+      }
+      outs.push_back(std::move(st));
+    }
+    return outs;
+  }
+  }
+  std::vector<std::vector<double>> outs = {r.out.data};
+  if (s.finalState)
+    outs.push_back(r.state.data);
+  return outs;
+}
+
+ErrorStats seqmix::compareToReference(const std::vector<float> &got,
+                                      const std::vector<double> &ref) {
+  ErrorStats e;
+  if (got.size() != ref.size())
+    throw std::invalid_argument("compareToReference: size mismatch");
+  double diff2 = 0, ref2 = 0, refMax = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i]))
+      e.finite = false;
+    double d = std::abs(static_cast<double>(got[i]) - ref[i]);
+    e.maxAbs = std::max(e.maxAbs, d);
+    diff2 += d * d;
+    ref2 += ref[i] * ref[i];
+    refMax = std::max(refMax, std::abs(ref[i]));
+  }
+  e.relRms = std::sqrt(diff2) / (std::sqrt(ref2) + 1e-30);
+  e.maxRel = e.maxAbs / (refMax + 1e-30);
+  if (!e.finite)
+    e.maxAbs = e.maxRel = e.relRms = INFINITY;
+  return e;
+}
+
+bool seqmix::withinTolerance(const ErrorStats &e, const Tolerance &tol) {
+  return e.finite && e.relRms <= tol.relRms && e.maxRel <= tol.maxRel;
+}

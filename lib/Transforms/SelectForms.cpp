@@ -1,0 +1,167 @@
+//===- SelectForms.cpp - choose a computation form per seqmix op ----------===//
+#include "seqmix/Analysis/FormCostModel.h"
+#include "seqmix/Conversion/LowerForms.h"
+#include "seqmix/SeqMixDialect.h"
+#include "seqmix/Transforms/Passes.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::seqmix {
+#define GEN_PASS_DEF_SEQMIXSELECTFORMS
+#include "seqmix/Transforms/Passes.h.inc"
+} // namespace mlir::seqmix
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+/// Static size or `fallback` when dynamic.
+int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
+  int64_t s = cast<RankedTensorType>(v.getType()).getDimSize(dim);
+  return ShapedType::isDynamic(s) ? fallback : s;
+}
+
+/// The cost-model view of a seqmix op; dynamic batch / sequence sizes take
+/// the pass's assumptions.
+::seqmix::Problem describe(Operation *op, int64_t assumedSeqLen) {
+  ::seqmix::Problem p;
+  Value first = op->getOperand(0);
+  p.batch = sizeOr(first, 0, 1);
+  p.heads = sizeOr(first, 1, 1);
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<SoftmaxAttentionOp>([&](auto o) {
+        p.family = ::seqmix::Family::SoftmaxAttention;
+        p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
+        p.keyDim = sizeOr(o.getQ(), 3, 64);
+        p.valueDim = sizeOr(o.getV(), 3, 64);
+      })
+      .Case<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>([&](auto o) {
+        p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
+        p.keyDim = sizeOr(o.getQ(), 3, 64);
+        p.valueDim = sizeOr(o.getV(), 3, 64);
+      })
+      .Case<SelectiveScanOp>([&](auto o) {
+        p.family = ::seqmix::Family::SelectiveScan;
+        p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
+        p.keyDim = sizeOr(o.getA(), 1, 16);
+        p.valueDim = 1;
+      })
+      .Case<LTIScanOp>([&](auto o) {
+        p.family = ::seqmix::Family::LTIScan;
+        p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
+        p.keyDim = sizeOr(o.getA(), 1, 64);
+        p.valueDim = 1;
+      });
+  if (isa<LinearAttentionOp>(op))
+    p.family = ::seqmix::Family::LinearAttention;
+  if (isa<DeltaRuleOp>(op))
+    p.family = ::seqmix::Family::DeltaRule;
+  if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
+    p.family = ::seqmix::Family::GatedLinearAttention;
+    p.gate = static_cast<::seqmix::Gate>(gla.getGate());
+  }
+  return p;
+}
+
+::seqmix::Form toModel(FormKind k) {
+  switch (k) {
+  case FormKind::parallel:
+    return ::seqmix::Form::Parallel;
+  case FormKind::chunked:
+    return ::seqmix::Form::Chunked;
+  case FormKind::recurrent:
+    return ::seqmix::Form::Recurrent;
+  }
+  return ::seqmix::Form::Recurrent;
+}
+
+FormKind fromModel(::seqmix::Form f) {
+  switch (f) {
+  case ::seqmix::Form::Parallel:
+    return FormKind::parallel;
+  case ::seqmix::Form::Chunked:
+    return FormKind::chunked;
+  case ::seqmix::Form::Recurrent:
+    return FormKind::recurrent;
+  }
+  return FormKind::recurrent;
+}
+
+struct SelectFormsPass : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPass> {
+  using SeqMixSelectFormsBase::SeqMixSelectFormsBase;
+
+  /// Sequence length assumed for dynamic shapes (a prefill of moderate size).
+  static constexpr int64_t kAssumedSeqLen = 512;
+
+  void runOnOperation() override {
+    std::optional<FormKind> forced;
+    if (form != "auto") {
+      forced = symbolizeFormKind(form);
+      if (!forced) {
+        getOperation().emitError() << "seqmix-select-forms: unknown form '" << form
+                                   << "'; expected auto, parallel, chunked or recurrent";
+        return signalPassFailure();
+      }
+    }
+    if (chunkSize < 0) {
+      getOperation().emitError() << "seqmix-select-forms: chunk-size must be >= 0, got "
+                                 << chunkSize;
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    WalkResult result = getOperation().walk([&](Operation *op) {
+      if (!isSequenceMixer(op))
+        return WalkResult::advance();
+      if (forced) {
+        int64_t chunk = *forced == FormKind::chunked ? (chunkSize ? chunkSize : 64) : 0;
+        op->setAttr(kFormAttrName, FormAttr::get(ctx, *forced, chunk));
+        if (emitRemarks)
+          op->emitRemark() << "form " << stringifyFormKind(*forced)
+                           << " forced by the user";
+        return WalkResult::advance();
+      }
+      if (getForm(op))
+        return WalkResult::advance(); // an explicit choice in the input wins
+      ::seqmix::Problem p = describe(op, kAssumedSeqLen);
+      std::vector<::seqmix::Form> candidates;
+      SmallVector<FormKind> lowered = getLoweredForms(op);
+      // Ops with no lowering yet still get the model's choice among all forms,
+      // so the IR can be inspected; lower-forms reports what is missing.
+      if (lowered.empty())
+        lowered = {FormKind::parallel, FormKind::chunked, FormKind::recurrent};
+      if (isa<SoftmaxAttentionOp>(op))
+        llvm::erase(lowered, FormKind::recurrent);
+      for (FormKind k : lowered)
+        candidates.push_back(toModel(k));
+      ::seqmix::Estimate best;
+      std::vector<::seqmix::Estimate> all;
+      if (!::seqmix::selectForm(p, candidates, ::seqmix::Machine::hostCpu(), best, &all)) {
+        op->emitOpError("no computation form is available");
+        return WalkResult::interrupt();
+      }
+      int64_t chunk = best.form == ::seqmix::Form::Chunked
+                          ? (chunkSize ? chunkSize : best.chunk)
+                          : 0;
+      op->setAttr(kFormAttrName, FormAttr::get(ctx, fromModel(best.form), chunk));
+      if (emitRemarks) {
+        auto diag = op->emitRemark() << "form " << ::seqmix::formName(best.form);
+        if (chunk)
+          diag << " (chunk " << chunk << ")";
+        diag << " chosen by the cost model for B=" << p.batch << " H=" << p.heads
+             << " T=" << p.seqLen << " K=" << p.keyDim << " V=" << p.valueDim
+             << "; candidates:";
+        for (const auto &e : all) {
+          diag << " " << ::seqmix::formName(e.form);
+          if (e.chunk)
+            diag << "(" << e.chunk << ")";
+          diag << "=" << llvm::formatv("{0:e2}", e.seconds).str() << "s";
+        }
+      }
+      return WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,440 @@
+//===- seqmixc.cpp - the seqmix compiler driver ---------------------------===//
+//
+//   seqmixc [options] <layer.json | file.mlir>      compile a layer
+//   seqmixc run [options] <layer.json>              compile, run on seeded
+//                                                   inputs, check against the
+//                                                   reference, time it
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix-c/Runtime.h"
+#include "seqmix/Pipelines/Pipelines.h"
+#include "seqmix/SeqMixDialect.h"
+#include "seqmix/Spec/ImportSpec.h"
+#include "seqmix/Spec/LayerSpec.h"
+#include "seqmix/Target/CPU.h"
+#include "seqmix/Testing/LayerHarness.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+using namespace mlir;
+using namespace mlir::seqmix;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory compileCat("seqmixc compilation options");
+static cl::OptionCategory runCat("seqmixc run options");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<layer.json | input.mlir>"),
+                                      cl::init("-"), cl::cat(compileCat));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
+                                       cl::value_desc("file"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string>
+    compileTo("compile-to",
+              cl::desc("Stop after this phase and print its IR: import, select-forms, "
+                       "lower-forms, schedule, bufferize, llvm"),
+              cl::value_desc("phase"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string>
+    compileFrom("compile-from",
+                cl::desc("The phase the .mlir input is already at (default: import)"),
+                cl::value_desc("phase"), cl::init("import"), cl::cat(compileCat));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("What to write: mlir, llvm (LLVM IR), obj, so (shared library, default "
+                  "when compiling to the end), metadata (the runtime ABI text)"),
+         cl::value_desc("kind"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string> formOpt("form",
+                                    cl::desc("Computation form of every op: auto (cost "
+                                             "model), parallel, chunked, recurrent. Default: "
+                                             "the spec's 'form' field, else auto"),
+                                    cl::value_desc("form"), cl::init(""), cl::cat(compileCat));
+static cl::opt<int64_t> chunkSize("chunk-size",
+                                  cl::desc("Chunk size of the chunked form (0 = choose)"),
+                                  cl::init(0), cl::cat(compileCat));
+static cl::opt<std::string> target("target", cl::desc("Target: cpu"), cl::init("cpu"),
+                                   cl::cat(compileCat));
+static cl::opt<std::string> targetCpu("target-cpu",
+                                      cl::desc("CPU to generate code for (default: host)"),
+                                      cl::init("host"), cl::cat(compileCat));
+static cl::opt<bool> remarks("remarks",
+                             cl::desc("Report each form decision (with candidate costs)"),
+                             cl::init(false), cl::cat(compileCat));
+
+static cl::opt<int64_t> runBatch("batch", cl::desc("run: batch size (default: spec, else 2)"),
+                                 cl::init(0), cl::cat(runCat));
+static cl::list<int64_t> runSeqLens("seq-len",
+                                    cl::desc("run: sequence lengths, comma separated "
+                                             "(default: spec, else 64)"),
+                                    cl::CommaSeparated, cl::cat(runCat));
+static cl::opt<uint64_t> runSeed("seed", cl::desc("run: input seed"), cl::init(0),
+                                 cl::cat(runCat));
+static cl::opt<unsigned> runReps("reps", cl::desc("run: timed calls per length (median)"),
+                                 cl::init(5), cl::cat(runCat));
+static cl::opt<bool> runJit("jit",
+                            cl::desc("run: execute through the JIT instead of a compiled .so"),
+                            cl::init(false), cl::cat(runCat));
+
+namespace {
+int fail(const llvm::Twine &msg) {
+  llvm::errs() << "seqmixc: error: " << msg << "\n";
+  return 1;
+}
+
+bool isSpecFile(llvm::StringRef path) { return path.ends_with(".json"); }
+
+/// The result of compiling: the module (at the requested phase), the ABI
+/// metadata and, for specs, the spec.
+struct Compilation {
+  OwningOpRef<ModuleOp> module;
+  std::string metadata;
+  std::optional<::seqmix::LayerSpec> spec;
+  std::string formSummary;
+};
+
+LogicalResult runPhases(ModuleOp module, Phase from, Phase to, const CompileOptions &opts) {
+  if (static_cast<int>(to) <= static_cast<int>(from))
+    return success();
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  applyDefaultTimingPassManagerCLOptions(pm);
+  for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p)
+    if (failed(addPhasePasses(pm, static_cast<Phase>(p), opts)))
+      return failure();
+  return pm.run(module);
+}
+
+/// Loads the input and compiles it from `from` up to `to`.
+FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
+                               bool needMetadata) {
+  Compilation c;
+  CompileOptions opts;
+  if (isSpecFile(inputFile)) {
+    if (from != Phase::Import) {
+      fail("--compile-from applies to .mlir input only");
+      return failure();
+    }
+    llvm::Expected<::seqmix::LayerSpec> spec = ::seqmix::loadLayerSpec(inputFile);
+    if (!spec) {
+      llvm::errs() << "seqmixc: error: " << llvm::toString(spec.takeError()) << "\n";
+      return failure();
+    }
+    c.spec = *spec;
+    c.module = importLayerSpec(*spec, &ctx);
+    if (!c.module)
+      return failure();
+  } else {
+    std::string err;
+    auto file = openInputFile(inputFile, &err);
+    if (!file) {
+      fail(err);
+      return failure();
+    }
+    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    c.module = parseSourceFile<ModuleOp>(sm, &ctx);
+    if (!c.module)
+      return failure();
+  }
+  opts.form = formOpt.empty() ? "auto" : std::string(formOpt);
+  opts.chunkSize = chunkSize;
+  opts.remarks = remarks;
+  if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
+    fail("--form must be auto, parallel, chunked or recurrent, got '" + opts.form + "'");
+    return failure();
+  }
+  if (chunkSize < 0) {
+    fail("--chunk-size must be >= 1 (or 0 to choose)");
+    return failure();
+  }
+  if (chunkSize > 0 && opts.form != "chunked" && opts.form != "auto") {
+    fail("--chunk-size applies to --form=chunked or auto only");
+    return failure();
+  }
+  // Run phase by phase: the forms are read after select-forms (before
+  // lowering removes the ops) and the ABI at the last tensor-level phase.
+  Phase abiPhase = Phase::Schedule;
+  if (needMetadata && static_cast<int>(from) > static_cast<int>(abiPhase)) {
+    fail("emitting a layer needs input before the bufferize phase (the runtime ABI is "
+         "read from the tensor-level entry function)");
+    return failure();
+  }
+  auto collectForms = [&] {
+    c.module->walk([&](Operation *op) {
+      if (FormAttr f = op->getAttrOfType<FormAttr>(kFormAttrName)) {
+        c.formSummary += (c.formSummary.empty() ? "" : ", ") +
+                         stringifyFormKind(f.getKind()).str();
+        if (f.getKind() == FormKind::chunked)
+          c.formSummary += "(chunk " + std::to_string(f.getChunk()) + ")";
+      }
+    });
+  };
+  Phase done = from;
+  for (Phase stop : {Phase::SelectForms, abiPhase, to}) {
+    if (static_cast<int>(stop) > static_cast<int>(to) ||
+        static_cast<int>(stop) <= static_cast<int>(done))
+      continue;
+    if (failed(runPhases(*c.module, done, stop, opts)))
+      return failure();
+    done = stop;
+    if (stop == Phase::SelectForms)
+      collectForms();
+    if (stop == abiPhase && needMetadata) {
+      FailureOr<std::string> meta = buildAbiMetadata(*c.module);
+      if (failed(meta))
+        return failure();
+      c.metadata = *meta;
+      if (!c.formSummary.empty())
+        c.metadata += "forms " + c.formSummary + "\n";
+    }
+  }
+  return c;
+}
+
+/// Writes `text` to -o (or stdout).
+int writeText(llvm::StringRef text, llvm::StringRef path) {
+  std::string err;
+  auto out = openOutputFile(path.empty() ? "-" : path, &err);
+  if (!out)
+    return fail(err);
+  out->os() << text;
+  out->keep();
+  return 0;
+}
+
+int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
+  auto tm = createCpuTargetMachine(targetCpu);
+  if (!tm)
+    return fail("cannot create a target machine for CPU '" + targetCpu + "': " +
+                llvm::toString(tm.takeError()));
+  llvm::LLVMContext llvmCtx;
+  auto llvmModule = translateToOptimizedLLVMIR(*c.module, llvmCtx, **tm, c.metadata);
+  if (!llvmModule)
+    return 1;
+  std::string name = c.spec ? c.spec->name : "layer";
+  if (kind == "llvm") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    return writeText(text, path);
+  }
+  if (path.empty() || path == "-")
+    path = name + (kind == "obj" ? ".o" : ".so");
+  std::string err;
+  if (kind == "obj")
+    return failed(emitObjectFile(*llvmModule, **tm, path, err)) ? fail(err) : 0;
+  llvm::SmallString<128> obj;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("seqmix", "o", obj))
+    return fail("cannot create a temporary file: " + ec.message());
+  bool ok = succeeded(emitObjectFile(*llvmModule, **tm, obj, err)) &&
+            succeeded(linkSharedLibrary(obj, path, err));
+  llvm::sys::fs::remove(obj);
+  return ok ? 0 : fail(err);
+}
+
+int compileMain(MLIRContext &ctx) {
+  if (target != "cpu")
+    return fail("--target=" + target + " is not supported yet; the only target is cpu");
+  std::optional<Phase> to = kLastPhase;
+  if (!compileTo.empty() && !(to = parsePhase(compileTo)))
+    return fail("--compile-to must be one of " + phaseList() + ", got '" + compileTo + "'");
+  std::optional<Phase> from = parsePhase(compileFrom);
+  if (!from)
+    return fail("--compile-from must be one of " + phaseList() + ", got '" + compileFrom + "'");
+  std::string kind = emit;
+  if (kind.empty())
+    kind = compileTo.empty() ? "so" : "mlir";
+  static const char *kinds[] = {"mlir", "llvm", "obj", "so", "metadata"};
+  if (!llvm::is_contained(kinds, kind))
+    return fail("--emit must be mlir, llvm, obj, so or metadata, got '" + kind + "'");
+  bool native = kind == "llvm" || kind == "obj" || kind == "so";
+  if (native && !compileTo.empty() && *to != kLastPhase)
+    return fail("--emit=" + kind + " needs the whole pipeline; drop --compile-to=" +
+                compileTo);
+  llvm::SourceMgr sm;
+  SourceMgrDiagnosticHandler handler(sm, &ctx);
+  FailureOr<Compilation> c = compile(ctx, sm, *from, native ? kLastPhase : *to,
+                                     native || kind == "metadata");
+  if (failed(c))
+    return 1;
+  if (kind == "metadata")
+    return writeText(c->metadata, outputFile);
+  if (kind == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    c->module->print(os);
+    return writeText(text, outputFile);
+  }
+  return emitNative(*c, kind, outputFile);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int runMain(MLIRContext &ctx) {
+  if (!isSpecFile(inputFile))
+    return fail("seqmixc run needs a layer spec (.json), got '" + inputFile + "'");
+  llvm::SourceMgr sm;
+  SourceMgrDiagnosticHandler handler(sm, &ctx);
+  FailureOr<Compilation> c = compile(ctx, sm, Phase::Import, kLastPhase, true);
+  if (failed(c))
+    return 1;
+  const ::seqmix::LayerSpec &spec = *c->spec;
+  int64_t B = runBatch ? runBatch : (spec.batch > 0 ? spec.batch : 2);
+  if (B < 1)
+    return fail("--batch must be >= 1");
+  if (spec.batch > 0 && B != spec.batch)
+    return fail("--batch=" + std::to_string(B) + " but the spec fixes batch = " +
+                std::to_string(spec.batch));
+  std::vector<int64_t> lens(runSeqLens.begin(), runSeqLens.end());
+  if (lens.empty())
+    lens.push_back(spec.seqLen > 0 ? spec.seqLen : 64);
+  for (int64_t T : lens) {
+    if (T < 1)
+      return fail("--seq-len values must be >= 1, got " + std::to_string(T));
+    if (spec.seqLen > 0 && T != spec.seqLen)
+      return fail("--seq-len=" + std::to_string(T) + " but the spec fixes seq_len = " +
+                  std::to_string(spec.seqLen));
+  }
+
+  std::unique_ptr<ExecutionEngine> engine;
+  seqmix_layer *layer = nullptr;
+  char *err = nullptr;
+  llvm::SmallString<128> tmpDir;
+  if (runJit) {
+    auto jit = createJit(*c->module);
+    if (!jit)
+      return fail("JIT compilation failed: " + llvm::toString(jit.takeError()));
+    engine = std::move(*jit);
+    auto sym = engine->lookup("_mlir_ciface_" + spec.name);
+    if (!sym)
+      return fail("JIT: entry not found: " + llvm::toString(sym.takeError()));
+    layer = seqmix_layer_from_entry(*sym, c->metadata.c_str(), &err);
+  } else {
+    if (auto ec = llvm::sys::fs::createUniqueDirectory("seqmix-run", tmpDir))
+      return fail("cannot create a temporary directory: " + ec.message());
+    std::string so = (tmpDir + "/" + spec.name + ".so").str();
+    if (int rc = emitNative(*c, "so", so))
+      return rc;
+    layer = seqmix_layer_load(so.c_str(), &err);
+    llvm::sys::fs::remove(so);
+    llvm::sys::fs::remove(tmpDir);
+  }
+  if (!layer) {
+    std::string msg = err ? err : "unknown error";
+    seqmix_free_error(err);
+    return fail("cannot load the compiled layer: " + msg);
+  }
+
+  std::string gate = spec.mixer == ::seqmix::Mixer::GatedLinearAttention
+                         ? ", gate " + spec.gate
+                         : std::string();
+  llvm::outs() << "layer " << spec.name << " (" << ::seqmix::mixerName(spec.mixer) << gate
+               << "), form " << c->formSummary << ", "
+               << (runJit ? "JIT" : "compiled .so") << ", B=" << B << "\n";
+  ::seqmix::Tolerance tol;
+  double worstAbs = 0, worstRel = 0, worstRms = 0;
+  bool allOk = true;
+  for (int64_t T : lens) {
+    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed);
+    auto outputs = ::seqmix::makeOutputs(spec, B, T);
+    std::vector<seqmix_tensor> args;
+    for (auto *list : {&inputs, &outputs})
+      for (::seqmix::HostTensor &t : *list)
+        args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()), t.shape.data(),
+                        nullptr});
+    if (seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), &err)) {
+      std::string msg = err;
+      seqmix_free_error(err);
+      seqmix_layer_free(layer);
+      return fail("call failed: " + msg);
+    }
+    auto ref = ::seqmix::referenceOutputs(spec, inputs);
+    std::string line;
+    llvm::raw_string_ostream os(line);
+    os << llvm::format("  T=%-5lld", static_cast<long long>(T));
+    bool ok = true;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      ::seqmix::ErrorStats e = ::seqmix::compareToReference(outputs[i].data, ref[i]);
+      ok &= ::seqmix::withinTolerance(e, tol);
+      worstAbs = std::max(worstAbs, e.maxAbs);
+      worstRel = std::max(worstRel, e.maxRel);
+      worstRms = std::max(worstRms, e.relRms);
+      os << llvm::format(" %s: max_abs %.2e max_rel %.2e rel_rms %.2e;",
+                         outputs[i].desc.name.c_str(), e.maxAbs, e.maxRel, e.relRms);
+    }
+    std::vector<double> times;
+    for (unsigned r = 0; r < runReps; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      (void)seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), nullptr);
+      times.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+              .count());
+    }
+    os << llvm::format(" time %.3f ms", median(times)) << (ok ? "  ok" : "  FAIL");
+    llvm::outs() << line << "\n";
+    allOk &= ok;
+  }
+  seqmix_layer_free(layer);
+  llvm::outs() << llvm::format("max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
+                               "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",
+                               worstAbs, worstRel, worstRms, tol.relRms, tol.maxRel,
+                               allOk ? "PASS" : "FAIL");
+  return allOk ? 0 : 1;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  bool run = argc > 1 && llvm::StringRef(argv[1]) == "run";
+  std::vector<char *> args(argv, argv + argc);
+  if (run)
+    args.erase(args.begin() + 1);
+
+  registerSeqMixPassesAndPipelines();
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::HideUnrelatedOptions({&compileCat, &runCat, &llvm::getColorCategory()});
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "seqmixc (seqmix " SEQMIX_VERSION_STRING ") with LLVM/MLIR " LLVM_VERSION_STRING "\n";
+  });
+  cl::ParseCommandLineOptions(
+      static_cast<int>(args.size()), args.data(),
+      "seqmixc: the seqmix compiler for sequence-mixing layers\n\n"
+      "  seqmixc [options] <layer.json | input.mlir>   compile a layer\n"
+      "  seqmixc run [options] <layer.json>            compile it, run it on seeded\n"
+      "                                                inputs, check it against the\n"
+      "                                                reference and time it\n\n"
+      "Examples:\n"
+      "  seqmixc examples/gla.json -o gla.so\n"
+      "  seqmixc examples/gla.json --compile-to=select-forms --remarks\n"
+      "  seqmixc examples/gla.json --emit=llvm --form=parallel\n"
+      "  seqmixc run examples/gla.json --form=recurrent --seq-len=1,7,64,300\n\n"
+      "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all and --mlir-timing\n"
+      "work in both modes (see --help-hidden).\n");
+
+  DialectRegistry registry;
+  registerSeqMixDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.printOpOnDiagnostic(false);
+  return run ? runMain(ctx) : compileMain(ctx);
+}
