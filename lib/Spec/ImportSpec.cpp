@@ -33,16 +33,13 @@ DictionaryAttr describe(Builder &b, const TensorDesc &d) {
                               b.getNamedAttr("seqmix.dims", b.getArrayAttr(dims))});
 }
 
-template <typename E>
-E parseEnum(StringRef s, std::optional<E> (*symbolize)(StringRef)) {
-  return *symbolize(s);
-}
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
                                                    MLIRContext *ctx) {
   ctx->loadDialect<SeqMixDialect, func::FuncDialect>();
-  Location loc = FileLineColLoc::get(ctx, spec.name + ".json", 1, 1);
+  Location loc = FileLineColLoc::get(
+      ctx, spec.source.empty() ? spec.name + ".json" : spec.source, 1, 1);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   OpBuilder b(ctx);
   b.setInsertionPointToEnd(module->getBody());

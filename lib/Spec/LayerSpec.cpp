@@ -255,6 +255,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                                    source.str().c_str(), kindOf(*parsed));
   FieldReader r(source.str(), *root);
   LayerSpec spec;
+  spec.source = source.str();
 
   const Value *ver = r.get("seqmix", true, "the spec format version, 1");
   if (ver) {

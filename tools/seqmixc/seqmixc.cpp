@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -86,6 +87,10 @@ static cl::opt<uint64_t> runSeed("seed", cl::desc("run: input seed"), cl::init(0
                                  cl::cat(runCat));
 static cl::opt<unsigned> runReps("reps", cl::desc("run: timed calls per length (median)"),
                                  cl::init(5), cl::cat(runCat));
+static cl::opt<std::string> runLayer("layer",
+                                     cl::desc("run: use this compiled layer (.so) instead of "
+                                              "compiling the spec"),
+                                     cl::value_desc("file.so"), cl::init(""), cl::cat(runCat));
 static cl::opt<bool> runJit("jit",
                             cl::desc("run: execute through the JIT instead of a compiled .so"),
                             cl::init(false), cl::cat(runCat));
@@ -293,7 +298,11 @@ int runMain(MLIRContext &ctx) {
     return fail("seqmixc run needs a layer spec (.json), got '" + inputFile + "'");
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler handler(sm, &ctx);
-  FailureOr<Compilation> c = compile(ctx, sm, Phase::Import, kLastPhase, true);
+  // With --layer the spec is only imported (for the reference and inputs);
+  // the compiled library brings its own code and forms.
+  bool prebuilt = !runLayer.empty();
+  FailureOr<Compilation> c = compile(ctx, sm, Phase::Import,
+                                     prebuilt ? Phase::Import : kLastPhase, !prebuilt);
   if (failed(c))
     return 1;
   const ::seqmix::LayerSpec &spec = *c->spec;
@@ -318,7 +327,13 @@ int runMain(MLIRContext &ctx) {
   seqmix_layer *layer = nullptr;
   char *err = nullptr;
   llvm::SmallString<128> tmpDir;
-  if (runJit) {
+  std::string mode = runJit ? "JIT" : "compiled .so";
+  if (!runLayer.empty()) {
+    if (runJit)
+      return fail("--layer and --jit exclude each other");
+    layer = seqmix_layer_load(runLayer.c_str(), &err);
+    mode = runLayer;
+  } else if (runJit) {
     auto jit = createJit(*c->module);
     if (!jit)
       return fail("JIT compilation failed: " + llvm::toString(jit.takeError()));
@@ -342,13 +357,34 @@ int runMain(MLIRContext &ctx) {
     seqmix_free_error(err);
     return fail("cannot load the compiled layer: " + msg);
   }
+  if (prebuilt) {
+    // The library must implement this spec's calling convention.
+    std::vector<::seqmix::TensorDesc> expect = spec.inputs();
+    for (const auto &o : spec.outputs())
+      expect.push_back(o);
+    bool match = seqmix_layer_num_args(layer) == static_cast<int32_t>(expect.size());
+    for (size_t i = 0; match && i < expect.size(); ++i)
+      match = expect[i].name == seqmix_layer_arg_name(layer, static_cast<int32_t>(i)) &&
+              seqmix_layer_arg_is_output(layer, static_cast<int32_t>(i)) ==
+                  (i >= spec.inputs().size() ? 1 : 0);
+    if (!match) {
+      seqmix_layer_free(layer);
+      return fail(runLayer + " was not compiled from a spec with the arguments of " +
+                  inputFile);
+    }
+    std::istringstream meta(seqmix_layer_metadata(layer));
+    std::string line;
+    while (std::getline(meta, line))
+      if (llvm::StringRef(line).starts_with("forms "))
+        c->formSummary = line.substr(6);
+  }
 
   std::string gate = spec.mixer == ::seqmix::Mixer::GatedLinearAttention
                          ? ", gate " + spec.gate
                          : std::string();
   llvm::outs() << "layer " << spec.name << " (" << ::seqmix::mixerName(spec.mixer) << gate
                << "), form " << c->formSummary << ", "
-               << (runJit ? "JIT" : "compiled .so") << ", B=" << B << "\n";
+               << mode << ", B=" << B << "\n";
   ::seqmix::Tolerance tol;
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;

@@ -44,6 +44,7 @@ struct TensorDesc {
 /// A validated layer spec. Per-head sizes are resolved (key_dim / heads ...).
 struct LayerSpec {
   int version = 1;
+  std::string source; ///< where the spec came from (file name), for messages
   std::string name;
   Mixer mixer = Mixer::GatedLinearAttention;
   int64_t batch = -1;  ///< -1: dynamic ("?")

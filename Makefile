@@ -1,0 +1,51 @@
+# seqmix: `make demo` and `make test` do all set-up on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+
+CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+  -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
+  -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+  -DLLVM_USE_LINKER=lld -DCMAKE_C_COMPILER_LAUNCHER=ccache \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+
+.PHONY: all deps configure build demo test check-format format docs clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	ninja -C $(BUILD_DIR) -j$(JOBS)
+
+# Compile examples/gla.json for this CPU, then run the compiled layer on seeded
+# inputs against the double-precision reference.
+demo: build
+	@mkdir -p $(BUILD_DIR)/demo
+	$(BUILD_DIR)/bin/seqmixc examples/gla.json -o $(BUILD_DIR)/demo/gla_layer.so
+	$(BUILD_DIR)/bin/seqmixc run examples/gla.json --layer=$(BUILD_DIR)/demo/gla_layer.so \
+	  --batch=2 --seq-len=1,64,300
+
+# Every test (lit + FileCheck, GoogleTest, integration), then one summary line.
+test: build
+	@scripts/run-tests.sh $(BUILD_DIR)
+
+check-format:
+	@scripts/check-format.sh
+
+format:
+	@scripts/check-format.sh --fix
+
+# Refresh the generated dialect and pass docs in docs/.
+docs: build
+	cp $(BUILD_DIR)/docs/Dialects/SeqMix.md docs/dialect.md
+	cp $(BUILD_DIR)/docs/SeqMixPasses.md docs/passes.md
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,18 @@
+# lit configuration of the seqmix tests (FileCheck, drivers, integration).
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "SEQMIX"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.seqmix_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py",
+                   "Inputs"]
+
+llvm_config.with_system_environment(["HOME", "TMPDIR", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+config.substitutions.append(("%examples", os.path.join(config.seqmix_src_root, "examples")))
+llvm_config.add_tool_substitutions(["seqmix-opt", "seqmixc"], [config.seqmix_tools_dir])

@@ -1,0 +1,111 @@
+//===- RuntimeTest.cpp - the runtime ABI without a compiler ---------------===//
+//
+// A hand-written entry point stands in for compiled code: it receives the
+// memref descriptors the runtime builds, so the tests check the calling
+// convention and every argument check.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix-c/Runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+struct Desc2 {
+  float *alloc, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+
+int calls = 0;
+
+/// out[i, j] = 2 * x[i, j]; checks the descriptors it receives.
+extern "C" void doubleEntry(Desc2 *x, Desc2 *out) {
+  ++calls;
+  for (int64_t i = 0; i < x->sizes[0]; ++i)
+    for (int64_t j = 0; j < x->sizes[1]; ++j)
+      out->aligned[out->offset + i * out->strides[0] + j * out->strides[1]] =
+          2 * x->aligned[x->offset + i * x->strides[0] + j * x->strides[1]];
+}
+
+const char *kMeta = "seqmix-abi 1\nname dbl\n"
+                    "arg in x f32 seq_len:? width:3\n"
+                    "arg out out f32 seq_len:? width:3\n";
+
+struct RuntimeTest : ::testing::Test {
+  void SetUp() override {
+    char *err = nullptr;
+    layer = seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry), kMeta, &err);
+    ASSERT_NE(layer, nullptr) << (err ? err : "");
+  }
+  void TearDown() override { seqmix_layer_free(layer); }
+
+  /// Calls the layer; returns the error message or "" on success.
+  std::string call(std::vector<seqmix_tensor> args) {
+    char *err = nullptr;
+    int rc = seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), &err);
+    std::string msg = err ? err : "";
+    seqmix_free_error(err);
+    EXPECT_EQ(rc != 0, !msg.empty());
+    return msg;
+  }
+
+  seqmix_layer *layer = nullptr;
+};
+} // namespace
+
+TEST_F(RuntimeTest, DescribesArguments) {
+  EXPECT_EQ(seqmix_layer_num_args(layer), 2);
+  EXPECT_STREQ(seqmix_layer_arg_name(layer, 0), "x");
+  EXPECT_EQ(seqmix_layer_arg_is_output(layer, 1), 1);
+  EXPECT_EQ(seqmix_layer_arg_name(layer, 2), nullptr);
+}
+
+TEST_F(RuntimeTest, PassesDescriptors) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6}, out(6);
+  int64_t shape[] = {2, 3};
+  calls = 0;
+  EXPECT_EQ(call({{x.data(), 2, shape, nullptr}, {out.data(), 2, shape, nullptr}}), "");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(out, (std::vector<float>{2, 4, 6, 8, 10, 12}));
+}
+
+TEST_F(RuntimeTest, RejectsBadShapes) {
+  std::vector<float> x(8), out(8);
+  int64_t s23[] = {2, 3}, s24[] = {2, 4}, s33[] = {3, 3}, s6[] = {6};
+  calls = 0;
+  EXPECT_NE(call({{x.data(), 2, s24, nullptr}, {out.data(), 2, s24, nullptr}})
+                .find("dimension 1 (width) must be 3"),
+            std::string::npos);
+  EXPECT_NE(call({{x.data(), 2, s23, nullptr}, {out.data(), 2, s33, nullptr}})
+                .find("dimension seq_len is 2 in 'x' but 3 in 'out'"),
+            std::string::npos);
+  EXPECT_NE(call({{x.data(), 1, s6, nullptr}, {out.data(), 2, s23, nullptr}})
+                .find("'x' must have rank 2"),
+            std::string::npos);
+  EXPECT_NE(call({{x.data(), 2, s23, nullptr}}).find("takes 2 tensors"), std::string::npos);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(RuntimeTest, RejectsOverlapAndStrides) {
+  std::vector<float> x(12);
+  int64_t shape[] = {2, 3}, strided[] = {6, 1};
+  EXPECT_NE(call({{x.data(), 2, shape, nullptr}, {x.data() + 3, 2, shape, nullptr}})
+                .find("output 'out' overlaps argument 'x'"),
+            std::string::npos);
+  EXPECT_NE(call({{x.data(), 2, shape, strided}, {x.data() + 6, 2, shape, nullptr}})
+                .find("must be row-major contiguous"),
+            std::string::npos);
+}
+
+TEST(Runtime, RejectsBadMetadataAndFiles) {
+  char *err = nullptr;
+  EXPECT_EQ(seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry), "nonsense", &err),
+            nullptr);
+  EXPECT_NE(std::string(err).find("missing 'seqmix-abi 1' header"), std::string::npos);
+  seqmix_free_error(err);
+  EXPECT_EQ(seqmix_layer_load("/nonexistent/layer.so", &err), nullptr);
+  EXPECT_NE(std::string(err).find("cannot load compiled layer"), std::string::npos);
+  seqmix_free_error(err);
+}
