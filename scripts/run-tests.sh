@@ -10,7 +10,7 @@ rc=${PIPESTATUS[0]}
 count() { # sum of the numbers on lit's summary lines named $@
   local n=0 k v
   for k in "$@"; do
-    v=$(grep -E "^  $k: [0-9]+" "$log" | sed -E 's/^ *[^:]+: ([0-9]+).*/\1/' | head -1)
+    v=$(grep -E "^  $k: *[0-9]+" "$log" | sed -E 's/^ *[^:]+: *([0-9]+).*/\1/' | head -1)
     n=$((n + ${v:-0}))
   done
   echo "$n"
