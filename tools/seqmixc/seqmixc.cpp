@@ -91,6 +91,11 @@ static cl::opt<std::string> runLayer("layer",
                                      cl::desc("run: use this compiled layer (.so) instead of "
                                               "compiling the spec"),
                                      cl::value_desc("file.so"), cl::init(""), cl::cat(runCat));
+static cl::opt<std::string>
+    runCrossCheck("cross-check",
+                  cl::desc("run: also compile the layer in this form (JIT) and check that "
+                           "both forms agree on every output"),
+                  cl::value_desc("form"), cl::init(""), cl::cat(runCat));
 static cl::opt<bool> runJit("jit",
                             cl::desc("run: execute through the JIT instead of a compiled .so"),
                             cl::init(false), cl::cat(runCat));
@@ -127,7 +132,8 @@ LogicalResult runPhases(ModuleOp module, Phase from, Phase to, const CompileOpti
 
 /// Loads the input and compiles it from `from` up to `to`.
 FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
-                               bool needMetadata) {
+                               bool needMetadata,
+                               std::optional<std::string> formOverride = std::nullopt) {
   Compilation c;
   CompileOptions opts;
   if (isSpecFile(inputFile)) {
@@ -156,7 +162,8 @@ FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from
     if (!c.module)
       return failure();
   }
-  opts.form = formOpt.empty() ? "auto" : std::string(formOpt);
+  opts.form = formOverride ? *formOverride
+                           : (formOpt.empty() ? "auto" : std::string(formOpt));
   opts.chunkSize = chunkSize;
   opts.remarks = remarks;
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
@@ -379,6 +386,32 @@ int runMain(MLIRContext &ctx) {
         c->formSummary = line.substr(6);
   }
 
+  // A second compilation of the same spec in another form, to check that the
+  // forms agree with each other (FORMS.md 7.4).
+  std::unique_ptr<ExecutionEngine> crossEngine;
+  seqmix_layer *cross = nullptr;
+  if (!runCrossCheck.empty()) {
+    FailureOr<Compilation> c2 =
+        compile(ctx, sm, Phase::Import, kLastPhase, true, std::string(runCrossCheck));
+    if (failed(c2)) {
+      seqmix_layer_free(layer);
+      return 1;
+    }
+    auto jit = createJit(*c2->module);
+    if (!jit) {
+      seqmix_layer_free(layer);
+      return fail("JIT compilation failed: " + llvm::toString(jit.takeError()));
+    }
+    crossEngine = std::move(*jit);
+    auto sym = crossEngine->lookup("_mlir_ciface_" + spec.name);
+    if (sym)
+      cross = seqmix_layer_from_entry(*sym, c2->metadata.c_str(), &err);
+    if (!cross) {
+      seqmix_layer_free(layer);
+      return fail("cannot build the cross-check layer");
+    }
+  }
+
   std::string gate = spec.mixer == ::seqmix::Mixer::GatedLinearAttention
                          ? ", gate " + spec.gate
                          : std::string();
@@ -416,6 +449,23 @@ int runMain(MLIRContext &ctx) {
       os << llvm::format(" %s: max_abs %.2e max_rel %.2e rel_rms %.2e;",
                          outputs[i].desc.name.c_str(), e.maxAbs, e.maxRel, e.relRms);
     }
+    if (cross) {
+      // Two forms may each be off by the tolerance, in opposite directions.
+      ::seqmix::Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
+      auto other = ::seqmix::makeOutputs(spec, B, T);
+      std::vector<seqmix_tensor> args2(args.begin(), args.begin() + inputs.size());
+      for (::seqmix::HostTensor &t : other)
+        args2.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()), t.shape.data(),
+                         nullptr});
+      (void)seqmix_layer_call(cross, args2.data(), static_cast<int32_t>(args2.size()), nullptr);
+      os << " vs " << runCrossCheck << ":";
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        std::vector<double> theirs(other[i].data.begin(), other[i].data.end());
+        ::seqmix::ErrorStats e = ::seqmix::compareToReference(outputs[i].data, theirs);
+        ok &= ::seqmix::withinTolerance(e, mutual);
+        os << llvm::format(" %s max_rel %.2e;", outputs[i].desc.name.c_str(), e.maxRel);
+      }
+    }
     std::vector<double> times;
     for (unsigned r = 0; r < runReps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
@@ -429,6 +479,7 @@ int runMain(MLIRContext &ctx) {
     allOk &= ok;
   }
   seqmix_layer_free(layer);
+  seqmix_layer_free(cross);
   llvm::outs() << llvm::format("max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
                                "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",
                                worstAbs, worstRel, worstRms, tol.relRms, tol.maxRel,
