@@ -8,7 +8,8 @@
 using namespace seqmix;
 
 namespace {
-const char *kGla = R"({"seqmix": 1, "name": "gla", "mixer": "gated_linear_attention",
+const char *kGla =
+    R"({"seqmix": 1, "name": "gla", "mixer": "gated_linear_attention",
   "gate": "scalar", "heads": 4, "key_dim": 256, "value_dim": 128,
   "state": {"initial": true, "final": true}})";
 
@@ -24,7 +25,8 @@ std::string error(const std::string &json) {
 
 /// kGla with one field replaced (or added).
 std::string withField(const std::string &field, const std::string &value) {
-  std::string base = R"({"seqmix": 1, "name": "gla", "mixer": "gated_linear_attention",
+  std::string base =
+      R"({"seqmix": 1, "name": "gla", "mixer": "gated_linear_attention",
     "gate": "scalar", "heads": 4, "key_dim": 256, "value_dim": 128)";
   size_t pos = base.find("\"" + field + "\"");
   if (pos != std::string::npos) {
@@ -57,9 +59,9 @@ TEST(LayerSpec, ParsesGLA) {
 }
 
 TEST(LayerSpec, RetNetDecays) {
-  llvm::Expected<LayerSpec> s =
-      parseLayerSpec(withField("gate", "\"constant\"").insert(1, "\"decay\": \"retnet\", "),
-                     "t.json");
+  llvm::Expected<LayerSpec> s = parseLayerSpec(
+      withField("gate", "\"constant\"").insert(1, "\"decay\": \"retnet\", "),
+      "t.json");
   ASSERT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
   ASSERT_EQ(s->logDecay.size(), 4u);
   EXPECT_NEAR(std::exp(s->logDecay[0]), 1 - 1.0 / 32, 1e-15);
@@ -83,14 +85,18 @@ TEST(LayerSpec, UnknownField) {
 
 TEST(LayerSpec, WrongType) {
   std::string e = error(withField("heads", "\"four\""));
-  EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got a string"), std::string::npos)
+  EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got a string"),
+            std::string::npos)
       << e;
   e = error(withField("heads", "0"));
-  EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got 0"), std::string::npos) << e;
+  EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got 0"),
+            std::string::npos)
+      << e;
 }
 
 TEST(LayerSpec, MissingField) {
-  std::string e = error(R"({"seqmix": 1, "name": "x", "mixer": "delta_rule", "heads": 2,
+  std::string e =
+      error(R"({"seqmix": 1, "name": "x", "mixer": "delta_rule", "heads": 2,
     "key_dim": 8})");
   EXPECT_NE(e.find("missing field 'value_dim'"), std::string::npos) << e;
   e = error(R"({"seqmix": 1, "name": "x"})");
@@ -106,49 +112,62 @@ TEST(LayerSpec, KeyDimMustDivide) {
 
 TEST(LayerSpec, BadEnumValue) {
   std::string e = error(withField("gate", "\"diagonal\""));
-  EXPECT_NE(e.find("field 'gate': expected one of \"none\", \"constant\", \"scalar\", "
-                   "\"vector\", got \"diagonal\""),
-            std::string::npos)
+  EXPECT_NE(
+      e.find(
+          "field 'gate': expected one of \"none\", \"constant\", \"scalar\", "
+          "\"vector\", got \"diagonal\""),
+      std::string::npos)
       << e;
 }
 
 TEST(LayerSpec, UnsupportedCombinations) {
-  EXPECT_NE(error(withField("feature_map", "\"elu1\"")).find("field 'feature_map'"),
-            std::string::npos);
-  EXPECT_NE(error(R"({"seqmix": 1, "name": "x", "mixer": "linear_attention", "heads": 1,
+  EXPECT_NE(
+      error(withField("feature_map", "\"elu1\"")).find("field 'feature_map'"),
+      std::string::npos);
+  EXPECT_NE(
+      error(
+          R"({"seqmix": 1, "name": "x", "mixer": "linear_attention", "heads": 1,
     "key_dim": 4, "value_dim": 4, "normalize": true})")
-                .find("field 'normalize'"),
+          .find("field 'normalize'"),
+      std::string::npos);
+  EXPECT_NE(
+      error(withField("decay", "[0.5, 0.5, 0.5, 0.5]")).find("field 'decay'"),
+      std::string::npos);
+  EXPECT_NE(error(withField("dtype", "\"bf16\"")).find("not supported yet"),
             std::string::npos);
-  EXPECT_NE(error(withField("decay", "[0.5, 0.5, 0.5, 0.5]")).find("field 'decay'"),
-            std::string::npos);
-  EXPECT_NE(error(withField("dtype", "\"bf16\"")).find("not supported yet"), std::string::npos);
 }
 
 TEST(LayerSpec, ConstantGateNeedsDecays) {
   std::string e = error(withField("gate", "\"constant\""));
   EXPECT_NE(e.find("missing field 'decay'"), std::string::npos) << e;
-  e = error(withField("gate", "\"constant\"").insert(1, "\"decay\": [0.5, 1.5, 0.5, 0.5], "));
-  EXPECT_NE(e.find("every decay must be a number in (0, 1]"), std::string::npos) << e;
+  e = error(withField("gate", "\"constant\"")
+                .insert(1, "\"decay\": [0.5, 1.5, 0.5, 0.5], "));
+  EXPECT_NE(e.find("every decay must be a number in (0, 1]"), std::string::npos)
+      << e;
 }
 
 TEST(LayerSpec, StateFieldErrors) {
   std::string e = error(withField("state", "{\"initial\": 1}"));
-  EXPECT_NE(e.find("field 'state.initial': expected true or false"), std::string::npos) << e;
+  EXPECT_NE(e.find("field 'state.initial': expected true or false"),
+            std::string::npos)
+      << e;
   e = error(withField("state", "{\"inital\": true}"));
   EXPECT_NE(e.find("unknown field 'state.inital'"), std::string::npos) << e;
 }
 
 TEST(LayerSpec, DynamicAndStaticSizes) {
-  llvm::Expected<LayerSpec> s =
-      parseLayerSpec(withField("seq_len", "128").insert(1, "\"batch\": \"?\", "), "t.json");
+  llvm::Expected<LayerSpec> s = parseLayerSpec(
+      withField("seq_len", "128").insert(1, "\"batch\": \"?\", "), "t.json");
   ASSERT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
   EXPECT_EQ(s->seqLen, 128);
   EXPECT_EQ(s->batch, -1);
-  EXPECT_NE(error(withField("seq_len", "\"*\"")).find("or \"?\" (dynamic)"), std::string::npos);
+  EXPECT_NE(error(withField("seq_len", "\"*\"")).find("or \"?\" (dynamic)"),
+            std::string::npos);
 }
 
 TEST(LayerSpec, VersionAndName) {
-  EXPECT_NE(error(R"({"seqmix": 2, "name": "x", "mixer": "lti_scan"})").find("version 1"),
+  EXPECT_NE(error(R"({"seqmix": 2, "name": "x", "mixer": "lti_scan"})")
+                .find("version 1"),
             std::string::npos);
   EXPECT_NE(error(R"({"seqmix": 1, "name": "1x", "mixer": "lti_scan"})")
                 .find("expected an identifier"),
@@ -158,5 +177,7 @@ TEST(LayerSpec, VersionAndName) {
 TEST(LayerSpec, SelectiveScanGroups) {
   std::string e = error(R"({"seqmix": 1, "name": "m", "mixer": "selective_scan",
     "channels": 6, "state_dim": 4, "groups": 4})");
-  EXPECT_NE(e.find("field 'groups': must divide channels (6), got 4"), std::string::npos) << e;
+  EXPECT_NE(e.find("field 'groups': must divide channels (6), got 4"),
+            std::string::npos)
+      << e;
 }

@@ -44,14 +44,15 @@ Array randn(std::vector<int64_t> shape, std::mt19937_64 &rng, double s = 1.0) {
 } // namespace
 
 TEST(Reference, KAT_A1_SoftmaxCausal) {
-  Array o = softmaxAttention(scalars({0, 1}), scalars({0, std::log(3.0)}), scalars({4, 8}),
-                             {1.0, true, std::nullopt});
+  Array o = softmaxAttention(scalars({0, 1}), scalars({0, std::log(3.0)}),
+                             scalars({4, 8}), {1.0, true, std::nullopt});
   expectOut(o, {4, 7});
 }
 
 TEST(Reference, KAT_A2_SoftmaxLargeLogits) {
-  Array o = softmaxAttention(scalars({0, 1}), scalars({1000, 1000 + std::log(3.0)}),
-                             scalars({4, 8}), {1.0, true, std::nullopt});
+  Array o =
+      softmaxAttention(scalars({0, 1}), scalars({1000, 1000 + std::log(3.0)}),
+                       scalars({4, 8}), {1.0, true, std::nullopt});
   expectOut(o, {4, 7}, 1e-9);
 }
 
@@ -69,15 +70,17 @@ TEST(Reference, KAT_A4_CausalMean) {
 
 TEST(Reference, SoftmaxFullyMaskedRowIsZero) {
   // Tq > Tk with causal: the first query sees no key.
-  Array o = softmaxAttention(scalars({1, 1, 1}), scalars({1, 1}), scalars({3, 5}),
-                             {1.0, true, std::nullopt});
+  Array o = softmaxAttention(scalars({1, 1, 1}), scalars({1, 1}),
+                             scalars({3, 5}), {1.0, true, std::nullopt});
   EXPECT_EQ(o.data[0], 0.0);
   EXPECT_FALSE(std::isnan(o.data[1]));
 }
 
 TEST(Reference, KAT_L1_LinearIdentity) {
   Array x = scalars({1, 1, 1, 1});
-  expectOut(linearAttention(x, x, x, nullptr, {FeatureMap::Identity, 1.0, false, 0, true}).out,
+  expectOut(linearAttention(x, x, x, nullptr,
+                            {FeatureMap::Identity, 1.0, false, 0, true})
+                .out,
             {1, 2, 3, 4});
 }
 
@@ -92,7 +95,8 @@ TEST(Reference, KAT_L2_LinearNormalized) {
 TEST(Reference, KAT_L3_TaylorNormalized) {
   Array z = seq({{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}});
   Array v = scalars({2, 4, 9});
-  Result r = linearAttention(z, z, v, nullptr, {FeatureMap::Taylor, 1.0, true, 0.0, true});
+  Result r = linearAttention(z, z, v, nullptr,
+                             {FeatureMap::Taylor, 1.0, true, 0.0, true});
   expectOut(r.out, {2, 3, 5});
 }
 
@@ -133,7 +137,10 @@ TEST(Reference, KAT_G1_ConstantGate) {
 
 TEST(Reference, KAT_G2_VectorGate) {
   Array q = seq({{1, 1}, {1, 1}, {1, 1}, {1, 1}});
-  Array g = seq({{0, std::log(0.5)}, {0, std::log(0.5)}, {0, std::log(0.5)}, {0, std::log(0.5)}});
+  Array g = seq({{0, std::log(0.5)},
+                 {0, std::log(0.5)},
+                 {0, std::log(0.5)},
+                 {0, std::log(0.5)}});
   Result r = gatedLinearAttention(q, q, scalars({1, 1, 1, 1}), &g, nullptr,
                                   {Gate::Vector, 1.0, {}});
   expectOut(r.out, {2, 3.5, 4.75, 5.875});
@@ -142,16 +149,19 @@ TEST(Reference, KAT_G2_VectorGate) {
 TEST(Reference, KAT_G3_Memoryless) {
   Array x = scalars({1, 1});
   Array g = perToken({-50, -50});
-  Result r = gatedLinearAttention(x, x, scalars({3, 5}), &g, nullptr, {Gate::Scalar, 1.0, {}});
+  Result r = gatedLinearAttention(x, x, scalars({3, 5}), &g, nullptr,
+                                  {Gate::Scalar, 1.0, {}});
   expectOut(r.out, {3, 5}, 1e-12);
 }
 
 TEST(Reference, GateNoneEqualsLinearIdentity) {
   std::mt19937_64 rng(1);
-  Array q = randn({2, 3, 9, 4}, rng), k = randn({2, 3, 9, 4}, rng), v = randn({2, 3, 9, 5}, rng);
+  Array q = randn({2, 3, 9, 4}, rng), k = randn({2, 3, 9, 4}, rng),
+        v = randn({2, 3, 9, 5}, rng);
   Array s0 = randn({2, 3, 4, 5}, rng);
   Result a = gatedLinearAttention(q, k, v, nullptr, &s0, {Gate::None, 0.5, {}});
-  Result b = linearAttention(q, k, v, &s0, {FeatureMap::Identity, 0.5, false, 0, true});
+  Result b = linearAttention(q, k, v, &s0,
+                             {FeatureMap::Identity, 0.5, false, 0, true});
   for (int64_t i = 0; i < a.out.size(); ++i)
     ASSERT_NEAR(a.out.data[i], b.out.data[i], 1e-12);
   for (int64_t i = 0; i < a.state.size(); ++i)
@@ -163,12 +173,14 @@ TEST(Reference, GLAVectorMatchesThreeIndexForm) {
   // exp(b_tk - b_ik) v_i with b the inclusive cumulative log gate.
   std::mt19937_64 rng(2);
   const int64_t T = 11, K = 3, V = 2;
-  Array q = randn({1, 1, T, K}, rng), k = randn({1, 1, T, K}, rng), v = randn({1, 1, T, V}, rng);
+  Array q = randn({1, 1, T, K}, rng), k = randn({1, 1, T, K}, rng),
+        v = randn({1, 1, T, V}, rng);
   Array g({1, 1, T, K});
   std::uniform_real_distribution<double> u(-1.0, 0.0);
   for (double &x : g.data)
     x = u(rng);
-  Result r = gatedLinearAttention(q, k, v, &g, nullptr, {Gate::Vector, 0.7, {}});
+  Result r =
+      gatedLinearAttention(q, k, v, &g, nullptr, {Gate::Vector, 0.7, {}});
   std::vector<std::vector<double>> b(T, std::vector<double>(K, 0));
   for (int64_t t = 0; t < T; ++t)
     for (int64_t c = 0; c < K; ++c)
@@ -178,7 +190,8 @@ TEST(Reference, GLAVectorMatchesThreeIndexForm) {
       double o = 0;
       for (int64_t i = 0; i <= t; ++i)
         for (int64_t c = 0; c < K; ++c)
-          o += 0.7 * q(0, 0, t, c) * k(0, 0, i, c) * std::exp(b[t][c] - b[i][c]) * v(0, 0, i, e);
+          o += 0.7 * q(0, 0, t, c) * k(0, 0, i, c) *
+               std::exp(b[t][c] - b[i][c]) * v(0, 0, i, e);
       EXPECT_NEAR(r.out(0, 0, t, e), o, 1e-12);
     }
 }
@@ -186,11 +199,13 @@ TEST(Reference, GLAVectorMatchesThreeIndexForm) {
 TEST(Reference, StateSplitting) {
   std::mt19937_64 rng(4);
   const int64_t T = 10, T1 = 4;
-  Array q = randn({1, 2, T, 3}, rng), k = randn({1, 2, T, 3}, rng), v = randn({1, 2, T, 2}, rng);
+  Array q = randn({1, 2, T, 3}, rng), k = randn({1, 2, T, 3}, rng),
+        v = randn({1, 2, T, 2}, rng);
   Array g({1, 2, T});
   for (double &x : g.data)
     x = logsigmoid(std::normal_distribution<double>(2, 1)(rng));
-  Result whole = gatedLinearAttention(q, k, v, &g, nullptr, {Gate::Scalar, 1.0, {}});
+  Result whole =
+      gatedLinearAttention(q, k, v, &g, nullptr, {Gate::Scalar, 1.0, {}});
   auto part = [&](const Array &a, int64_t from, int64_t to) {
     std::vector<int64_t> s = a.shape;
     s[2] = to - from;
@@ -199,14 +214,17 @@ TEST(Reference, StateSplitting) {
     for (int64_t h = 0; h < a.shape[1]; ++h)
       for (int64_t t = from; t < to; ++t)
         for (int64_t i = 0; i < inner; ++i)
-          p.data[(h * (to - from) + (t - from)) * inner + i] = a.data[(h * a.shape[2] + t) * inner + i];
+          p.data[(h * (to - from) + (t - from)) * inner + i] =
+              a.data[(h * a.shape[2] + t) * inner + i];
     return p;
   };
   Array g1 = part(g, 0, T1), g2 = part(g, T1, T);
-  Result first = gatedLinearAttention(part(q, 0, T1), part(k, 0, T1), part(v, 0, T1), &g1,
-                                      nullptr, {Gate::Scalar, 1.0, {}});
-  Result second = gatedLinearAttention(part(q, T1, T), part(k, T1, T), part(v, T1, T), &g2,
-                                       &first.state, {Gate::Scalar, 1.0, {}});
+  Result first =
+      gatedLinearAttention(part(q, 0, T1), part(k, 0, T1), part(v, 0, T1), &g1,
+                           nullptr, {Gate::Scalar, 1.0, {}});
+  Result second =
+      gatedLinearAttention(part(q, T1, T), part(k, T1, T), part(v, T1, T), &g2,
+                           &first.state, {Gate::Scalar, 1.0, {}});
   for (int64_t i = 0; i < whole.state.size(); ++i)
     EXPECT_NEAR(whole.state.data[i], second.state.data[i], 1e-12);
   Array tail = part(whole.out, T1, T);
@@ -217,7 +235,8 @@ TEST(Reference, StateSplitting) {
 TEST(Reference, KAT_D1_DeltaOverwrite) {
   Array k = seq({{1, 0}, {0, 1}, {1, 0}});
   Array beta = perToken({1, 1, 1});
-  Result r = deltaRule(k, k, scalars({3, 5, 7}), beta, nullptr, nullptr, {1.0, false, 1e-6});
+  Result r = deltaRule(k, k, scalars({3, 5, 7}), beta, nullptr, nullptr,
+                       {1.0, false, 1e-6});
   expectOut(r.state, {7, 5});
   expectOut(r.out, {3, 5, 7});
 }
@@ -225,7 +244,8 @@ TEST(Reference, KAT_D1_DeltaOverwrite) {
 TEST(Reference, KAT_D2_DeltaEMA) {
   Array x = scalars({1, 1, 1});
   Array beta = perToken({0.5, 0.5, 0.5});
-  Result r = deltaRule(x, x, scalars({2, 4, 8}), beta, nullptr, nullptr, {1.0, false, 1e-6});
+  Result r = deltaRule(x, x, scalars({2, 4, 8}), beta, nullptr, nullptr,
+                       {1.0, false, 1e-6});
   expectOut(r.out, {1, 2.5, 5.25});
 }
 
@@ -233,7 +253,8 @@ TEST(Reference, KAT_D3_GatedDelta) {
   Array x = scalars({1, 1, 1});
   Array beta = perToken({0.5, 0.5, 0.5});
   Array g = perToken({std::log(0.5), std::log(0.5), std::log(0.5)});
-  Result r = deltaRule(x, x, scalars({2, 4, 8}), beta, &g, nullptr, {1.0, false, 1e-6});
+  Result r = deltaRule(x, x, scalars({2, 4, 8}), beta, &g, nullptr,
+                       {1.0, false, 1e-6});
   expectOut(r.out, {1, 2.25, 4.5625});
 }
 
@@ -242,14 +263,16 @@ TEST(Reference, KAT_D4_DeltaWithInitialState) {
   Array beta = perToken({0.5, 0.5});
   Array s0({1, 1, 1, 1});
   s0.data = {4};
-  Result r = deltaRule(x, x, scalars({2, 4}), beta, nullptr, &s0, {1.0, false, 1e-6});
+  Result r =
+      deltaRule(x, x, scalars({2, 4}), beta, nullptr, &s0, {1.0, false, 1e-6});
   expectOut(r.out, {3, 3.5});
   expectOut(r.state, {3.5});
 }
 
 TEST(Reference, DeltaBetaZeroKeepsState) {
   std::mt19937_64 rng(5);
-  Array q = randn({1, 1, 5, 3}, rng), k = randn({1, 1, 5, 3}, rng), v = randn({1, 1, 5, 2}, rng);
+  Array q = randn({1, 1, 5, 3}, rng), k = randn({1, 1, 5, 3}, rng),
+        v = randn({1, 1, 5, 2}, rng);
   Array s0 = randn({1, 1, 3, 2}, rng);
   Array beta({1, 1, 5});
   Result r = deltaRule(q, k, v, beta, nullptr, &s0, {1.0, true, 1e-6});
@@ -266,10 +289,12 @@ TEST(Reference, KAT_S1_LTIKernel) {
   B.data = {1.0};
   C.data = {1.0};
   Array logDt({1});
-  LTIResult impulse = ltiScan(u, A, B, C, logDt, nullptr, nullptr, Discretization::EulerB, false);
+  LTIResult impulse = ltiScan(u, A, B, C, logDt, nullptr, nullptr,
+                              Discretization::EulerB, false);
   expectOut(impulse.out, {1, 0.5, 0.25, 0.125});
   u.data = {1, 1, 1, 1};
-  LTIResult step = ltiScan(u, A, B, C, logDt, nullptr, nullptr, Discretization::EulerB, false);
+  LTIResult step = ltiScan(u, A, B, C, logDt, nullptr, nullptr,
+                           Discretization::EulerB, false);
   expectOut(step.out, {1, 1.5, 1.75, 1.875});
 }
 
@@ -280,15 +305,18 @@ TEST(Reference, KAT_S2_ZOH) {
 }
 
 TEST(Reference, KAT_M1_SelectiveScan) {
-  Array u({1, 1, 4}), delta({1, 1, 4}), A({1, 1}), B({1, 1, 1, 4}), C({1, 1, 1, 4});
+  Array u({1, 1, 4}), delta({1, 1, 4}), A({1, 1}), B({1, 1, 1, 4}),
+      C({1, 1, 1, 4});
   u.data = {1, 1, 1, 1};
   A.data = {-1};
   B.data = C.data = {1, 1, 1, 1};
-  Result r = selectiveScan(u, delta, A, B, C, nullptr, nullptr, nullptr, nullptr, true);
+  Result r = selectiveScan(u, delta, A, B, C, nullptr, nullptr, nullptr,
+                           nullptr, true);
   const double ln2 = std::log(2.0);
   expectOut(r.out, {ln2, 1.5 * ln2, 1.75 * ln2, 1.875 * ln2}, 1e-12);
   Array z({1, 1, 4});
-  Result gated = selectiveScan(u, delta, A, B, C, nullptr, &z, nullptr, nullptr, true);
+  Result gated =
+      selectiveScan(u, delta, A, B, C, nullptr, &z, nullptr, nullptr, true);
   expectOut(gated.out, {0, 0, 0, 0});
 }
 
@@ -296,8 +324,10 @@ TEST(Reference, KAT_M2_SSDAsScalarGLA) {
   // SSD with P = N = 1: Delta = 1, A = -ln 2, B = C = x = 1 -> q = k = 1,
   // v = Delta x = 1, g = Delta A.
   Array x = scalars({1, 1, 1, 1});
-  Array g = perToken({-std::log(2.0), -std::log(2.0), -std::log(2.0), -std::log(2.0)});
-  Result r = gatedLinearAttention(x, x, x, &g, nullptr, {Gate::Scalar, 1.0, {}});
+  Array g = perToken(
+      {-std::log(2.0), -std::log(2.0), -std::log(2.0), -std::log(2.0)});
+  Result r =
+      gatedLinearAttention(x, x, x, &g, nullptr, {Gate::Scalar, 1.0, {}});
   expectOut(r.out, {1, 1.5, 1.75, 1.875});
 }
 

@@ -36,7 +36,8 @@ const char *kMeta = "seqmix-abi 1\nname dbl\n"
 struct RuntimeTest : ::testing::Test {
   void SetUp() override {
     char *err = nullptr;
-    layer = seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry), kMeta, &err);
+    layer = seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry),
+                                    kMeta, &err);
     ASSERT_NE(layer, nullptr) << (err ? err : "");
   }
   void TearDown() override { seqmix_layer_free(layer); }
@@ -44,7 +45,8 @@ struct RuntimeTest : ::testing::Test {
   /// Calls the layer; returns the error message or "" on success.
   std::string call(std::vector<seqmix_tensor> args) {
     char *err = nullptr;
-    int rc = seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), &err);
+    int rc = seqmix_layer_call(layer, args.data(),
+                               static_cast<int32_t>(args.size()), &err);
     std::string msg = err ? err : "";
     seqmix_free_error(err);
     EXPECT_EQ(rc != 0, !msg.empty());
@@ -66,7 +68,9 @@ TEST_F(RuntimeTest, PassesDescriptors) {
   std::vector<float> x = {1, 2, 3, 4, 5, 6}, out(6);
   int64_t shape[] = {2, 3};
   calls = 0;
-  EXPECT_EQ(call({{x.data(), 2, shape, nullptr}, {out.data(), 2, shape, nullptr}}), "");
+  EXPECT_EQ(
+      call({{x.data(), 2, shape, nullptr}, {out.data(), 2, shape, nullptr}}),
+      "");
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(out, (std::vector<float>{2, 4, 6, 8, 10, 12}));
 }
@@ -84,28 +88,34 @@ TEST_F(RuntimeTest, RejectsBadShapes) {
   EXPECT_NE(call({{x.data(), 1, s6, nullptr}, {out.data(), 2, s23, nullptr}})
                 .find("'x' must have rank 2"),
             std::string::npos);
-  EXPECT_NE(call({{x.data(), 2, s23, nullptr}}).find("takes 2 tensors"), std::string::npos);
+  EXPECT_NE(call({{x.data(), 2, s23, nullptr}}).find("takes 2 tensors"),
+            std::string::npos);
   EXPECT_EQ(calls, 0);
 }
 
 TEST_F(RuntimeTest, RejectsOverlapAndStrides) {
   std::vector<float> x(12);
   int64_t shape[] = {2, 3}, strided[] = {6, 1};
-  EXPECT_NE(call({{x.data(), 2, shape, nullptr}, {x.data() + 3, 2, shape, nullptr}})
-                .find("output 'out' overlaps argument 'x'"),
-            std::string::npos);
-  EXPECT_NE(call({{x.data(), 2, shape, strided}, {x.data() + 6, 2, shape, nullptr}})
-                .find("must be row-major contiguous"),
-            std::string::npos);
+  EXPECT_NE(
+      call({{x.data(), 2, shape, nullptr}, {x.data() + 3, 2, shape, nullptr}})
+          .find("output 'out' overlaps argument 'x'"),
+      std::string::npos);
+  EXPECT_NE(
+      call({{x.data(), 2, shape, strided}, {x.data() + 6, 2, shape, nullptr}})
+          .find("must be row-major contiguous"),
+      std::string::npos);
 }
 
 TEST(Runtime, RejectsBadMetadataAndFiles) {
   char *err = nullptr;
-  EXPECT_EQ(seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry), "nonsense", &err),
+  EXPECT_EQ(seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry),
+                                    "nonsense", &err),
             nullptr);
-  EXPECT_NE(std::string(err).find("missing 'seqmix-abi 1' header"), std::string::npos);
+  EXPECT_NE(std::string(err).find("missing 'seqmix-abi 1' header"),
+            std::string::npos);
   seqmix_free_error(err);
   EXPECT_EQ(seqmix_layer_load("/nonexistent/layer.so", &err), nullptr);
-  EXPECT_NE(std::string(err).find("cannot load compiled layer"), std::string::npos);
+  EXPECT_NE(std::string(err).find("cannot load compiled layer"),
+            std::string::npos);
   seqmix_free_error(err);
 }

@@ -53,10 +53,9 @@ public:
       int64_t got = type.getDimSize(i);
       if (d.size != ShapedType::kDynamic) {
         if (!ShapedType::isDynamic(got) && got != d.size)
-          return op->emitOpError()
-                 << "[" << dimCid << "] dimension " << i << " (" << d.name
-                 << ") of " << operand << " must be " << d.size << ", got "
-                 << got;
+          return op->emitOpError() << "[" << dimCid << "] dimension " << i
+                                   << " (" << d.name << ") of " << operand
+                                   << " must be " << d.size << ", got " << got;
         continue;
       }
       if (ShapedType::isDynamic(got))
@@ -86,27 +85,33 @@ private:
   llvm::StringMap<std::pair<int64_t, std::string>> bound;
 };
 
-Type elementType(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+Type elementType(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
 
 /// All of `values` have the same float element type.
-LogicalResult checkSameFloat(Operation *op, ArrayRef<std::pair<Value, StringRef>> values,
+LogicalResult checkSameFloat(Operation *op,
+                             ArrayRef<std::pair<Value, StringRef>> values,
                              StringRef cid) {
   Type first = elementType(values.front().first);
   if (!isa<FloatType>(first))
-    return op->emitOpError() << "[" << cid << "] " << values.front().second
-                             << " must have a float element type, got " << first;
+    return op->emitOpError()
+           << "[" << cid << "] " << values.front().second
+           << " must have a float element type, got " << first;
   for (auto [v, name] : values.drop_front())
     if (elementType(v) != first)
       return op->emitOpError()
-             << "[" << cid << "] " << name << " has element type " << elementType(v)
-             << " but " << values.front().second << " has " << first;
+             << "[" << cid << "] " << name << " has element type "
+             << elementType(v) << " but " << values.front().second << " has "
+             << first;
   return success();
 }
 
 LogicalResult checkF32(Operation *op, Value v, StringRef name, StringRef cid) {
   if (!elementType(v).isF32())
-    return op->emitOpError() << "[" << cid << "] " << name
-                             << " must have element type f32, got " << elementType(v);
+    return op->emitOpError()
+           << "[" << cid << "] " << name << " must have element type f32, got "
+           << elementType(v);
   return success();
 }
 
@@ -115,9 +120,11 @@ LogicalResult checkFinite(Operation *op, float x, StringRef name, StringRef cid,
   if (!std::isfinite(x))
     return op->emitOpError() << "[" << cid << "] " << name << " must be finite";
   if (positive && !(x > 0))
-    return op->emitOpError() << "[" << cid << "] " << name << " must be > 0, got " << x;
+    return op->emitOpError()
+           << "[" << cid << "] " << name << " must be > 0, got " << x;
   if (nonNegative && x < 0)
-    return op->emitOpError() << "[" << cid << "] " << name << " must be >= 0, got " << x;
+    return op->emitOpError()
+           << "[" << cid << "] " << name << " must be >= 0, got " << x;
   return success();
 }
 
@@ -133,8 +140,9 @@ LogicalResult checkStates(Operation *op, ShapeChecker &shapes, Value init,
       return failure();
     if (elem) {
       if (elementType(v) != elem)
-        return op->emitOpError() << "[" << cid << "] " << name << " must have element type "
-                                 << elem << ", got " << elementType(v);
+        return op->emitOpError()
+               << "[" << cid << "] " << name << " must have element type "
+               << elem << ", got " << elementType(v);
     } else if (failed(checkF32(op, v, name, cid))) {
       return failure();
     }
@@ -154,8 +162,10 @@ LogicalResult SoftmaxAttentionOp::verify() {
       failed(s.check(getV(), "v", {"B", "Hkv", "Tk", "V"}, "C1", "C3")) ||
       failed(s.check(getOut(), "result", {"B", "H", "Tq", "V"}, "C1", "C1")))
     return failure();
-  if (failed(checkSameFloat(*this, {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"},
-                                    {getOut(), "result"}}, "C2")))
+  if (failed(checkSameFloat(
+          *this,
+          {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"}, {getOut(), "result"}},
+          "C2")))
     return failure();
   int64_t h = s.get("H"), hkv = s.get("Hkv");
   if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(hkv) &&
@@ -164,7 +174,8 @@ LogicalResult SoftmaxAttentionOp::verify() {
                          << ") must be a multiple of kv heads (" << hkv << ")";
   if (getWindow() && *getWindow() < 1)
     return emitOpError() << "[C5] window must be >= 1, got " << *getWindow();
-  if (failed(checkFinite(*this, getScale().convertToFloat(), "scale", "C6", true)))
+  if (failed(
+          checkFinite(*this, getScale().convertToFloat(), "scale", "C6", true)))
     return failure();
   if (auto form = getFormAttr(); form && form.getKind() == FormKind::recurrent)
     return emitOpError() << "[C7] softmax attention has no recurrent form; use "
@@ -190,14 +201,17 @@ LogicalResult LinearAttentionOp::verify() {
       failed(s.check(getV(), "v", {"B", "H", "T", "V"}, "C1", "C3")) ||
       failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
     return failure();
-  if (failed(checkSameFloat(*this, {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"},
-                                    {getOut(), "result"}}, "C2")))
+  if (failed(checkSameFloat(
+          *this,
+          {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"}, {getOut(), "result"}},
+          "C2")))
     return failure();
   if (getFeatureMap() == FeatureMap::identity && getNormalize())
     return emitOpError() << "[C4] the identity feature map cannot be used with "
                             "normalize (the denominator can cross zero); use "
                             "elu1, relu or taylor";
-  if (failed(checkFinite(*this, getEps().convertToFloat(), "eps", "C5", false, true)) ||
+  if (failed(checkFinite(*this, getEps().convertToFloat(), "eps", "C5", false,
+                         true)) ||
       failed(checkFinite(*this, getScale().convertToFloat(), "scale", "C5")))
     return failure();
   int64_t kf = getFeatureDim();
@@ -213,7 +227,8 @@ LogicalResult LinearAttentionOp::verify() {
                          {"B", "H", kDim, vDim}, "C6")))
     return failure();
   if (!getCausal() && (getInitialState() || getFinalState()))
-    return emitOpError() << "[C7] a state (initial or final) requires causal = true";
+    return emitOpError()
+           << "[C7] a state (initial or final) requires causal = true";
   return success();
 }
 
@@ -228,22 +243,27 @@ LogicalResult GatedLinearAttentionOp::verify() {
       failed(s.check(getV(), "v", {"B", "H", "T", "V"}, "C1", "C3")) ||
       failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
     return failure();
-  if (failed(checkSameFloat(*this, {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"},
-                                    {getOut(), "result"}}, "C2")))
+  if (failed(checkSameFloat(
+          *this,
+          {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"}, {getOut(), "result"}},
+          "C2")))
     return failure();
   GateKind gate = getGate();
   StringRef gateName = stringifyGateKind(gate);
   switch (gate) {
   case GateKind::none:
     if (getG() || getLogDecay())
-      return emitOpError() << "[C4] gate 'none' takes neither a gate operand nor log_decay";
+      return emitOpError()
+             << "[C4] gate 'none' takes neither a gate operand nor log_decay";
     break;
   case GateKind::constant: {
     if (getG())
-      return emitOpError() << "[C5] gate 'constant' takes no gate operand; give "
-                              "log_decay instead";
+      return emitOpError()
+             << "[C5] gate 'constant' takes no gate operand; give "
+                "log_decay instead";
     if (!getLogDecay())
-      return emitOpError() << "[C5] gate 'constant' needs log_decay (one log gate per head)";
+      return emitOpError()
+             << "[C5] gate 'constant' needs log_decay (one log gate per head)";
     ArrayRef<float> decay = *getLogDecay();
     int64_t h = s.get("H");
     if (!ShapedType::isDynamic(h) && static_cast<int64_t>(decay.size()) != h)
@@ -251,16 +271,19 @@ LogicalResult GatedLinearAttentionOp::verify() {
                            << " values but there are " << h << " heads";
     for (auto [i, x] : llvm::enumerate(decay))
       if (!std::isfinite(x) || x > 0)
-        return emitOpError() << "[C5] log_decay[" << i
-                             << "] must be finite and <= 0 (a decay in (0, 1]), got " << x;
+        return emitOpError()
+               << "[C5] log_decay[" << i
+               << "] must be finite and <= 0 (a decay in (0, 1]), got " << x;
     break;
   }
   case GateKind::scalar:
   case GateKind::vector: {
     if (getLogDecay())
-      return emitOpError() << "[C6] gate '" << gateName << "' takes no log_decay";
+      return emitOpError() << "[C6] gate '" << gateName
+                           << "' takes no log_decay";
     if (!getG())
-      return emitOpError() << "[C6] gate '" << gateName << "' needs a gate operand g";
+      return emitOpError() << "[C6] gate '" << gateName
+                           << "' needs a gate operand g";
     SmallVector<Dim> dims = {"B", "H", "T"};
     if (gate == GateKind::vector)
       dims.push_back("K");
@@ -288,8 +311,13 @@ LogicalResult DeltaRuleOp::verify() {
       failed(s.check(getBeta(), "beta", {"B", "H", "T"}, "C1", "C3")) ||
       failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
     return failure();
-  if (failed(checkSameFloat(*this, {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"},
-                                    {getBeta(), "beta"}, {getOut(), "result"}}, "C2")))
+  if (failed(checkSameFloat(*this,
+                            {{getQ(), "q"},
+                             {getK(), "k"},
+                             {getV(), "v"},
+                             {getBeta(), "beta"},
+                             {getOut(), "result"}},
+                            "C2")))
     return failure();
   if (getG() && (failed(s.check(getG(), "g", {"B", "H", "T"}, "C4", "C4")) ||
                  failed(checkF32(*this, getG(), "g (log gates)", "C4"))))
@@ -320,24 +348,30 @@ LogicalResult SelectiveScanOp::verify() {
     return failure();
   if (getZ() && failed(s.check(getZ(), "z", {"B", "D", "T"}, "C1", "C3")))
     return failure();
-  if (getDeltaBias() && failed(s.check(getDeltaBias(), "delta_bias", {"D"}, "C1", "C3")))
+  if (getDeltaBias() &&
+      failed(s.check(getDeltaBias(), "delta_bias", {"D"}, "C1", "C3")))
     return failure();
-  SmallVector<std::pair<Value, StringRef>> same = {
-      {getU(), "u"}, {getDelta(), "delta"}, {getB(), "B"}, {getC(), "C"},
-      {getOut(), "result"}};
+  SmallVector<std::pair<Value, StringRef>> same = {{getU(), "u"},
+                                                   {getDelta(), "delta"},
+                                                   {getB(), "B"},
+                                                   {getC(), "C"},
+                                                   {getOut(), "result"}};
   if (getDSkip())
     same.push_back({getDSkip(), "D_skip"});
   if (getZ())
     same.push_back({getZ(), "z"});
   if (failed(checkSameFloat(*this, same, "C2")) ||
       failed(checkF32(*this, getA(), "A", "C2")) ||
-      (getDeltaBias() && failed(checkF32(*this, getDeltaBias(), "delta_bias", "C2"))))
+      (getDeltaBias() &&
+       failed(checkF32(*this, getDeltaBias(), "delta_bias", "C2"))))
     return failure();
   int64_t d = s.get("D"), g = s.get("G");
-  if (!ShapedType::isDynamic(d) && !ShapedType::isDynamic(g) && (g == 0 || d % g != 0))
-    return emitOpError() << "[C4] channels (" << d << ") must be a multiple of groups ("
-                         << g << ")";
-  return checkStates(*this, s, getInitialState(), getFinalState(), {"B", "D", "N"}, "C5");
+  if (!ShapedType::isDynamic(d) && !ShapedType::isDynamic(g) &&
+      (g == 0 || d % g != 0))
+    return emitOpError() << "[C4] channels (" << d
+                         << ") must be a multiple of groups (" << g << ")";
+  return checkStates(*this, s, getInitialState(), getFinalState(),
+                     {"B", "D", "N"}, "C5");
 }
 
 //===----------------------------------------------------------------------===//
@@ -366,10 +400,11 @@ LogicalResult LTIScanOp::verify() {
     return emitOpError() << "[C2] A must have element type f32 (real mode) or "
                             "complex<f32> (complex mode), got "
                          << modeType;
-  for (auto [v, name] : {std::pair<Value, StringRef>{getB(), "B"}, {getC(), "C"}})
+  for (auto [v, name] :
+       {std::pair<Value, StringRef>{getB(), "B"}, {getC(), "C"}})
     if (elementType(v) != modeType)
-      return emitOpError() << "[C2] " << name << " has element type " << elementType(v)
-                           << " but A has " << modeType;
-  return checkStates(*this, s, getInitialState(), getFinalState(), {"B", "H", "N'"},
-                     "C4", modeType);
+      return emitOpError() << "[C2] " << name << " has element type "
+                           << elementType(v) << " but A has " << modeType;
+  return checkStates(*this, s, getInitialState(), getFinalState(),
+                     {"B", "H", "N'"}, "C4", modeType);
 }

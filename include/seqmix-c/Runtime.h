@@ -30,7 +30,8 @@ seqmix_layer *seqmix_layer_load(const char *path, char **error);
 
 /** Wraps an already loaded entry point (`_mlir_ciface_<name>`, e.g. from a
  *  JIT) described by ABI metadata text. */
-seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata, char **error);
+seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata,
+                                      char **error);
 
 void seqmix_layer_free(seqmix_layer *layer);
 
@@ -46,8 +47,8 @@ int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i);
  *  Shapes are checked against the metadata (static sizes, and equal sizes
  *  for dimensions with the same name); outputs must not overlap inputs.
  *  Returns 0 on success; otherwise non-zero and a message in `error`. */
-int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_t nargs,
-                          char **error);
+int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
+                          int32_t nargs, char **error);
 
 void seqmix_free_error(char *error);
 

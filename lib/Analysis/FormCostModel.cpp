@@ -60,8 +60,9 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     } else if (form == Form::Chunked) {
       e.flopsMatmul = delta ? T * (6 * C * K + 4 * C * V + 6 * K * V)
                             : 2 * T * C * (K + V) + 4 * T * K * V;
-      e.flopsVector = delta ? T * C * C / 3 + 2 * T * C
-                            : (vectorGate ? 13 * T * K + 24 * T * K : 3 * T * C);
+      e.flopsVector = delta
+                          ? T * C * C / 3 + 2 * T * C
+                          : (vectorGate ? 13 * T * K + 24 * T * K : 3 * T * C);
       e.depth = nc;
       items = slices * nc;
     } else {
@@ -100,12 +101,14 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
                     e.flopsVector / (m.etaVector * m.peakVector)) /
                    use;
   double tau = form == Form::Recurrent ? m.tauToken : m.tauChunk;
-  e.seconds = std::max(compute, e.bytes / m.bandwidth) + e.depth * tau + m.launch;
+  e.seconds =
+      std::max(compute, e.bytes / m.bandwidth) + e.depth * tau + m.launch;
   return e;
 }
 
 bool seqmix::selectForm(const Problem &p, const std::vector<Form> &candidates,
-                        const Machine &m, Estimate &best, std::vector<Estimate> *all) {
+                        const Machine &m, Estimate &best,
+                        std::vector<Estimate> *all) {
   bool found = false;
   auto consider = [&](const Estimate &e) {
     if (all)

@@ -1,4 +1,5 @@
-//===- LowerFormsPass.cpp - the seqmix-lower-forms pass --------------------===//
+//===- LowerFormsPass.cpp - the seqmix-lower-forms pass
+//--------------------===//
 #include "seqmix/Conversion/LowerForms.h"
 #include "seqmix/Transforms/Passes.h"
 
@@ -13,7 +14,8 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-struct LowerFormsPass : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass> {
+struct LowerFormsPass
+    : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass> {
   void runOnOperation() override {
     SmallVector<Operation *> mixers;
     getOperation().walk([&](Operation *op) {
@@ -29,9 +31,12 @@ struct LowerFormsPass : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass>
       }
       FormAttr form = getForm(op);
       op->emitOpError() << "cannot be lowered"
-                        << (form ? " in form " + stringifyFormKind(form.getKind()).str()
+                        << (form ? " in form " +
+                                       stringifyFormKind(form.getKind()).str()
                                  : std::string())
-                        << ": " << whyNotLowered(op, form ? form.getKind() : FormKind::recurrent);
+                        << ": "
+                        << whyNotLowered(op, form ? form.getKind()
+                                                  : FormKind::recurrent);
       failedAny = true;
     }
     if (failedAny)

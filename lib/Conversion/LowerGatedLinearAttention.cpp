@@ -44,12 +44,11 @@ struct GLAInfo {
 /// Creates the scf.forall over (batch, head) whose shared outputs are the
 /// result tensor and, when requested, the final state. `body` fills the
 /// per-slice computation and returns the slice values to insert.
-FailureOr<scf::ForallOp>
-buildSliceLoop(ImplicitLocOpBuilder &b, GLAInfo &info,
-               function_ref<std::pair<Value, Value>(SliceKernelBuilder &, Value bi,
-                                                    Value hi, Value outArg,
-                                                    Value stateArg)>
-                   body) {
+FailureOr<scf::ForallOp> buildSliceLoop(
+    ImplicitLocOpBuilder &b, GLAInfo &info,
+    function_ref<std::pair<Value, Value>(
+        SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
+        body) {
   SliceKernelBuilder kb(b);
   GatedLinearAttentionOp op = info.op;
   auto outType = cast<RankedTensorType>(op.getOut().getType());
@@ -105,8 +104,8 @@ Value constantLogDecay(SliceKernelBuilder &kb, GLAInfo &info, Value hi) {
 
 /// The initial state of the slice: a copy of the given initial state (or
 /// zeros) written into the final-state slice when there is one.
-Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
-                        Value stateArg) {
+Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
+                        Value hi, Value stateArg) {
   SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
   SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.K),
                                      kb.ofr(info.V)};
@@ -114,7 +113,8 @@ Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value h
                         : kb.empty({kb.ofr(info.K), kb.ofr(info.V)});
   if (Value init = info.op.getInitialState()) {
     Value src = kb.slice(init, offs, sizes, {2, 3});
-    return linalg::CopyOp::create(kb.builder(), ValueRange{src}, ValueRange{dest})
+    return linalg::CopyOp::create(kb.builder(), ValueRange{src},
+                                  ValueRange{dest})
         .getResult(0);
   }
   return kb.fill(dest, 0.0);
@@ -124,9 +124,9 @@ Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value h
 // Recurrent form
 //===----------------------------------------------------------------------===//
 
-std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb, GLAInfo &info,
-                                            Value bi, Value hi, Value outArg,
-                                            Value stateArg) {
+std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
+                                            GLAInfo &info, Value bi, Value hi,
+                                            Value outArg, Value stateArg) {
   ImplicitLocOpBuilder &b = kb.builder();
   GatedLinearAttentionOp op = info.op;
   int64_t K = info.K, V = info.V;
@@ -144,18 +144,23 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb, GLAInfo &inf
         ImplicitLocOpBuilder ib(loc, nb);
         SliceKernelBuilder k(ib);
         SmallVector<OpFoldResult> offs = {bi, hi, t, k.ofr(0)};
-        Value qt = k.slice(op.getQ(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
-        Value kt = k.slice(op.getK(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
-        Value vt = k.slice(op.getV(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(V)}, {3});
+        Value qt = k.slice(op.getQ(), offs,
+                           {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+        Value kt = k.slice(op.getK(), offs,
+                           {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+        Value vt = k.slice(op.getV(), offs,
+                           {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(V)}, {3});
         Value alpha = constAlpha;
         if (info.gate == GateKind::scalar) {
-          Value gt = tensor::ExtractOp::create(ib, op.getG(), ValueRange{bi, hi, t});
+          Value gt =
+              tensor::ExtractOp::create(ib, op.getG(), ValueRange{bi, hi, t});
           alpha = math::ExpOp::create(ib, gt);
         }
         // S <- G_t * S + k_t v_t^T, updated in place in the loop-carried state.
         Value state;
         if (info.gate == GateKind::vector) {
-          Value gt = k.slice(op.getG(), offs, {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
+          Value gt = k.slice(op.getG(), offs,
+                             {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
           Value alphaVec = k.generic(
               ValueRange{gt}, k.empty({k.ofr(K)}), 1, {{0}, {0}}, {kPar},
               [](OpBuilder &bb, Location l, ValueRange a) -> Value {
@@ -170,22 +175,23 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb, GLAInfo &inf
                 return arith::AddFOp::create(bb, l, decayed, kv);
               });
         } else {
-          state = k.generic(
-              ValueRange{kt, vt}, iter[0], 2, {{0}, {1}, {0, 1}},
-              SliceKernelBuilder::parallel(2),
-              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                Value s = a[2];
-                if (alpha)
-                  s = arith::MulFOp::create(bb, l, alpha, s);
-                Value kv = arith::MulFOp::create(bb, l, a[0], a[1]);
-                return arith::AddFOp::create(bb, l, s, kv);
-              });
+          state =
+              k.generic(ValueRange{kt, vt}, iter[0], 2, {{0}, {1}, {0, 1}},
+                        SliceKernelBuilder::parallel(2),
+                        [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          Value s = a[2];
+                          if (alpha)
+                            s = arith::MulFOp::create(bb, l, alpha, s);
+                          Value kv = arith::MulFOp::create(bb, l, a[0], a[1]);
+                          return arith::AddFOp::create(bb, l, s, kv);
+                        });
         }
         // o_t = S^T (scale q_t), written into row t of the output slice.
-        Value qs = k.generic(ValueRange{qt}, k.empty({k.ofr(K)}), 1, {{0}, {0}},
-                             {kPar}, [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                               return arith::MulFOp::create(bb, l, a[0], scale);
-                             });
+        Value qs = k.generic(
+            ValueRange{qt}, k.empty({k.ofr(K)}), 1, {{0}, {0}}, {kPar},
+            [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+              return arith::MulFOp::create(bb, l, a[0], scale);
+            });
         Value orow = k.slice(iter[1], {t, k.ofr(0)}, {k.ofr(1), k.ofr(V)}, {1});
         orow = k.fill(orow, 0.0);
         orow = k.generic(ValueRange{state, qs}, orow, 2, {{1, 0}, {1}, {0}},
@@ -194,7 +200,8 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb, GLAInfo &inf
                            Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
                            return arith::AddFOp::create(bb, l, a[2], p);
                          });
-        Value out = k.insert(orow, iter[1], {t, k.ofr(0)}, {k.ofr(1), k.ofr(V)});
+        Value out =
+            k.insert(orow, iter[1], {t, k.ofr(0)}, {k.ofr(1), k.ofr(V)});
         scf::YieldOp::create(ib, ValueRange{state, out});
       });
   return {loop.getResult(1), loop.getResult(0)};
@@ -210,17 +217,20 @@ Value indexToF32(OpBuilder &b, Location loc, Value idx) {
   return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
 }
 
-std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info,
-                                           Value bi, Value hi, Value outArg,
-                                           Value stateArg) {
+std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
+                                           GLAInfo &info, Value bi, Value hi,
+                                           Value outArg, Value stateArg) {
   ImplicitLocOpBuilder &b = kb.builder();
   GatedLinearAttentionOp op = info.op;
   int64_t K = info.K, V = info.V;
   OpFoldResult T = info.seqLen;
   SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  Value Q = kb.slice(op.getQ(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
-  Value Kt = kb.slice(op.getK(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
-  Value Vt = kb.slice(op.getV(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
+  Value Q =
+      kb.slice(op.getQ(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
+  Value Kt =
+      kb.slice(op.getK(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
+  Value Vt =
+      kb.slice(op.getV(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
   Value scale = kb.f(info.scale);
   Value zero = kb.f(0.0);
 
@@ -233,7 +243,8 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
   if (info.gate == GateKind::constant)
     logDecay = constantLogDecay(kb, info, hi);
   if (info.gate == GateKind::scalar) {
-    Value g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)}, {kb.ofr(1), kb.ofr(1), T}, {2});
+    Value g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)},
+                       {kb.ofr(1), kb.ofr(1), T}, {2});
     Value row0 = kb.zeros({T});
     auto loop = scf::ForOp::create(
         b, kb.index(0), info.seqLen, kb.index(1),
@@ -242,19 +253,21 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
           ImplicitLocOpBuilder ib(loc, nb);
           SliceKernelBuilder k(ib);
           Value gt = tensor::ExtractOp::create(ib, g, ValueRange{t});
-          // Row t of the segment sums from row t-1: seg(t, i) = seg(t-1, i) + g_t
-          // for i < t, seg(t, t) = 0. Entries i > t are masked later.
+          // Row t of the segment sums from row t-1: seg(t, i) = seg(t-1, i) +
+          // g_t for i < t, seg(t, t) = 0. Entries i > t are masked later.
           Value row = k.generic(
               ValueRange{}, iter[0], 1, {{0}}, {kPar},
               [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
                 Value i = linalg::IndexOp::create(bb, l, 0);
-                Value before = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, i, t);
+                Value before = arith::CmpIOp::create(
+                    bb, l, arith::CmpIPredicate::ult, i, t);
                 Value acc = arith::AddFOp::create(bb, l, a[0], gt);
                 return arith::SelectOp::create(bb, l, before, acc, zero);
               });
           Value mat = k.insert(row, iter[1], {t, k.ofr(0)}, {k.ofr(1), T});
           Value cum = arith::AddFOp::create(ib, iter[3], gt);
-          Value bvec = tensor::InsertOp::create(ib, cum, iter[2], ValueRange{t});
+          Value bvec =
+              tensor::InsertOp::create(ib, cum, iter[2], ValueRange{t});
           scf::YieldOp::create(ib, ValueRange{row, mat, bvec, cum});
         });
     lastSeg = loop.getResult(0);
@@ -264,8 +277,8 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
   }
 
   // P = scale * Q K^T, then decay and causal mask (mask before exp).
-  Value P = kb.generic(ValueRange{Q, Kt}, kb.zeros({T, T}), 3, {{0, 2}, {1, 2}, {0, 1}},
-                       {kPar, kPar, kRed},
+  Value P = kb.generic(ValueRange{Q, Kt}, kb.zeros({T, T}), 3,
+                       {{0, 2}, {1, 2}, {0, 1}}, {kPar, kPar, kRed},
                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
                          return arith::AddFOp::create(bb, l, a[2], p);
@@ -278,32 +291,38 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
   }
   maskDims.push_back({0, 1});
   GateKind gate = info.gate;
-  P = kb.generic(maskIns, P, 2, maskDims, SliceKernelBuilder::parallel(2),
-                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                   Value t = linalg::IndexOp::create(bb, l, 0);
-                   Value i = linalg::IndexOp::create(bb, l, 1);
-                   Value visible = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, t);
-                   Value p = arith::MulFOp::create(bb, l, a.back(), scale);
-                   if (gate != GateKind::none) {
-                     Value lg;
-                     if (gate == GateKind::constant) {
-                       Value dist = arith::SubIOp::create(bb, l, t, i);
-                       lg = arith::MulFOp::create(bb, l, indexToF32(bb, l, dist), logDecay);
-                     } else {
-                       lg = a[0];
-                     }
-                     lg = arith::SelectOp::create(bb, l, visible, lg, zero);
-                     p = arith::MulFOp::create(bb, l, p, math::ExpOp::create(bb, l, lg));
-                   }
-                   return arith::SelectOp::create(bb, l, visible, p, zero);
-                 });
+  P = kb.generic(
+      maskIns, P, 2, maskDims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value t = linalg::IndexOp::create(bb, l, 0);
+        Value i = linalg::IndexOp::create(bb, l, 1);
+        Value visible =
+            arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, t);
+        Value p = arith::MulFOp::create(bb, l, a.back(), scale);
+        if (gate != GateKind::none) {
+          Value lg;
+          if (gate == GateKind::constant) {
+            Value dist = arith::SubIOp::create(bb, l, t, i);
+            lg =
+                arith::MulFOp::create(bb, l, indexToF32(bb, l, dist), logDecay);
+          } else {
+            lg = a[0];
+          }
+          lg = arith::SelectOp::create(bb, l, visible, lg, zero);
+          p = arith::MulFOp::create(bb, l, p, math::ExpOp::create(bb, l, lg));
+        }
+        return arith::SelectOp::create(bb, l, visible, p, zero);
+      });
 
-  Value O = kb.slice(outArg, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
+  Value O =
+      kb.slice(outArg, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
   O = kb.fill(O, 0.0);
-  O = linalg::MatmulOp::create(b, ValueRange{P, Vt}, ValueRange{O}).getResult(0);
+  O = linalg::MatmulOp::create(b, ValueRange{P, Vt}, ValueRange{O})
+          .getResult(0);
 
   // Decay from the sequence start to position t (inclusive), exp(b_t).
-  auto decayToT = [&](OpBuilder &bb, Location l, Value t, ValueRange a) -> Value {
+  auto decayToT = [&](OpBuilder &bb, Location l, Value t,
+                      ValueRange a) -> Value {
     if (gate == GateKind::none)
       return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1.0));
     if (gate == GateKind::constant) {
@@ -329,15 +348,16 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
     ins.push_back(Q);
     dims.push_back({0, 1});
     dims.push_back({0, 1});
-    Value Qd = kb.generic(ins, kb.empty({T, kb.ofr(K)}), 2, dims,
-                          SliceKernelBuilder::parallel(2),
-                          [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                            Value t = linalg::IndexOp::create(bb, l, 0);
-                            Value d = decayToT(bb, l, t, a);
-                            Value q = arith::MulFOp::create(bb, l, a[ins.size() - 1], scale);
-                            return arith::MulFOp::create(bb, l, q, d);
-                          });
-    O = linalg::MatmulOp::create(b, ValueRange{Qd, S0}, ValueRange{O}).getResult(0);
+    Value Qd = kb.generic(
+        ins, kb.empty({T, kb.ofr(K)}), 2, dims, SliceKernelBuilder::parallel(2),
+        [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+          Value t = linalg::IndexOp::create(bb, l, 0);
+          Value d = decayToT(bb, l, t, a);
+          Value q = arith::MulFOp::create(bb, l, a[ins.size() - 1], scale);
+          return arith::MulFOp::create(bb, l, q, d);
+        });
+    O = linalg::MatmulOp::create(b, ValueRange{Qd, S0}, ValueRange{O})
+            .getResult(0);
   }
 
   Value SF;
@@ -348,16 +368,18 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
       totalDecay = kb.f(1.0);
     } else if (gate == GateKind::constant) {
       totalDecay = math::ExpOp::create(
-          b, arith::MulFOp::create(b, indexToF32(b, b.getLoc(), info.seqLen), logDecay));
+          b, arith::MulFOp::create(b, indexToF32(b, b.getLoc(), info.seqLen),
+                                   logDecay));
     } else {
       totalDecay = math::ExpOp::create(b, total);
     }
     Value start = S0;
     if (op.getInitialState() && gate != GateKind::none)
-      start = kb.generic(ValueRange{}, S0, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
-                         [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                           return arith::MulFOp::create(bb, l, a[0], totalDecay);
-                         });
+      start = kb.generic(
+          ValueRange{}, S0, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
+          [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+            return arith::MulFOp::create(bb, l, a[0], totalDecay);
+          });
     Value Kw = Kt;
     if (gate != GateKind::none) {
       SmallVector<Value> ins;
@@ -370,23 +392,25 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb, GLAInfo &info
       dims.push_back({0, 1});
       dims.push_back({0, 1});
       Value seqLen = info.seqLen;
-      Kw = kb.generic(ins, kb.empty({T, kb.ofr(K)}), 2, dims,
-                      SliceKernelBuilder::parallel(2),
-                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                        Value w;
-                        if (gate == GateKind::constant) {
-                          Value i = linalg::IndexOp::create(bb, l, 0);
-                          Value one = arith::ConstantIndexOp::create(bb, l, 1);
-                          Value dist = arith::SubIOp::create(
-                              bb, l, arith::SubIOp::create(bb, l, seqLen, one), i);
-                          w = math::ExpOp::create(
-                              bb, l, arith::MulFOp::create(bb, l, indexToF32(bb, l, dist),
-                                                           logDecay));
-                        } else {
-                          w = math::ExpOp::create(bb, l, a[0]);
-                        }
-                        return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
-                      });
+      Kw = kb.generic(
+          ins, kb.empty({T, kb.ofr(K)}), 2, dims,
+          SliceKernelBuilder::parallel(2),
+          [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+            Value w;
+            if (gate == GateKind::constant) {
+              Value i = linalg::IndexOp::create(bb, l, 0);
+              Value one = arith::ConstantIndexOp::create(bb, l, 1);
+              Value dist = arith::SubIOp::create(
+                  bb, l, arith::SubIOp::create(bb, l, seqLen, one), i);
+              w = math::ExpOp::create(
+                  bb, l,
+                  arith::MulFOp::create(bb, l, indexToF32(bb, l, dist),
+                                        logDecay));
+            } else {
+              w = math::ExpOp::create(bb, l, a[0]);
+            }
+            return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
+          });
     }
     SF = kb.generic(ValueRange{Kw, Vt}, start, 3, {{2, 0}, {2, 1}, {0, 1}},
                     {kPar, kPar, kRed},
@@ -422,7 +446,8 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
 
 SmallVector<FormKind> mlir::seqmix::getLoweredForms(Operation *op) {
   SmallVector<FormKind> forms;
-  for (FormKind f : {FormKind::parallel, FormKind::chunked, FormKind::recurrent})
+  for (FormKind f :
+       {FormKind::parallel, FormKind::chunked, FormKind::recurrent})
     if (whyNotLowered(op, f).empty())
       forms.push_back(f);
   return forms;
@@ -432,15 +457,17 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                                       RewriterBase &rewriter) {
   FormAttr form = getForm(op);
   if (!form)
-    return op.emitOpError("has no form attribute; run seqmix-select-forms first "
-                          "or set #seqmix.form<...>");
+    return op.emitOpError(
+        "has no form attribute; run seqmix-select-forms first "
+        "or set #seqmix.form<...>");
   if (std::string why = whyNotLowered(op, form.getKind()); !why.empty())
     return op.emitOpError() << "cannot be lowered: " << why;
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());
   if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
-    return op.emitOpError("cannot be lowered: heads, key_dim and value_dim must "
-                          "be static");
+    return op.emitOpError(
+        "cannot be lowered: heads, key_dim and value_dim must "
+        "be static");
   if (!qType.getElementType().isF32())
     return op.emitOpError() << "cannot be lowered: only f32 activations are "
                                "lowered yet, got "
@@ -458,10 +485,12 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
                op.getScale().convertToFloat()};
   bool recurrent = form.getKind() == FormKind::recurrent;
   FailureOr<scf::ForallOp> loop = buildSliceLoop(
-      b, info, [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
-                   Value stateArg) {
-        return recurrent ? buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg)
-                         : buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
+      b, info,
+      [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
+          Value stateArg) {
+        return recurrent
+                   ? buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg)
+                   : buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
       });
   if (failed(loop))
     return failure();

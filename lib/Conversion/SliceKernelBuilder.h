@@ -1,4 +1,5 @@
-//===- SliceKernelBuilder.h - helpers for per-slice tensor kernels -*- C++ -*-===//
+//===- SliceKernelBuilder.h - helpers for per-slice tensor kernels -*- C++
+//-*-===//
 //
 // The lowerings of the seqmix ops build, for one (batch, head) slice at a time,
 // small linalg kernels on 1-D and 2-D f32 tensors inside an scf.forall over
@@ -20,12 +21,15 @@ namespace mlir::seqmix {
 /// Thin layer over ImplicitLocOpBuilder for f32 slice kernels.
 class SliceKernelBuilder {
 public:
-  explicit SliceKernelBuilder(ImplicitLocOpBuilder &b) : b(b), f32(b.getF32Type()) {}
+  explicit SliceKernelBuilder(ImplicitLocOpBuilder &b)
+      : b(b), f32(b.getF32Type()) {}
 
   ImplicitLocOpBuilder &builder() { return b; }
   Type f32Type() const { return f32; }
 
-  Value f(double x) { return arith::ConstantOp::create(b, b.getF32FloatAttr(x)); }
+  Value f(double x) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(x));
+  }
   Value index(int64_t x) { return arith::ConstantIndexOp::create(b, x); }
   OpFoldResult ofr(int64_t x) { return b.getIndexAttr(x); }
 
@@ -34,7 +38,8 @@ public:
     return tensor::EmptyOp::create(b, sizes, f32);
   }
   Value fill(Value dest, double x) {
-    return linalg::FillOp::create(b, ValueRange{f(x)}, ValueRange{dest}).getResult(0);
+    return linalg::FillOp::create(b, ValueRange{f(x)}, ValueRange{dest})
+        .getResult(0);
   }
   Value zeros(ArrayRef<OpFoldResult> sizes) { return fill(empty(sizes), 0.0); }
 
@@ -48,7 +53,8 @@ public:
     }
     auto type = RankedTensorType::get(shape, f32);
     SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(b, type, src, offsets, sizes, strides);
+    return tensor::ExtractSliceOp::create(b, type, src, offsets, sizes,
+                                          strides);
   }
 
   /// tensor.insert_slice of a lower-rank `src` into `dest`.

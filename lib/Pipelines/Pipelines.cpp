@@ -17,8 +17,8 @@
 using namespace mlir;
 using namespace mlir::seqmix;
 
-static const char *const kPhaseNames[] = {"import",   "select-forms", "lower-forms",
-                                          "schedule", "bufferize",    "llvm"};
+static const char *const kPhaseNames[] = {
+    "import", "select-forms", "lower-forms", "schedule", "bufferize", "llvm"};
 
 std::optional<Phase> mlir::seqmix::parsePhase(StringRef name) {
   for (auto [i, n] : llvm::enumerate(kPhaseNames))
@@ -94,8 +94,8 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   std::string err;
   llvm::raw_string_ostream os(err);
   if (failed(parsePassPipeline(text, pm, os))) {
-    llvm::errs() << "internal error: bad pipeline for phase " << phaseName(phase) << ": "
-                 << err << "\n";
+    llvm::errs() << "internal error: bad pipeline for phase "
+                 << phaseName(phase) << ": " << err << "\n";
     return failure();
   }
   return success();
@@ -113,9 +113,11 @@ void mlir::seqmix::registerSeqMixPassesAndPipelines() {
   registerAllPasses();
   registerSeqMixPasses();
   struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
-    Option<std::string> form{*this, "form", llvm::cl::desc("auto|parallel|chunked|recurrent"),
+    Option<std::string> form{*this, "form",
+                             llvm::cl::desc("auto|parallel|chunked|recurrent"),
                              llvm::cl::init("auto")};
-    Option<int64_t> chunkSize{*this, "chunk-size", llvm::cl::desc("chunk size (0 = auto)"),
+    Option<int64_t> chunkSize{*this, "chunk-size",
+                              llvm::cl::desc("chunk size (0 = auto)"),
                               llvm::cl::init(0)};
   };
   auto upTo = [](Phase last) {
@@ -123,14 +125,17 @@ void mlir::seqmix::registerSeqMixPassesAndPipelines() {
       CompileOptions opts;
       opts.form = o.form;
       opts.chunkSize = o.chunkSize;
-      for (int p = static_cast<int>(Phase::SelectForms); p <= static_cast<int>(last); ++p)
+      for (int p = static_cast<int>(Phase::SelectForms);
+           p <= static_cast<int>(last); ++p)
         (void)addPhasePasses(pm, static_cast<Phase>(p), opts);
     };
   };
   PassPipelineRegistration<PipelineOptions>(
-      "seqmix-cpu-pipeline", "Compile seqmix IR down to the LLVM dialect for the CPU",
+      "seqmix-cpu-pipeline",
+      "Compile seqmix IR down to the LLVM dialect for the CPU",
       upTo(Phase::LLVM));
-  for (int p = static_cast<int>(Phase::SelectForms); p < static_cast<int>(Phase::LLVM); ++p) {
+  for (int p = static_cast<int>(Phase::SelectForms);
+       p < static_cast<int>(Phase::LLVM); ++p) {
     static std::deque<std::string> names, docs;
     names.push_back("seqmix-to-" + phaseName(static_cast<Phase>(p)).str());
     docs.push_back("Run the seqmix phases up to and including " +

@@ -23,7 +23,8 @@ double seqmix::ref::softplus(double x) {
 double seqmix::ref::logsigmoid(double x) { return -softplus(-x); }
 
 double seqmix::ref::silu(double x) {
-  double s = x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+  double s =
+      x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
   return x * s;
 }
 
@@ -32,8 +33,8 @@ static void require(bool cond, const char *what) {
     throw std::invalid_argument(what);
 }
 
-Array seqmix::ref::softmaxAttention(const Array &q, const Array &k, const Array &v,
-                                    const SoftmaxParams &p) {
+Array seqmix::ref::softmaxAttention(const Array &q, const Array &k,
+                                    const Array &v, const SoftmaxParams &p) {
   const int64_t B = q.dim(0), H = q.dim(1), Tq = q.dim(2), K = q.dim(3);
   const int64_t Hkv = k.dim(1), Tk = k.dim(2), V = v.dim(3);
   require(H % Hkv == 0, "heads must be a multiple of kv heads");
@@ -48,7 +49,8 @@ Array seqmix::ref::softmaxAttention(const Array &q, const Array &k, const Array 
         for (int64_t j = 0; j < Tk; ++j) {
           bool visible = !p.causal || j <= pos;
           if (p.window)
-            visible = visible && (p.causal ? pos - j < *p.window : std::llabs(pos - j) < *p.window);
+            visible = visible && (p.causal ? pos - j < *p.window
+                                           : std::llabs(pos - j) < *p.window);
           if (!visible) {
             s[j] = -std::numeric_limits<double>::infinity();
             continue;
@@ -76,7 +78,8 @@ Array seqmix::ref::softmaxAttention(const Array &q, const Array &k, const Array 
   return o;
 }
 
-std::vector<double> seqmix::ref::featureMap(FeatureMap map, const double *x, int64_t K) {
+std::vector<double> seqmix::ref::featureMap(FeatureMap map, const double *x,
+                                            int64_t K) {
   std::vector<double> f;
   switch (map) {
   case FeatureMap::Identity:
@@ -108,10 +111,13 @@ std::vector<double> seqmix::ref::featureMap(FeatureMap map, const double *x, int
   return f;
 }
 
-Result seqmix::ref::linearAttention(const Array &q, const Array &k, const Array &v,
-                                    const Array *s0, const LinearParams &p) {
-  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3), V = v.dim(3);
-  const int64_t Kf = static_cast<int64_t>(featureMap(p.map, &q.data[0], K).size());
+Result seqmix::ref::linearAttention(const Array &q, const Array &k,
+                                    const Array &v, const Array *s0,
+                                    const LinearParams &p) {
+  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3),
+                V = v.dim(3);
+  const int64_t Kf =
+      static_cast<int64_t>(featureMap(p.map, &q.data[0], K).size());
   const int64_t cols = V + (p.normalize ? 1 : 0);
   Result r{Array({B, H, T, V}), Array({B, H, Kf, cols})};
   for (int64_t b = 0; b < B; ++b)
@@ -126,7 +132,9 @@ Result seqmix::ref::linearAttention(const Array &q, const Array &k, const Array 
         phiK[t] = featureMap(p.map, &k.data[k.offset(b, h, t, 0)], K);
         phiQ[t] = featureMap(p.map, &q.data[q.offset(b, h, t, 0)], K);
       }
-      auto vAug = [&](int64_t t, int64_t e) { return e < V ? v(b, h, t, e) : 1.0; };
+      auto vAug = [&](int64_t t, int64_t e) {
+        return e < V ? v(b, h, t, e) : 1.0;
+      };
       if (!p.causal) {
         for (int64_t t = 0; t < T; ++t)
           for (int64_t i = 0; i < Kf; ++i)
@@ -151,12 +159,15 @@ Result seqmix::ref::linearAttention(const Array &q, const Array &k, const Array 
   return r;
 }
 
-Result seqmix::ref::gatedLinearAttention(const Array &q, const Array &k, const Array &v,
-                                         const Array *g, const Array *s0,
-                                         const GLAParams &p) {
-  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3), V = v.dim(3);
-  require(p.gate == Gate::None || p.gate == Gate::Constant || g, "gate operand missing");
-  require(p.gate != Gate::Constant || static_cast<int64_t>(p.logDecay.size()) == H,
+Result seqmix::ref::gatedLinearAttention(const Array &q, const Array &k,
+                                         const Array &v, const Array *g,
+                                         const Array *s0, const GLAParams &p) {
+  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3),
+                V = v.dim(3);
+  require(p.gate == Gate::None || p.gate == Gate::Constant || g,
+          "gate operand missing");
+  require(p.gate != Gate::Constant ||
+              static_cast<int64_t>(p.logDecay.size()) == H,
           "one log decay per head");
   Result r{Array({B, H, T, V}), Array({B, H, K, V})};
   std::vector<double> S(K * V), alpha(K);
@@ -183,7 +194,8 @@ Result seqmix::ref::gatedLinearAttention(const Array &q, const Array &k, const A
         }
         for (int64_t i = 0; i < K; ++i)
           for (int64_t e = 0; e < V; ++e)
-            S[i * V + e] = alpha[i] * S[i * V + e] + k(b, h, t, i) * v(b, h, t, e);
+            S[i * V + e] =
+                alpha[i] * S[i * V + e] + k(b, h, t, i) * v(b, h, t, e);
         for (int64_t e = 0; e < V; ++e) {
           double o = 0;
           for (int64_t i = 0; i < K; ++i)
@@ -198,12 +210,14 @@ Result seqmix::ref::gatedLinearAttention(const Array &q, const Array &k, const A
 }
 
 Result seqmix::ref::deltaRule(const Array &q, const Array &k, const Array &v,
-                              const Array &beta, const Array *g, const Array *s0,
-                              const DeltaParams &p) {
-  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3), V = v.dim(3);
+                              const Array &beta, const Array *g,
+                              const Array *s0, const DeltaParams &p) {
+  const int64_t B = q.dim(0), H = q.dim(1), T = q.dim(2), K = q.dim(3),
+                V = v.dim(3);
   Result r{Array({B, H, T, V}), Array({B, H, K, V})};
   std::vector<double> S(K * V), qt(K), kt(K), u(V);
-  auto load = [&](const Array &x, int64_t b, int64_t h, int64_t t, std::vector<double> &dst) {
+  auto load = [&](const Array &x, int64_t b, int64_t h, int64_t t,
+                  std::vector<double> &dst) {
     double n2 = 0;
     for (int64_t i = 0; i < K; ++i) {
       dst[i] = x(b, h, t, i);
@@ -246,11 +260,13 @@ Result seqmix::ref::deltaRule(const Array &q, const Array &k, const Array &v,
   return r;
 }
 
-Result seqmix::ref::selectiveScan(const Array &u, const Array &delta, const Array &A,
-                                  const Array &Bm, const Array &Cm, const Array *D,
+Result seqmix::ref::selectiveScan(const Array &u, const Array &delta,
+                                  const Array &A, const Array &Bm,
+                                  const Array &Cm, const Array *D,
                                   const Array *z, const Array *deltaBias,
                                   const Array *h0, bool useSoftplus) {
-  const int64_t Bn = u.dim(0), Dn = u.dim(1), T = u.dim(2), N = A.dim(1), G = Bm.dim(1);
+  const int64_t Bn = u.dim(0), Dn = u.dim(1), T = u.dim(2), N = A.dim(1),
+                G = Bm.dim(1);
   require(Dn % G == 0, "channels must be a multiple of groups");
   Result r{Array({Bn, Dn, T}), Array({Bn, Dn, N})};
   std::vector<double> h(N);
@@ -264,7 +280,8 @@ Result seqmix::ref::selectiveScan(const Array &u, const Array &delta, const Arra
         double dt = useSoftplus ? softplus(x) : x;
         double y = 0;
         for (int64_t n = 0; n < N; ++n) {
-          h[n] = std::exp(dt * A(d, n)) * h[n] + dt * Bm(b, grp, n, t) * u(b, d, t);
+          h[n] = std::exp(dt * A(d, n)) * h[n] +
+                 dt * Bm(b, grp, n, t) * u(b, d, t);
           y += Cm(b, grp, n, t) * h[n];
         }
         if (D)
@@ -280,14 +297,15 @@ Result seqmix::ref::selectiveScan(const Array &u, const Array &delta, const Arra
 }
 
 std::pair<std::complex<double>, std::complex<double>>
-seqmix::ref::discretize(std::complex<double> A, std::complex<double> B, double dt,
-                        Discretization d) {
+seqmix::ref::discretize(std::complex<double> A, std::complex<double> B,
+                        double dt, Discretization d) {
   using C = std::complex<double>;
   C z = dt * A;
   switch (d) {
   case Discretization::ZOH: {
     // Bbar = dt * phi1(dt A) * B with phi1(z) = expm1(z) / z, series near 0.
-    C phi1 = std::abs(z) < 1e-4 ? 1.0 + z / 2.0 + z * z / 6.0 : (std::exp(z) - 1.0) / z;
+    C phi1 = std::abs(z) < 1e-4 ? 1.0 + z / 2.0 + z * z / 6.0
+                                : (std::exp(z) - 1.0) / z;
     return {std::exp(z), dt * phi1 * B};
   }
   case Discretization::Bilinear:
@@ -298,9 +316,11 @@ seqmix::ref::discretize(std::complex<double> A, std::complex<double> B, double d
   return {C(0), C(0)};
 }
 
-LTIResult seqmix::ref::ltiScan(const Array &u, const CArray &A, const CArray &Bc,
-                               const CArray &Cc, const Array &logDt, const Array *D,
-                               const CArray *x0, Discretization disc, bool complexMode) {
+LTIResult seqmix::ref::ltiScan(const Array &u, const CArray &A,
+                               const CArray &Bc, const CArray &Cc,
+                               const Array &logDt, const Array *D,
+                               const CArray *x0, Discretization disc,
+                               bool complexMode) {
   const int64_t Bn = u.dim(0), H = u.dim(1), T = u.dim(2), N = A.dim(1);
   LTIResult r{Array({Bn, H, T}), CArray({Bn, H, N})};
   const double f = complexMode ? 2.0 : 1.0;

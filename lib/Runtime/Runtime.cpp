@@ -62,7 +62,8 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
       int v = 0;
       ls >> v;
       if (v != 1) {
-        err = "unsupported seqmix ABI version " + std::to_string(v) + " (this runtime reads 1)";
+        err = "unsupported seqmix ABI version " + std::to_string(v) +
+              " (this runtime reads 1)";
         return false;
       }
       header = true;
@@ -72,7 +73,8 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
       ArgDesc a;
       std::string dir, type, dim;
       ls >> dir >> a.name >> type;
-      if ((dir != "in" && dir != "out") || (type != "f32" && type != "complex64")) {
+      if ((dir != "in" && dir != "out") ||
+          (type != "f32" && type != "complex64")) {
         err = "malformed metadata line: " + line;
         return false;
       }
@@ -119,7 +121,8 @@ constexpr int32_t kMaxArgs = 16;
 
 template <size_t... N>
 void dispatch(void *fn, void **d, int32_t n, std::index_sequence<N...>) {
-  ((n == static_cast<int32_t>(N) ? callN(fn, d, std::make_index_sequence<N>()) : void()),
+  ((n == static_cast<int32_t>(N) ? callN(fn, d, std::make_index_sequence<N>())
+                                 : void()),
    ...);
 }
 } // namespace
@@ -128,7 +131,8 @@ struct seqmix_layer : Layer {};
 
 extern "C" {
 
-seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata, char **error) {
+seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata,
+                                      char **error) {
   auto *layer = new seqmix_layer();
   layer->entry = entry;
   layer->metadata = metadata ? metadata : "";
@@ -157,10 +161,13 @@ seqmix_layer *seqmix_layer_load(const char *path, char **error) {
     setError(error, std::string("cannot load compiled layer: ") + dlerror());
     return nullptr;
   }
-  const char *meta = static_cast<const char *>(dlsym(handle, "seqmix_abi_metadata"));
+  const char *meta =
+      static_cast<const char *>(dlsym(handle, "seqmix_abi_metadata"));
   if (!meta) {
-    setError(error, std::string(path) +
-                        " is not a seqmix layer: it has no seqmix_abi_metadata symbol");
+    setError(
+        error,
+        std::string(path) +
+            " is not a seqmix layer: it has no seqmix_abi_metadata symbol");
     dlclose(handle);
     return nullptr;
   }
@@ -215,16 +222,18 @@ int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i) {
   return layer->args[i].output ? 1 : 0;
 }
 
-int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_t nargs,
-                          char **error) {
+int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
+                          int32_t nargs, char **error) {
   if (!layer) {
     setError(error, "no layer");
     return 1;
   }
   const int32_t expected = seqmix_layer_num_args(layer);
   if (nargs != expected || (nargs > 0 && !args)) {
-    setError(error, "layer " + layer->name + " takes " + std::to_string(expected) +
-                        " tensors (inputs then outputs), got " + std::to_string(nargs));
+    setError(error, "layer " + layer->name + " takes " +
+                        std::to_string(expected) +
+                        " tensors (inputs then outputs), got " +
+                        std::to_string(nargs));
     return 1;
   }
   std::map<std::string, std::pair<int64_t, std::string>> bound;
@@ -236,8 +245,9 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_
     const seqmix_tensor &t = args[i];
     const int32_t rank = static_cast<int32_t>(a.dims.size());
     if (t.ndim != rank || (rank > 0 && !t.shape)) {
-      setError(error, "argument '" + a.name + "' must have rank " + std::to_string(rank) +
-                          ", got rank " + std::to_string(t.ndim));
+      setError(error, "argument '" + a.name + "' must have rank " +
+                          std::to_string(rank) + ", got rank " +
+                          std::to_string(t.ndim));
       return 1;
     }
     if (!t.data) {
@@ -248,13 +258,15 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_
     for (int32_t d = 0; d < rank; ++d) {
       int64_t s = t.shape[d];
       if (s < 1) {
-        setError(error, "dimension " + a.dimNames[d] + " of argument '" + a.name +
-                            "' is " + std::to_string(s) + "; sizes must be >= 1");
+        setError(error, "dimension " + a.dimNames[d] + " of argument '" +
+                            a.name + "' is " + std::to_string(s) +
+                            "; sizes must be >= 1");
         return 1;
       }
       if (a.dims[d] >= 0 && s != a.dims[d]) {
-        setError(error, "argument '" + a.name + "' has shape " + shapeString(t.shape, rank) +
-                            " but dimension " + std::to_string(d) + " (" + a.dimNames[d] +
+        setError(error, "argument '" + a.name + "' has shape " +
+                            shapeString(t.shape, rank) + " but dimension " +
+                            std::to_string(d) + " (" + a.dimNames[d] +
                             ") must be " + std::to_string(a.dims[d]));
         return 1;
       }
@@ -263,8 +275,9 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_
         bound[a.dimNames[d]] = {s, a.name};
       } else if (it->second.first != s) {
         setError(error, "dimension " + a.dimNames[d] + " is " +
-                            std::to_string(it->second.first) + " in '" + it->second.second +
-                            "' but " + std::to_string(s) + " in '" + a.name + "'");
+                            std::to_string(it->second.first) + " in '" +
+                            it->second.second + "' but " + std::to_string(s) +
+                            " in '" + a.name + "'");
         return 1;
       }
       elems *= s;
@@ -274,9 +287,10 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_
       int64_t expect = 1;
       for (int32_t d = rank - 1; d >= 0; --d) {
         if (t.shape[d] != 1 && t.strides[d] != expect) {
-          setError(error, "argument '" + a.name +
-                              "' must be row-major contiguous (strides in elements " +
-                              shapeString(t.strides, rank) + ")");
+          setError(error,
+                   "argument '" + a.name +
+                       "' must be row-major contiguous (strides in elements " +
+                       shapeString(t.strides, rank) + ")");
           return 1;
         }
         expect *= t.shape[d];
@@ -301,13 +315,16 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args, int32_
     if (!layer->args[i].output)
       continue;
     for (int32_t j = 0; j < nargs; ++j)
-      if (j != i && ranges[i].first < ranges[j].second && ranges[j].first < ranges[i].second) {
-        setError(error, "output '" + layer->args[i].name + "' overlaps argument '" +
-                            layer->args[j].name + "'");
+      if (j != i && ranges[i].first < ranges[j].second &&
+          ranges[j].first < ranges[i].second) {
+        setError(error, "output '" + layer->args[i].name +
+                            "' overlaps argument '" + layer->args[j].name +
+                            "'");
         return 1;
       }
   }
-  dispatch(layer->entry, ptrs.data(), nargs, std::make_index_sequence<kMaxArgs + 1>());
+  dispatch(layer->entry, ptrs.data(), nargs,
+           std::make_index_sequence<kMaxArgs + 1>());
   if (error)
     *error = nullptr;
   return 0;

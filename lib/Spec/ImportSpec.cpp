@@ -29,14 +29,15 @@ DictionaryAttr describe(Builder &b, const TensorDesc &d) {
   SmallVector<Attribute> dims;
   for (const std::string &n : d.dims)
     dims.push_back(b.getStringAttr(n));
-  return b.getDictionaryAttr({b.getNamedAttr("seqmix.name", b.getStringAttr(d.name)),
-                              b.getNamedAttr("seqmix.dims", b.getArrayAttr(dims))});
+  return b.getDictionaryAttr(
+      {b.getNamedAttr("seqmix.name", b.getStringAttr(d.name)),
+       b.getNamedAttr("seqmix.dims", b.getArrayAttr(dims))});
 }
 
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
-                                                   MLIRContext *ctx) {
+                                                    MLIRContext *ctx) {
   ctx->loadDialect<SeqMixDialect, func::FuncDialect>();
   Location loc = FileLineColLoc::get(
       ctx, spec.source.empty() ? spec.name + ".json" : spec.source, 1, 1);
@@ -50,7 +51,8 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
     argTypes.push_back(tensorType(ctx, d));
   for (const TensorDesc &d : outs)
     resTypes.push_back(tensorType(ctx, d));
-  auto fn = func::FuncOp::create(b, loc, spec.name, b.getFunctionType(argTypes, resTypes));
+  auto fn = func::FuncOp::create(b, loc, spec.name,
+                                 b.getFunctionType(argTypes, resTypes));
   fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   for (auto [i, d] : llvm::enumerate(ins))
     fn.setArgAttrs(i, describe(b, d));
@@ -73,20 +75,21 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
   Operation *op = nullptr;
   switch (spec.mixer) {
   case Mixer::SoftmaxAttention: {
-    auto o = SoftmaxAttentionOp::create(b, loc, out, arg["q"], arg["k"], arg["v"], scale,
-                                        b.getBoolAttr(spec.causal),
-                                        spec.window ? b.getI64IntegerAttr(*spec.window)
-                                                    : IntegerAttr(),
-                                        FormAttr());
+    auto o = SoftmaxAttentionOp::create(
+        b, loc, out, arg["q"], arg["k"], arg["v"], scale,
+        b.getBoolAttr(spec.causal),
+        spec.window ? b.getI64IntegerAttr(*spec.window) : IntegerAttr(),
+        FormAttr());
     op = o;
     break;
   }
   case Mixer::LinearAttention: {
     auto fm = FeatureMapAttr::get(ctx, *symbolizeFeatureMap(spec.featureMap));
-    op = LinearAttentionOp::create(b, loc, results, arg["q"], arg["k"], arg["v"], init, fm,
-                                   scale, b.getBoolAttr(spec.normalize),
-                                   b.getF32FloatAttr(static_cast<float>(spec.eps)),
-                                   b.getBoolAttr(spec.causal), FormAttr());
+    op = LinearAttentionOp::create(
+        b, loc, results, arg["q"], arg["k"], arg["v"], init, fm, scale,
+        b.getBoolAttr(spec.normalize),
+        b.getF32FloatAttr(static_cast<float>(spec.eps)),
+        b.getBoolAttr(spec.causal), FormAttr());
     break;
   }
   case Mixer::GatedLinearAttention: {
@@ -96,30 +99,36 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
       SmallVector<float> d(spec.logDecay.begin(), spec.logDecay.end());
       decay = b.getDenseF32ArrayAttr(d);
     }
-    op = GatedLinearAttentionOp::create(b, loc, results, arg["q"], arg["k"], arg["v"],
-                                        opt("g"), init, gate, scale, decay, FormAttr());
+    op = GatedLinearAttentionOp::create(b, loc, results, arg["q"], arg["k"],
+                                        arg["v"], opt("g"), init, gate, scale,
+                                        decay, FormAttr());
     break;
   }
   case Mixer::DeltaRule:
-    op = DeltaRuleOp::create(b, loc, results, arg["q"], arg["k"], arg["v"], arg["beta"],
-                             opt("g"), init, scale, b.getBoolAttr(spec.l2normQK),
-                             b.getF32FloatAttr(static_cast<float>(spec.eps)), FormAttr());
+    op = DeltaRuleOp::create(
+        b, loc, results, arg["q"], arg["k"], arg["v"], arg["beta"], opt("g"),
+        init, scale, b.getBoolAttr(spec.l2normQK),
+        b.getF32FloatAttr(static_cast<float>(spec.eps)), FormAttr());
     break;
   case Mixer::SelectiveScan:
-    op = SelectiveScanOp::create(b, loc, results, arg["u"], arg["delta"], arg["A"], arg["B"],
-                                 arg["C"], opt("D"), opt("z"), opt("delta_bias"), init,
+    op = SelectiveScanOp::create(b, loc, results, arg["u"], arg["delta"],
+                                 arg["A"], arg["B"], arg["C"], opt("D"),
+                                 opt("z"), opt("delta_bias"), init,
                                  b.getBoolAttr(spec.deltaSoftplus), FormAttr());
     break;
   case Mixer::LTIScan: {
-    auto disc = DiscretizationAttr::get(ctx, *symbolizeDiscretization(spec.discretization));
-    op = LTIScanOp::create(b, loc, results, arg["u"], arg["A"], arg["B"], arg["C"],
-                           arg["log_dt"], opt("D"), init, disc, FormAttr());
+    auto disc = DiscretizationAttr::get(
+        ctx, *symbolizeDiscretization(spec.discretization));
+    op = LTIScanOp::create(b, loc, results, arg["u"], arg["A"], arg["B"],
+                           arg["C"], arg["log_dt"], opt("D"), init, disc,
+                           FormAttr());
     break;
   }
   }
   if (spec.form != "auto") {
     FormKind kind = *symbolizeFormKind(spec.form);
-    int64_t chunk = kind == FormKind::chunked ? (spec.chunkSize ? spec.chunkSize : 64) : 0;
+    int64_t chunk =
+        kind == FormKind::chunked ? (spec.chunkSize ? spec.chunkSize : 64) : 0;
     op->setAttr(kFormAttrName, FormAttr::get(ctx, kind, chunk));
   }
   func::ReturnOp::create(b, loc, op->getResults());

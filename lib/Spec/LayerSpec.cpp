@@ -77,7 +77,8 @@ public:
   }
   bool has(llvm::StringRef field) const { return obj.get(field) != nullptr; }
 
-  const Value *get(llvm::StringRef field, bool required, llvm::StringRef why = "") {
+  const Value *get(llvm::StringRef field, bool required,
+                   llvm::StringRef why = "") {
     const Value *v = obj.get(field);
     if (!v && required && !error)
       error = source + ": missing field '" + prefix + field.str() + "'" +
@@ -86,8 +87,9 @@ public:
   }
 
   /// An integer >= `min`; "?" is accepted (as -1) when `allowDynamic`.
-  int64_t integer(llvm::StringRef field, bool required, int64_t dflt, int64_t min = 1,
-                  bool allowDynamic = false, llvm::StringRef why = "") {
+  int64_t integer(llvm::StringRef field, bool required, int64_t dflt,
+                  int64_t min = 1, bool allowDynamic = false,
+                  llvm::StringRef why = "") {
     const Value *v = get(field, required, why);
     if (!v)
       return dflt;
@@ -108,7 +110,8 @@ public:
       return dflt;
     }
     if (*i < min) {
-      fail(field, "expected an integer >= " + llvm::Twine(min) + ", got " + llvm::Twine(*i));
+      fail(field, "expected an integer >= " + llvm::Twine(min) + ", got " +
+                      llvm::Twine(*i));
       return dflt;
     }
     return *i;
@@ -125,7 +128,8 @@ public:
   }
 
   std::string string(llvm::StringRef field, bool required, llvm::StringRef dflt,
-                     llvm::ArrayRef<llvm::StringRef> allowed, llvm::StringRef why = "") {
+                     llvm::ArrayRef<llvm::StringRef> allowed,
+                     llvm::StringRef why = "") {
     const Value *v = get(field, required, why);
     if (!v)
       return dflt.str();
@@ -138,7 +142,8 @@ public:
       return dflt.str();
     }
     if (!allowed.empty() && !llvm::is_contained(allowed, *s)) {
-      fail(field, "expected one of " + quoted(allowed) + ", got \"" + *s + "\"");
+      fail(field,
+           "expected one of " + quoted(allowed) + ", got \"" + *s + "\"");
       return dflt.str();
     }
     return s->str();
@@ -157,7 +162,8 @@ public:
     }
     std::optional<double> d = v->getAsNumber();
     if (!d || !std::isfinite(*d) || (positive && *d <= 0)) {
-      fail(field, llvm::Twine("expected a ") + (positive ? "positive " : "finite ") +
+      fail(field, llvm::Twine("expected a ") +
+                      (positive ? "positive " : "finite ") +
                       "number or \"auto\", got " +
                       (d ? std::to_string(*d) : std::string(kindOf(*v))));
       return std::nullopt;
@@ -166,7 +172,8 @@ public:
   }
 
   /// Rejects fields outside `allowed`.
-  void rejectUnknown(llvm::ArrayRef<llvm::StringRef> allowed, llvm::StringRef context) {
+  void rejectUnknown(llvm::ArrayRef<llvm::StringRef> allowed,
+                     llvm::StringRef context) {
     std::vector<std::string> keys;
     for (const auto &kv : obj)
       keys.push_back(kv.first.str());
@@ -174,7 +181,8 @@ public:
     for (const std::string &k : keys)
       if (!llvm::is_contained(allowed, k)) {
         if (!error)
-          error = source + ": unknown field '" + prefix + k + "' " + context.str() +
+          error = source + ": unknown field '" + prefix + k + "' " +
+                  context.str() +
                   "; allowed fields: " + llvm::join(allowed, ", ");
         return;
       }
@@ -193,32 +201,36 @@ bool isIdentifier(llvm::StringRef s) {
   return llvm::all_of(s, [](char c) { return llvm::isAlnum(c) || c == '_'; });
 }
 
-const llvm::StringRef kCommonFields[] = {"seqmix", "name",  "mixer",  "description",
-                                         "batch",  "seq_len", "dtype", "state",
-                                         "form",   "chunk_size", "target"};
+const llvm::StringRef kCommonFields[] = {
+    "seqmix", "name",  "mixer", "description", "batch", "seq_len",
+    "dtype",  "state", "form",  "chunk_size",  "target"};
 
 std::vector<llvm::StringRef> allowedFields(Mixer m) {
-  std::vector<llvm::StringRef> f(std::begin(kCommonFields), std::end(kCommonFields));
+  std::vector<llvm::StringRef> f(std::begin(kCommonFields),
+                                 std::end(kCommonFields));
   auto add = [&](std::initializer_list<llvm::StringRef> more) {
     f.insert(f.end(), more.begin(), more.end());
   };
   switch (m) {
   case Mixer::SoftmaxAttention:
-    add({"heads", "kv_heads", "head_dim", "key_dim", "value_dim", "causal", "scale", "window"});
+    add({"heads", "kv_heads", "head_dim", "key_dim", "value_dim", "causal",
+         "scale", "window"});
     break;
   case Mixer::LinearAttention:
-    add({"heads", "key_dim", "value_dim", "feature_map", "normalize", "eps", "scale", "causal"});
+    add({"heads", "key_dim", "value_dim", "feature_map", "normalize", "eps",
+         "scale", "causal"});
     break;
   case Mixer::GatedLinearAttention:
-    add({"heads", "key_dim", "value_dim", "gate", "decay", "scale", "feature_map",
-         "normalize", "causal"});
+    add({"heads", "key_dim", "value_dim", "gate", "decay", "scale",
+         "feature_map", "normalize", "causal"});
     break;
   case Mixer::DeltaRule:
-    add({"heads", "key_dim", "value_dim", "gated", "l2norm_qk", "eps", "scale"});
+    add({"heads", "key_dim", "value_dim", "gated", "l2norm_qk", "eps",
+         "scale"});
     break;
   case Mixer::SelectiveScan:
-    add({"channels", "state_dim", "groups", "delta_softplus", "delta_bias", "d_skip",
-         "z_gate"});
+    add({"channels", "state_dim", "groups", "delta_softplus", "delta_bias",
+         "d_skip", "z_gate"});
     break;
   case Mixer::LTIScan:
     add({"channels", "state_dim", "discretization", "mode", "d_skip"});
@@ -228,13 +240,15 @@ std::vector<llvm::StringRef> allowedFields(Mixer m) {
 }
 
 /// key_dim / value_dim are the layer's total widths; each head gets 1/heads.
-int64_t perHead(FieldReader &r, llvm::StringRef field, int64_t total, int64_t heads) {
+int64_t perHead(FieldReader &r, llvm::StringRef field, int64_t total,
+                int64_t heads) {
   if (!r.ok() || heads <= 0 || total <= 0)
     return 0;
   if (total % heads != 0) {
-    r.fail(field, "must be divisible by heads (" + llvm::Twine(heads) + "), got " +
-                      llvm::Twine(total) + "; key_dim and value_dim are totals over "
-                                           "all heads");
+    r.fail(field, "must be divisible by heads (" + llvm::Twine(heads) +
+                      "), got " + llvm::Twine(total) +
+                      "; key_dim and value_dim are totals over "
+                      "all heads");
     return 0;
   }
   return total / heads;
@@ -242,17 +256,18 @@ int64_t perHead(FieldReader &r, llvm::StringRef field, int64_t total, int64_t he
 } // namespace
 
 llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
-                                                  llvm::StringRef source) {
+                                                 llvm::StringRef source) {
   llvm::Expected<Value> parsed = llvm::json::parse(json);
   if (!parsed)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: malformed JSON: %s", source.str().c_str(),
-                                   llvm::toString(parsed.takeError()).c_str());
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(), "%s: malformed JSON: %s",
+        source.str().c_str(), llvm::toString(parsed.takeError()).c_str());
   const Object *root = parsed->getAsObject();
   if (!root)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: a layer spec must be a JSON object, got %s",
-                                   source.str().c_str(), kindOf(*parsed));
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s: a layer spec must be a JSON object, got %s", source.str().c_str(),
+        kindOf(*parsed));
   FieldReader r(source.str(), *root);
   LayerSpec spec;
   spec.source = source.str();
@@ -267,13 +282,14 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   if (r.ok() && !isIdentifier(spec.name))
     r.fail("name", "expected an identifier ([A-Za-z_][A-Za-z0-9_]*), got \"" +
                        spec.name + "\"");
-  static const llvm::StringRef mixers[] = {"softmax_attention", "linear_attention",
-                                           "gated_linear_attention", "delta_rule",
-                                           "selective_scan", "lti_scan"};
+  static const llvm::StringRef mixers[] = {
+      "softmax_attention", "linear_attention", "gated_linear_attention",
+      "delta_rule",        "selective_scan",   "lti_scan"};
   std::string mixer = r.string("mixer", true, "", mixers);
   if (!r.ok())
     return r.takeError();
-  spec.mixer = static_cast<Mixer>(llvm::find(mixers, mixer) - std::begin(mixers));
+  spec.mixer =
+      static_cast<Mixer>(llvm::find(mixers, mixer) - std::begin(mixers));
   std::string ctx = "for mixer '" + mixer + "'";
   r.rejectUnknown(allowedFields(spec.mixer), ctx);
 
@@ -282,7 +298,8 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   spec.dtype = r.string("dtype", false, "f32", {"f32", "bf16", "f16"});
   if (r.ok() && spec.dtype != "f32")
     r.fail("dtype", "\"" + spec.dtype + "\" is not supported yet; use \"f32\"");
-  spec.form = r.string("form", false, "auto", {"auto", "parallel", "chunked", "recurrent"});
+  spec.form = r.string("form", false, "auto",
+                       {"auto", "parallel", "chunked", "recurrent"});
   if (const Value *c = r.get("chunk_size", false)) {
     if (c->getAsString() && *c->getAsString() == "auto")
       spec.chunkSize = 0;
@@ -290,17 +307,21 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
       spec.chunkSize = r.integer("chunk_size", false, 0, 1);
   }
   if (r.ok() && spec.chunkSize && spec.form != "chunked" && spec.form != "auto")
-    r.fail("chunk_size", "only applies to form \"chunked\" (or \"auto\"), but form is \"" +
-                             spec.form + "\"");
+    r.fail("chunk_size",
+           "only applies to form \"chunked\" (or \"auto\"), but form is \"" +
+               spec.form + "\"");
   spec.target = r.string("target", false, "cpu", {"cpu", "cuda"});
   if (r.ok() && spec.target != "cpu")
-    r.fail("target", "\"" + spec.target + "\" is not supported yet; use \"cpu\"");
+    r.fail("target",
+           "\"" + spec.target + "\" is not supported yet; use \"cpu\"");
 
   if (const Value *st = r.get("state", false)) {
     const Object *so = st->getAsObject();
     if (!so) {
-      r.fail("state", llvm::Twine("expected an object {\"initial\": bool, \"final\": "
-                                  "bool}, got ") + kindOf(*st));
+      r.fail("state",
+             llvm::Twine("expected an object {\"initial\": bool, \"final\": "
+                         "bool}, got ") +
+                 kindOf(*st));
     } else {
       FieldReader sr(source.str(), *so, "state.");
       sr.rejectUnknown({"initial", "final"}, "");
@@ -308,9 +329,11 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
       spec.finalState = sr.boolean("final", false);
       if (!sr.ok())
         return sr.takeError();
-      if (spec.mixer == Mixer::SoftmaxAttention && (spec.initialState || spec.finalState))
-        r.fail("state", "softmax_attention keeps no fixed-size state (its decode "
-                        "state is a KV cache); remove the field");
+      if (spec.mixer == Mixer::SoftmaxAttention &&
+          (spec.initialState || spec.finalState))
+        r.fail("state",
+               "softmax_attention keeps no fixed-size state (its decode "
+               "state is a KV cache); remove the field");
     }
   }
   if (!r.ok())
@@ -321,25 +344,28 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     spec.heads = r.integer("heads", true, 0);
     spec.kvHeads = r.integer("kv_heads", false, spec.heads);
     if (r.ok() && spec.heads % spec.kvHeads != 0)
-      r.fail("kv_heads", "must divide heads (" + llvm::Twine(spec.heads) + "), got " +
-                             llvm::Twine(spec.kvHeads));
+      r.fail("kv_heads", "must divide heads (" + llvm::Twine(spec.heads) +
+                             "), got " + llvm::Twine(spec.kvHeads));
     if (r.has("head_dim")) {
       if (r.has("key_dim") || r.has("value_dim"))
-        r.failGeneral("give either 'head_dim' or 'key_dim' and 'value_dim', not both");
+        r.failGeneral(
+            "give either 'head_dim' or 'key_dim' and 'value_dim', not both");
       spec.headKeyDim = spec.headValueDim = r.integer("head_dim", true, 0);
     } else {
-      spec.headKeyDim = perHead(r, "key_dim",
-                                r.integer("key_dim", true, 0, 1, false,
-                                          "or give 'head_dim'"),
-                                spec.heads);
-      spec.headValueDim = perHead(r, "value_dim", r.integer("value_dim", true, 0),
-                                  spec.heads);
+      spec.headKeyDim =
+          perHead(r, "key_dim",
+                  r.integer("key_dim", true, 0, 1, false, "or give 'head_dim'"),
+                  spec.heads);
+      spec.headValueDim =
+          perHead(r, "value_dim", r.integer("value_dim", true, 0), spec.heads);
     }
     spec.causal = r.boolean("causal", true);
     if (r.has("window") && !r.get("window", false)->getAsNull())
       spec.window = r.integer("window", false, 1);
-    spec.scale = r.numberOrAuto("scale", true)
-                     .value_or(spec.headKeyDim ? 1.0 / std::sqrt(double(spec.headKeyDim)) : 1.0);
+    spec.scale =
+        r.numberOrAuto("scale", true)
+            .value_or(spec.headKeyDim ? 1.0 / std::sqrt(double(spec.headKeyDim))
+                                      : 1.0);
     break;
   }
   case Mixer::LinearAttention:
@@ -347,8 +373,10 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   case Mixer::DeltaRule: {
     spec.heads = r.integer("heads", true, 0);
     spec.kvHeads = spec.heads;
-    spec.headKeyDim = perHead(r, "key_dim", r.integer("key_dim", true, 0), spec.heads);
-    spec.headValueDim = perHead(r, "value_dim", r.integer("value_dim", true, 0), spec.heads);
+    spec.headKeyDim =
+        perHead(r, "key_dim", r.integer("key_dim", true, 0), spec.heads);
+    spec.headValueDim =
+        perHead(r, "value_dim", r.integer("value_dim", true, 0), spec.heads);
     if (!r.ok())
       return r.takeError();
     double defaultScale = 1.0 / std::sqrt(double(spec.headKeyDim));
@@ -365,30 +393,36 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
           spec.eps = *d;
       }
       if (r.ok() && spec.featureMap == "identity" && spec.normalize)
-        r.fail("normalize", "cannot be true with feature_map \"identity\" (the "
-                            "denominator can cross zero); use \"elu1\", \"relu\" or "
-                            "\"taylor\"");
+        r.fail("normalize",
+               "cannot be true with feature_map \"identity\" (the "
+               "denominator can cross zero); use \"elu1\", \"relu\" or "
+               "\"taylor\"");
       if (r.ok() && !spec.causal && (spec.initialState || spec.finalState))
-        r.fail("state", "a non-causal linear attention has no state; set causal to "
-                        "true or remove the state");
+        r.fail("state",
+               "a non-causal linear attention has no state; set causal to "
+               "true or remove the state");
       // Based's Taylor map carries its own 1/sqrt(d) temperature; a normalizer
       // cancels the scale anyway (FORMS.md 2.1-2.2).
       if (spec.featureMap == "taylor" || spec.normalize)
         defaultScale = 1.0;
     } else if (spec.mixer == Mixer::GatedLinearAttention) {
-      spec.gate = r.string("gate", true, "none", {"none", "constant", "scalar", "vector"});
+      spec.gate = r.string("gate", true, "none",
+                           {"none", "constant", "scalar", "vector"});
       std::string fm = r.string("feature_map", false, "identity",
                                 {"identity", "elu1", "relu", "taylor"});
       if (r.ok() && fm != "identity")
-        r.fail("feature_map", "gated_linear_attention supports only \"identity\"; "
-                              "use mixer \"linear_attention\" for feature maps");
+        r.fail("feature_map",
+               "gated_linear_attention supports only \"identity\"; "
+               "use mixer \"linear_attention\" for feature maps");
       if (r.ok() && r.boolean("normalize", false))
-        r.fail("normalize", "gated_linear_attention supports only false; use mixer "
-                            "\"linear_attention\" for a normalized layer");
+        r.fail("normalize",
+               "gated_linear_attention supports only false; use mixer "
+               "\"linear_attention\" for a normalized layer");
       if (r.ok() && !r.boolean("causal", true))
         r.fail("causal", "gated_linear_attention is always causal");
-      if (const Value *d = r.get("decay", spec.gate == "constant",
-                                 "gate \"constant\" needs one decay per head")) {
+      if (const Value *d =
+              r.get("decay", spec.gate == "constant",
+                    "gate \"constant\" needs one decay per head")) {
         if (spec.gate != "constant") {
           r.fail("decay", "only applies to gate \"constant\", but gate is \"" +
                               spec.gate + "\"");
@@ -398,8 +432,9 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
             spec.logDecay.push_back(std::log1p(-std::ldexp(1.0, int(-5 - h))));
         } else if (const llvm::json::Array *arr = d->getAsArray()) {
           if (static_cast<int64_t>(arr->size()) != spec.heads)
-            r.fail("decay", "expected one decay per head (" + llvm::Twine(spec.heads) +
-                                " values), got " + llvm::Twine(arr->size()));
+            r.fail("decay", "expected one decay per head (" +
+                                llvm::Twine(spec.heads) + " values), got " +
+                                llvm::Twine(arr->size()));
           for (const Value &x : *arr) {
             std::optional<double> g = x.getAsNumber();
             if (!g || !(*g > 0) || *g > 1) {
@@ -409,8 +444,10 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
             spec.logDecay.push_back(std::log(*g));
           }
         } else {
-          r.fail("decay", llvm::Twine("expected an array of decays in (0, 1] (one per "
-                                      "head) or \"retnet\", got ") + kindOf(*d));
+          r.fail("decay",
+                 llvm::Twine("expected an array of decays in (0, 1] (one per "
+                             "head) or \"retnet\", got ") +
+                     kindOf(*d));
         }
       }
     } else {
@@ -432,8 +469,8 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     spec.stateDim = r.integer("state_dim", true, 0);
     spec.groups = r.integer("groups", false, 1);
     if (r.ok() && spec.channels % spec.groups != 0)
-      r.fail("groups", "must divide channels (" + llvm::Twine(spec.channels) + "), got " +
-                           llvm::Twine(spec.groups));
+      r.fail("groups", "must divide channels (" + llvm::Twine(spec.channels) +
+                           "), got " + llvm::Twine(spec.groups));
     spec.deltaSoftplus = r.boolean("delta_softplus", true);
     spec.deltaBias = r.boolean("delta_bias", false);
     spec.dSkip = r.boolean("d_skip", false);
@@ -442,9 +479,10 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   case Mixer::LTIScan:
     spec.channels = r.integer("channels", true, 0);
     spec.stateDim = r.integer("state_dim", true, 0);
-    spec.discretization =
-        r.string("discretization", false, "zoh", {"zoh", "bilinear", "euler_b"});
-    spec.complexMode = r.string("mode", false, "complex", {"complex", "real"}) == "complex";
+    spec.discretization = r.string("discretization", false, "zoh",
+                                   {"zoh", "bilinear", "euler_b"});
+    spec.complexMode =
+        r.string("mode", false, "complex", {"complex", "real"}) == "complex";
     spec.dSkip = r.boolean("d_skip", false);
     break;
   }
@@ -457,7 +495,8 @@ llvm::Expected<LayerSpec> seqmix::loadLayerSpec(llvm::StringRef path) {
   auto buf = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (!buf)
     return llvm::createStringError(buf.getError(), "%s: cannot read: %s",
-                                   path.str().c_str(), buf.getError().message().c_str());
+                                   path.str().c_str(),
+                                   buf.getError().message().c_str());
   return parseLayerSpec((*buf)->getBuffer(), path);
 }
 
@@ -475,14 +514,19 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
   std::vector<TensorDesc> in;
   auto dim = [](int64_t v) { return v; };
   int64_t B = batch, T = seqLen;
-  auto bhtd = [&](const char *n, int64_t h, const char *hn, int64_t d, const char *dn) {
+  auto bhtd = [&](const char *n, int64_t h, const char *hn, int64_t d,
+                  const char *dn) {
     in.push_back({n, {B, h, T, d}, {"batch", hn, "seq_len", dn}});
   };
   switch (mixer) {
   case Mixer::SoftmaxAttention:
     bhtd("q", heads, "heads", headKeyDim, "key_dim");
-    in.push_back({"k", {B, kvHeads, T, headKeyDim}, {"batch", "kv_heads", "seq_len", "key_dim"}});
-    in.push_back({"v", {B, kvHeads, T, headValueDim}, {"batch", "kv_heads", "seq_len", "value_dim"}});
+    in.push_back({"k",
+                  {B, kvHeads, T, headKeyDim},
+                  {"batch", "kv_heads", "seq_len", "key_dim"}});
+    in.push_back({"v",
+                  {B, kvHeads, T, headValueDim},
+                  {"batch", "kv_heads", "seq_len", "value_dim"}});
     break;
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:
@@ -506,8 +550,12 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
     in.push_back({"u", {B, channels, T}, {"batch", "channels", "seq_len"}});
     in.push_back({"delta", {B, channels, T}, {"batch", "channels", "seq_len"}});
     in.push_back({"A", {channels, stateDim}, {"channels", "state_dim"}});
-    in.push_back({"B", {B, groups, stateDim, T}, {"batch", "groups", "state_dim", "seq_len"}});
-    in.push_back({"C", {B, groups, stateDim, T}, {"batch", "groups", "state_dim", "seq_len"}});
+    in.push_back({"B",
+                  {B, groups, stateDim, T},
+                  {"batch", "groups", "state_dim", "seq_len"}});
+    in.push_back({"C",
+                  {B, groups, stateDim, T},
+                  {"batch", "groups", "state_dim", "seq_len"}});
     if (dSkip)
       in.push_back({"D", {channels}, {"channels"}});
     if (zGate)
@@ -515,17 +563,22 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
     if (deltaBias)
       in.push_back({"delta_bias", {channels}, {"channels"}});
     if (initialState)
-      in.push_back({"initial_state", {B, channels, stateDim}, {"batch", "channels", "state_dim"}});
+      in.push_back({"initial_state",
+                    {B, channels, stateDim},
+                    {"batch", "channels", "state_dim"}});
     break;
   case Mixer::LTIScan: {
     in.push_back({"u", {B, channels, T}, {"batch", "channels", "seq_len"}});
     for (const char *n : {"A", "B", "C"})
-      in.push_back({n, {channels, stateDim}, {"channels", "state_dim"}, complexMode});
+      in.push_back(
+          {n, {channels, stateDim}, {"channels", "state_dim"}, complexMode});
     in.push_back({"log_dt", {channels}, {"channels"}});
     if (dSkip)
       in.push_back({"D", {channels}, {"channels"}});
     if (initialState)
-      in.push_back({"initial_state", {B, channels, stateDim}, {"batch", "channels", "state_dim"},
+      in.push_back({"initial_state",
+                    {B, channels, stateDim},
+                    {"batch", "channels", "state_dim"},
                     complexMode});
     break;
   }
@@ -542,7 +595,9 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:
   case Mixer::DeltaRule:
-    out.push_back({"out", {B, heads, T, headValueDim}, {"batch", "heads", "seq_len", "value_dim"}});
+    out.push_back({"out",
+                   {B, heads, T, headValueDim},
+                   {"batch", "heads", "seq_len", "value_dim"}});
     if (finalState)
       out.push_back({"final_state",
                      {B, heads, featureDim(), stateColumns()},
@@ -552,7 +607,9 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
   case Mixer::LTIScan:
     out.push_back({"out", {B, channels, T}, {"batch", "channels", "seq_len"}});
     if (finalState)
-      out.push_back({"final_state", {B, channels, stateDim}, {"batch", "channels", "state_dim"},
+      out.push_back({"final_state",
+                     {B, channels, stateDim},
+                     {"batch", "channels", "state_dim"},
                      mixer == Mixer::LTIScan && complexMode});
     break;
   }

@@ -16,7 +16,8 @@ int64_t HostTensor::elements() const {
   return n;
 }
 
-std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B, int64_t T) {
+std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B,
+                                           int64_t T) {
   std::vector<int64_t> s = d.shape;
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] < 0)
@@ -35,7 +36,9 @@ class Gen {
 public:
   explicit Gen(uint64_t seed) : rng(seed) {}
   double normal() { return nd(rng); }
-  double uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); }
+  double uniform(double a, double b) {
+    return std::uniform_real_distribution<double>(a, b)(rng);
+  }
 
 private:
   std::mt19937_64 rng;
@@ -98,7 +101,10 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
     if (n == "A")
       each([&](int64_t i) { return -static_cast<double>(i % s.stateDim + 1); });
     else if (n == "delta_bias")
-      each([&](int64_t) { return inverseSoftplus(std::exp(g.uniform(std::log(1e-3), std::log(1e-1)))); });
+      each([&](int64_t) {
+        return inverseSoftplus(
+            std::exp(g.uniform(std::log(1e-3), std::log(1e-1))));
+      });
     else if (n == "delta")
       each([&](int64_t) { return 0.5 * g.normal(); });
     else
@@ -120,7 +126,8 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
         t.data[s.complexMode ? 2 * i : i] = 1.0f;
     } else if (n == "C") {
       for (float &x : t.data)
-        x = static_cast<float>(g.normal() / (s.complexMode ? std::sqrt(2.0) : 1.0));
+        x = static_cast<float>(g.normal() /
+                               (s.complexMode ? std::sqrt(2.0) : 1.0));
     } else if (n == "log_dt") {
       each([&](int64_t) { return g.uniform(std::log(1e-3), std::log(1e-1)); });
     } else {
@@ -140,14 +147,15 @@ ref::Array toArray(const HostTensor &t) {
 ref::CArray toCArray(const HostTensor &t) {
   ref::CArray a(t.shape);
   for (size_t i = 0; i < a.data.size(); ++i)
-    a.data[i] = t.desc.complex ? std::complex<double>(t.data[2 * i], t.data[2 * i + 1])
-                               : std::complex<double>(t.data[i], 0.0);
+    a.data[i] = t.desc.complex
+                    ? std::complex<double>(t.data[2 * i], t.data[2 * i + 1])
+                    : std::complex<double>(t.data[i], 0.0);
   return a;
 }
 } // namespace
 
-std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
-                                           uint64_t seed) {
+std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
+                                           int64_t T, uint64_t seed) {
   std::vector<HostTensor> in;
   Gen g(seed);
   for (const TensorDesc &d : spec.inputs()) {
@@ -157,7 +165,8 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B, int
   return in;
 }
 
-std::vector<HostTensor> seqmix::makeOutputs(const LayerSpec &spec, int64_t B, int64_t T) {
+std::vector<HostTensor> seqmix::makeOutputs(const LayerSpec &spec, int64_t B,
+                                            int64_t T) {
   std::vector<HostTensor> out;
   for (const TensorDesc &d : spec.outputs())
     out.push_back(allocate(d, B, T));
@@ -165,7 +174,8 @@ std::vector<HostTensor> seqmix::makeOutputs(const LayerSpec &spec, int64_t B, in
 }
 
 std::vector<std::vector<double>>
-seqmix::referenceOutputs(const LayerSpec &s, const std::vector<HostTensor> &inputs) {
+seqmix::referenceOutputs(const LayerSpec &s,
+                         const std::vector<HostTensor> &inputs) {
   std::map<std::string, ref::Array> a;
   std::map<std::string, const HostTensor *> raw;
   for (const HostTensor &t : inputs) {
@@ -180,12 +190,13 @@ seqmix::referenceOutputs(const LayerSpec &s, const std::vector<HostTensor> &inpu
   ref::Result r;
   switch (s.mixer) {
   case Mixer::SoftmaxAttention:
-    r.out = ref::softmaxAttention(a["q"], a["k"], a["v"], {s.scale, s.causal, s.window});
+    r.out = ref::softmaxAttention(a["q"], a["k"], a["v"],
+                                  {s.scale, s.causal, s.window});
     break;
   case Mixer::LinearAttention: {
     ref::LinearParams p;
-    p.map = s.featureMap == "elu1"    ? ref::FeatureMap::Elu1
-            : s.featureMap == "relu"  ? ref::FeatureMap::Relu
+    p.map = s.featureMap == "elu1"     ? ref::FeatureMap::Elu1
+            : s.featureMap == "relu"   ? ref::FeatureMap::Relu
             : s.featureMap == "taylor" ? ref::FeatureMap::Taylor
                                        : ref::FeatureMap::Identity;
     p.scale = s.scale;
@@ -205,25 +216,29 @@ seqmix::referenceOutputs(const LayerSpec &s, const std::vector<HostTensor> &inpu
     // The compiled op holds the log decays as f32: use the same values.
     for (double x : s.logDecay)
       p.logDecay.push_back(static_cast<float>(x));
-    r = ref::gatedLinearAttention(a["q"], a["k"], a["v"], opt("g"), opt("initial_state"), p);
+    r = ref::gatedLinearAttention(a["q"], a["k"], a["v"], opt("g"),
+                                  opt("initial_state"), p);
     break;
   }
   case Mixer::DeltaRule:
-    r = ref::deltaRule(a["q"], a["k"], a["v"], a["beta"], opt("g"), opt("initial_state"),
-                       {s.scale, s.l2normQK, s.eps});
+    r = ref::deltaRule(a["q"], a["k"], a["v"], a["beta"], opt("g"),
+                       opt("initial_state"), {s.scale, s.l2normQK, s.eps});
     break;
   case Mixer::SelectiveScan:
-    r = ref::selectiveScan(a["u"], a["delta"], a["A"], a["B"], a["C"], opt("D"), opt("z"),
-                           opt("delta_bias"), opt("initial_state"), s.deltaSoftplus);
+    r = ref::selectiveScan(a["u"], a["delta"], a["A"], a["B"], a["C"], opt("D"),
+                           opt("z"), opt("delta_bias"), opt("initial_state"),
+                           s.deltaSoftplus);
     break;
   case Mixer::LTIScan: {
-    ref::CArray A = toCArray(*raw["A"]), Bc = toCArray(*raw["B"]), Cc = toCArray(*raw["C"]);
+    ref::CArray A = toCArray(*raw["A"]), Bc = toCArray(*raw["B"]),
+                Cc = toCArray(*raw["C"]);
     std::optional<ref::CArray> x0;
     if (raw.count("initial_state"))
       x0 = toCArray(*raw["initial_state"]);
-    ref::Discretization d = s.discretization == "bilinear" ? ref::Discretization::Bilinear
-                            : s.discretization == "euler_b" ? ref::Discretization::EulerB
-                                                            : ref::Discretization::ZOH;
+    ref::Discretization d =
+        s.discretization == "bilinear"  ? ref::Discretization::Bilinear
+        : s.discretization == "euler_b" ? ref::Discretization::EulerB
+                                        : ref::Discretization::ZOH;
     ref::LTIResult lr = ref::ltiScan(a["u"], A, Bc, Cc, a["log_dt"], opt("D"),
                                      x0 ? &*x0 : nullptr, d, s.complexMode);
     std::vector<std::vector<double>> outs = {lr.out.data};

@@ -15,7 +15,8 @@ using namespace mlir;
 
 namespace {
 struct DestinationPassingEntryPass
-    : seqmix::impl::SeqMixDestinationPassingEntryBase<DestinationPassingEntryPass> {
+    : seqmix::impl::SeqMixDestinationPassingEntryBase<
+          DestinationPassingEntryPass> {
   void runOnOperation() override {
     for (func::FuncOp fn : getOperation().getOps<func::FuncOp>()) {
       if (fn.isPrivate() || fn.isExternal() || fn.getNumResults() == 0)

@@ -36,11 +36,12 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
         p.keyDim = sizeOr(o.getQ(), 3, 64);
         p.valueDim = sizeOr(o.getV(), 3, 64);
       })
-      .Case<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>([&](auto o) {
-        p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
-        p.keyDim = sizeOr(o.getQ(), 3, 64);
-        p.valueDim = sizeOr(o.getV(), 3, 64);
-      })
+      .Case<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>(
+          [&](auto o) {
+            p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
+            p.keyDim = sizeOr(o.getQ(), 3, 64);
+            p.valueDim = sizeOr(o.getV(), 3, 64);
+          })
       .Case<SelectiveScanOp>([&](auto o) {
         p.family = ::seqmix::Family::SelectiveScan;
         p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
@@ -88,7 +89,8 @@ FormKind fromModel(::seqmix::Form f) {
   return FormKind::recurrent;
 }
 
-struct SelectFormsPass : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPass> {
+struct SelectFormsPass
+    : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPass> {
   using SeqMixSelectFormsBase::SeqMixSelectFormsBase;
 
   /// Sequence length assumed for dynamic shapes (a prefill of moderate size).
@@ -99,14 +101,15 @@ struct SelectFormsPass : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPa
     if (form != "auto") {
       forced = symbolizeFormKind(form);
       if (!forced) {
-        getOperation().emitError() << "seqmix-select-forms: unknown form '" << form
-                                   << "'; expected auto, parallel, chunked or recurrent";
+        getOperation().emitError()
+            << "seqmix-select-forms: unknown form '" << form
+            << "'; expected auto, parallel, chunked or recurrent";
         return signalPassFailure();
       }
     }
     if (chunkSize < 0) {
-      getOperation().emitError() << "seqmix-select-forms: chunk-size must be >= 0, got "
-                                 << chunkSize;
+      getOperation().emitError()
+          << "seqmix-select-forms: chunk-size must be >= 0, got " << chunkSize;
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
@@ -115,12 +118,14 @@ struct SelectFormsPass : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPa
         return WalkResult::advance();
       if (forced) {
         if (*forced == FormKind::recurrent && isa<SoftmaxAttentionOp>(op)) {
-          op->emitError("form 'recurrent' cannot be used for 'seqmix.softmax_attention': "
-                        "softmax attention keeps no fixed-size state (use parallel or "
-                        "chunked)");
+          op->emitError(
+              "form 'recurrent' cannot be used for 'seqmix.softmax_attention': "
+              "softmax attention keeps no fixed-size state (use parallel or "
+              "chunked)");
           return WalkResult::interrupt();
         }
-        int64_t chunk = *forced == FormKind::chunked ? (chunkSize ? chunkSize : 64) : 0;
+        int64_t chunk =
+            *forced == FormKind::chunked ? (chunkSize ? chunkSize : 64) : 0;
         op->setAttr(kFormAttrName, FormAttr::get(ctx, *forced, chunk));
         if (emitRemarks)
           op->emitRemark() << "form " << stringifyFormKind(*forced)
@@ -142,21 +147,24 @@ struct SelectFormsPass : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPa
         candidates.push_back(toModel(k));
       ::seqmix::Estimate best;
       std::vector<::seqmix::Estimate> all;
-      if (!::seqmix::selectForm(p, candidates, ::seqmix::Machine::hostCpu(), best, &all)) {
+      if (!::seqmix::selectForm(p, candidates, ::seqmix::Machine::hostCpu(),
+                                best, &all)) {
         op->emitOpError("no computation form is available");
         return WalkResult::interrupt();
       }
       int64_t chunk = best.form == ::seqmix::Form::Chunked
                           ? (chunkSize ? chunkSize : best.chunk)
                           : 0;
-      op->setAttr(kFormAttrName, FormAttr::get(ctx, fromModel(best.form), chunk));
+      op->setAttr(kFormAttrName,
+                  FormAttr::get(ctx, fromModel(best.form), chunk));
       if (emitRemarks) {
-        auto diag = op->emitRemark() << "form " << ::seqmix::formName(best.form);
+        auto diag = op->emitRemark()
+                    << "form " << ::seqmix::formName(best.form);
         if (chunk)
           diag << " (chunk " << chunk << ")";
-        diag << " chosen by the cost model for B=" << p.batch << " H=" << p.heads
-             << " T=" << p.seqLen << " K=" << p.keyDim << " V=" << p.valueDim
-             << "; candidates:";
+        diag << " chosen by the cost model for B=" << p.batch
+             << " H=" << p.heads << " T=" << p.seqLen << " K=" << p.keyDim
+             << " V=" << p.valueDim << "; candidates:";
         for (const auto &e : all) {
           diag << " " << ::seqmix::formName(e.form);
           if (e.chunk)

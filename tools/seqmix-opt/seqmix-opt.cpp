@@ -11,7 +11,8 @@ int main(int argc, char **argv) {
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv,
       "seqmix-opt: run seqmix and MLIR passes on .mlir files\n\n"
-      "  Phases as pipelines: --seqmix-to-select-forms, --seqmix-to-lower-forms,\n"
+      "  Phases as pipelines: --seqmix-to-select-forms, "
+      "--seqmix-to-lower-forms,\n"
       "  --seqmix-to-schedule, --seqmix-to-bufferize, --seqmix-cpu-pipeline\n"
       "  (options: form=auto|parallel|chunked|recurrent chunk-size=N).\n",
       registry));

@@ -42,63 +42,76 @@ namespace cl = llvm::cl;
 static cl::OptionCategory compileCat("seqmixc compilation options");
 static cl::OptionCategory runCat("seqmixc run options");
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<layer.json | input.mlir>"),
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<layer.json | input.mlir>"),
                                       cl::init("-"), cl::cat(compileCat));
-static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
-                                       cl::value_desc("file"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string> outputFile("o",
+                                       cl::desc("Output file ('-' for stdout)"),
+                                       cl::value_desc("file"), cl::init(""),
+                                       cl::cat(compileCat));
+static cl::opt<std::string> compileTo(
+    "compile-to",
+    cl::desc("Stop after this phase and print its IR: import, select-forms, "
+             "lower-forms, schedule, bufferize, llvm"),
+    cl::value_desc("phase"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string> compileFrom(
+    "compile-from",
+    cl::desc("The phase the .mlir input is already at (default: import)"),
+    cl::value_desc("phase"), cl::init("import"), cl::cat(compileCat));
+static cl::opt<std::string> emit(
+    "emit",
+    cl::desc(
+        "What to write: mlir, llvm (LLVM IR), obj, so (shared library, default "
+        "when compiling to the end), metadata (the runtime ABI text)"),
+    cl::value_desc("kind"), cl::init(""), cl::cat(compileCat));
 static cl::opt<std::string>
-    compileTo("compile-to",
-              cl::desc("Stop after this phase and print its IR: import, select-forms, "
-                       "lower-forms, schedule, bufferize, llvm"),
-              cl::value_desc("phase"), cl::init(""), cl::cat(compileCat));
+    formOpt("form",
+            cl::desc("Computation form of every op: auto (cost "
+                     "model), parallel, chunked, recurrent. Default: "
+                     "the spec's 'form' field, else auto"),
+            cl::value_desc("form"), cl::init(""), cl::cat(compileCat));
+static cl::opt<int64_t>
+    chunkSize("chunk-size",
+              cl::desc("Chunk size of the chunked form (0 = choose)"),
+              cl::init(0), cl::cat(compileCat));
+static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
+                                   cl::init("cpu"), cl::cat(compileCat));
 static cl::opt<std::string>
-    compileFrom("compile-from",
-                cl::desc("The phase the .mlir input is already at (default: import)"),
-                cl::value_desc("phase"), cl::init("import"), cl::cat(compileCat));
-static cl::opt<std::string>
-    emit("emit",
-         cl::desc("What to write: mlir, llvm (LLVM IR), obj, so (shared library, default "
-                  "when compiling to the end), metadata (the runtime ABI text)"),
-         cl::value_desc("kind"), cl::init(""), cl::cat(compileCat));
-static cl::opt<std::string> formOpt("form",
-                                    cl::desc("Computation form of every op: auto (cost "
-                                             "model), parallel, chunked, recurrent. Default: "
-                                             "the spec's 'form' field, else auto"),
-                                    cl::value_desc("form"), cl::init(""), cl::cat(compileCat));
-static cl::opt<int64_t> chunkSize("chunk-size",
-                                  cl::desc("Chunk size of the chunked form (0 = choose)"),
-                                  cl::init(0), cl::cat(compileCat));
-static cl::opt<std::string> target("target", cl::desc("Target: cpu"), cl::init("cpu"),
-                                   cl::cat(compileCat));
-static cl::opt<std::string> targetCpu("target-cpu",
-                                      cl::desc("CPU to generate code for (default: host)"),
-                                      cl::init("host"), cl::cat(compileCat));
-static cl::opt<bool> remarks("remarks",
-                             cl::desc("Report each form decision (with candidate costs)"),
-                             cl::init(false), cl::cat(compileCat));
+    targetCpu("target-cpu",
+              cl::desc("CPU to generate code for (default: host)"),
+              cl::init("host"), cl::cat(compileCat));
+static cl::opt<bool>
+    remarks("remarks",
+            cl::desc("Report each form decision (with candidate costs)"),
+            cl::init(false), cl::cat(compileCat));
 
-static cl::opt<int64_t> runBatch("batch", cl::desc("run: batch size (default: spec, else 2)"),
+static cl::opt<int64_t>
+    runBatch("batch", cl::desc("run: batch size (default: spec, else 2)"),
+             cl::init(0), cl::cat(runCat));
+static cl::list<int64_t>
+    runSeqLens("seq-len",
+               cl::desc("run: sequence lengths, comma separated "
+                        "(default: spec, else 64)"),
+               cl::CommaSeparated, cl::cat(runCat));
+static cl::opt<uint64_t> runSeed("seed", cl::desc("run: input seed"),
                                  cl::init(0), cl::cat(runCat));
-static cl::list<int64_t> runSeqLens("seq-len",
-                                    cl::desc("run: sequence lengths, comma separated "
-                                             "(default: spec, else 64)"),
-                                    cl::CommaSeparated, cl::cat(runCat));
-static cl::opt<uint64_t> runSeed("seed", cl::desc("run: input seed"), cl::init(0),
-                                 cl::cat(runCat));
-static cl::opt<unsigned> runReps("reps", cl::desc("run: timed calls per length (median)"),
-                                 cl::init(5), cl::cat(runCat));
-static cl::opt<std::string> runLayer("layer",
-                                     cl::desc("run: use this compiled layer (.so) instead of "
-                                              "compiling the spec"),
-                                     cl::value_desc("file.so"), cl::init(""), cl::cat(runCat));
+static cl::opt<unsigned>
+    runReps("reps", cl::desc("run: timed calls per length (median)"),
+            cl::init(5), cl::cat(runCat));
 static cl::opt<std::string>
-    runCrossCheck("cross-check",
-                  cl::desc("run: also compile the layer in this form (JIT) and check that "
-                           "both forms agree on every output"),
-                  cl::value_desc("form"), cl::init(""), cl::cat(runCat));
-static cl::opt<bool> runJit("jit",
-                            cl::desc("run: execute through the JIT instead of a compiled .so"),
-                            cl::init(false), cl::cat(runCat));
+    runLayer("layer",
+             cl::desc("run: use this compiled layer (.so) instead of "
+                      "compiling the spec"),
+             cl::value_desc("file.so"), cl::init(""), cl::cat(runCat));
+static cl::opt<std::string> runCrossCheck(
+    "cross-check",
+    cl::desc("run: also compile the layer in this form (JIT) and check that "
+             "both forms agree on every output"),
+    cl::value_desc("form"), cl::init(""), cl::cat(runCat));
+static cl::opt<bool>
+    runJit("jit",
+           cl::desc("run: execute through the JIT instead of a compiled .so"),
+           cl::init(false), cl::cat(runCat));
 
 namespace {
 int fail(const llvm::Twine &msg) {
@@ -117,7 +130,8 @@ struct Compilation {
   std::string formSummary;
 };
 
-LogicalResult runPhases(ModuleOp module, Phase from, Phase to, const CompileOptions &opts) {
+LogicalResult runPhases(ModuleOp module, Phase from, Phase to,
+                        const CompileOptions &opts) {
   if (static_cast<int>(to) <= static_cast<int>(from))
     return success();
   PassManager pm(module.getContext());
@@ -131,9 +145,10 @@ LogicalResult runPhases(ModuleOp module, Phase from, Phase to, const CompileOpti
 }
 
 /// Loads the input and compiles it from `from` up to `to`.
-FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
-                               bool needMetadata,
-                               std::optional<std::string> formOverride = std::nullopt) {
+FailureOr<Compilation>
+compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
+        bool needMetadata,
+        std::optional<std::string> formOverride = std::nullopt) {
   Compilation c;
   CompileOptions opts;
   if (isSpecFile(inputFile)) {
@@ -141,9 +156,11 @@ FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from
       fail("--compile-from applies to .mlir input only");
       return failure();
     }
-    llvm::Expected<::seqmix::LayerSpec> spec = ::seqmix::loadLayerSpec(inputFile);
+    llvm::Expected<::seqmix::LayerSpec> spec =
+        ::seqmix::loadLayerSpec(inputFile);
     if (!spec) {
-      llvm::errs() << "seqmixc: error: " << llvm::toString(spec.takeError()) << "\n";
+      llvm::errs() << "seqmixc: error: " << llvm::toString(spec.takeError())
+                   << "\n";
       return failure();
     }
     c.spec = *spec;
@@ -167,7 +184,8 @@ FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from
   opts.chunkSize = chunkSize;
   opts.remarks = remarks;
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
-    fail("--form must be auto, parallel, chunked or recurrent, got '" + opts.form + "'");
+    fail("--form must be auto, parallel, chunked or recurrent, got '" +
+         opts.form + "'");
     return failure();
   }
   if (chunkSize < 0) {
@@ -182,7 +200,8 @@ FailureOr<Compilation> compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from
   // lowering removes the ops) and the ABI at the last tensor-level phase.
   Phase abiPhase = Phase::Schedule;
   if (needMetadata && static_cast<int>(from) > static_cast<int>(abiPhase)) {
-    fail("emitting a layer needs input before the bufferize phase (the runtime ABI is "
+    fail("emitting a layer needs input before the bufferize phase (the runtime "
+         "ABI is "
          "read from the tensor-level entry function)");
     return failure();
   }
@@ -232,10 +251,11 @@ int writeText(llvm::StringRef text, llvm::StringRef path) {
 int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
   auto tm = createCpuTargetMachine(targetCpu);
   if (!tm)
-    return fail("cannot create a target machine for CPU '" + targetCpu + "': " +
-                llvm::toString(tm.takeError()));
+    return fail("cannot create a target machine for CPU '" + targetCpu +
+                "': " + llvm::toString(tm.takeError()));
   llvm::LLVMContext llvmCtx;
-  auto llvmModule = translateToOptimizedLLVMIR(*c.module, llvmCtx, **tm, c.metadata);
+  auto llvmModule =
+      translateToOptimizedLLVMIR(*c.module, llvmCtx, **tm, c.metadata);
   if (!llvmModule)
     return 1;
   std::string name = c.spec ? c.spec->name : "layer";
@@ -261,23 +281,27 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
 
 int compileMain(MLIRContext &ctx) {
   if (target != "cpu")
-    return fail("--target=" + target + " is not supported yet; the only target is cpu");
+    return fail("--target=" + target +
+                " is not supported yet; the only target is cpu");
   std::optional<Phase> to = kLastPhase;
   if (!compileTo.empty() && !(to = parsePhase(compileTo)))
-    return fail("--compile-to must be one of " + phaseList() + ", got '" + compileTo + "'");
+    return fail("--compile-to must be one of " + phaseList() + ", got '" +
+                compileTo + "'");
   std::optional<Phase> from = parsePhase(compileFrom);
   if (!from)
-    return fail("--compile-from must be one of " + phaseList() + ", got '" + compileFrom + "'");
+    return fail("--compile-from must be one of " + phaseList() + ", got '" +
+                compileFrom + "'");
   std::string kind = emit;
   if (kind.empty())
     kind = compileTo.empty() ? "so" : "mlir";
   static const char *kinds[] = {"mlir", "llvm", "obj", "so", "metadata"};
   if (!llvm::is_contained(kinds, kind))
-    return fail("--emit must be mlir, llvm, obj, so or metadata, got '" + kind + "'");
+    return fail("--emit must be mlir, llvm, obj, so or metadata, got '" + kind +
+                "'");
   bool native = kind == "llvm" || kind == "obj" || kind == "so";
   if (native && !compileTo.empty() && *to != kLastPhase)
-    return fail("--emit=" + kind + " needs the whole pipeline; drop --compile-to=" +
-                compileTo);
+    return fail("--emit=" + kind +
+                " needs the whole pipeline; drop --compile-to=" + compileTo);
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler handler(sm, &ctx);
   FailureOr<Compilation> c = compile(ctx, sm, *from, native ? kLastPhase : *to,
@@ -302,14 +326,15 @@ double median(std::vector<double> v) {
 
 int runMain(MLIRContext &ctx) {
   if (!isSpecFile(inputFile))
-    return fail("seqmixc run needs a layer spec (.json), got '" + inputFile + "'");
+    return fail("seqmixc run needs a layer spec (.json), got '" + inputFile +
+                "'");
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler handler(sm, &ctx);
   // With --layer the spec is only imported (for the reference and inputs);
   // the compiled library brings its own code and forms.
   bool prebuilt = !runLayer.empty();
-  FailureOr<Compilation> c = compile(ctx, sm, Phase::Import,
-                                     prebuilt ? Phase::Import : kLastPhase, !prebuilt);
+  FailureOr<Compilation> c = compile(
+      ctx, sm, Phase::Import, prebuilt ? Phase::Import : kLastPhase, !prebuilt);
   if (failed(c))
     return 1;
   const ::seqmix::LayerSpec &spec = *c->spec;
@@ -317,8 +342,8 @@ int runMain(MLIRContext &ctx) {
   if (B < 1)
     return fail("--batch must be >= 1");
   if (spec.batch > 0 && B != spec.batch)
-    return fail("--batch=" + std::to_string(B) + " but the spec fixes batch = " +
-                std::to_string(spec.batch));
+    return fail("--batch=" + std::to_string(B) +
+                " but the spec fixes batch = " + std::to_string(spec.batch));
   std::vector<int64_t> lens(runSeqLens.begin(), runSeqLens.end());
   if (lens.empty())
     lens.push_back(spec.seqLen > 0 ? spec.seqLen : 64);
@@ -326,8 +351,9 @@ int runMain(MLIRContext &ctx) {
     if (T < 1)
       return fail("--seq-len values must be >= 1, got " + std::to_string(T));
     if (spec.seqLen > 0 && T != spec.seqLen)
-      return fail("--seq-len=" + std::to_string(T) + " but the spec fixes seq_len = " +
-                  std::to_string(spec.seqLen));
+      return fail(
+          "--seq-len=" + std::to_string(T) +
+          " but the spec fixes seq_len = " + std::to_string(spec.seqLen));
   }
 
   std::unique_ptr<ExecutionEngine> engine;
@@ -369,14 +395,17 @@ int runMain(MLIRContext &ctx) {
     std::vector<::seqmix::TensorDesc> expect = spec.inputs();
     for (const auto &o : spec.outputs())
       expect.push_back(o);
-    bool match = seqmix_layer_num_args(layer) == static_cast<int32_t>(expect.size());
+    bool match =
+        seqmix_layer_num_args(layer) == static_cast<int32_t>(expect.size());
     for (size_t i = 0; match && i < expect.size(); ++i)
-      match = expect[i].name == seqmix_layer_arg_name(layer, static_cast<int32_t>(i)) &&
+      match = expect[i].name ==
+                  seqmix_layer_arg_name(layer, static_cast<int32_t>(i)) &&
               seqmix_layer_arg_is_output(layer, static_cast<int32_t>(i)) ==
                   (i >= spec.inputs().size() ? 1 : 0);
     if (!match) {
       seqmix_layer_free(layer);
-      return fail(runLayer + " was not compiled from a spec with the arguments of " +
+      return fail(runLayer +
+                  " was not compiled from a spec with the arguments of " +
                   inputFile);
     }
     std::istringstream meta(seqmix_layer_metadata(layer));
@@ -391,8 +420,8 @@ int runMain(MLIRContext &ctx) {
   std::unique_ptr<ExecutionEngine> crossEngine;
   seqmix_layer *cross = nullptr;
   if (!runCrossCheck.empty()) {
-    FailureOr<Compilation> c2 =
-        compile(ctx, sm, Phase::Import, kLastPhase, true, std::string(runCrossCheck));
+    FailureOr<Compilation> c2 = compile(ctx, sm, Phase::Import, kLastPhase,
+                                        true, std::string(runCrossCheck));
     if (failed(c2)) {
       seqmix_layer_free(layer);
       return 1;
@@ -415,9 +444,9 @@ int runMain(MLIRContext &ctx) {
   std::string gate = spec.mixer == ::seqmix::Mixer::GatedLinearAttention
                          ? ", gate " + spec.gate
                          : std::string();
-  llvm::outs() << "layer " << spec.name << " (" << ::seqmix::mixerName(spec.mixer) << gate
-               << "), form " << c->formSummary << ", "
-               << mode << ", B=" << B << "\n";
+  llvm::outs() << "layer " << spec.name << " ("
+               << ::seqmix::mixerName(spec.mixer) << gate << "), form "
+               << c->formSummary << ", " << mode << ", B=" << B << "\n";
   ::seqmix::Tolerance tol;
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;
@@ -427,9 +456,10 @@ int runMain(MLIRContext &ctx) {
     std::vector<seqmix_tensor> args;
     for (auto *list : {&inputs, &outputs})
       for (::seqmix::HostTensor &t : *list)
-        args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()), t.shape.data(),
-                        nullptr});
-    if (seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), &err)) {
+        args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
+                        t.shape.data(), nullptr});
+    if (seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()),
+                          &err)) {
       std::string msg = err;
       seqmix_free_error(err);
       seqmix_layer_free(layer);
@@ -441,49 +471,58 @@ int runMain(MLIRContext &ctx) {
     os << llvm::format("  T=%-5lld", static_cast<long long>(T));
     bool ok = true;
     for (size_t i = 0; i < outputs.size(); ++i) {
-      ::seqmix::ErrorStats e = ::seqmix::compareToReference(outputs[i].data, ref[i]);
+      ::seqmix::ErrorStats e =
+          ::seqmix::compareToReference(outputs[i].data, ref[i]);
       ok &= ::seqmix::withinTolerance(e, tol);
       worstAbs = std::max(worstAbs, e.maxAbs);
       worstRel = std::max(worstRel, e.maxRel);
       worstRms = std::max(worstRms, e.relRms);
       os << llvm::format(" %s: max_abs %.2e max_rel %.2e rel_rms %.2e;",
-                         outputs[i].desc.name.c_str(), e.maxAbs, e.maxRel, e.relRms);
+                         outputs[i].desc.name.c_str(), e.maxAbs, e.maxRel,
+                         e.relRms);
     }
     if (cross) {
       // Two forms may each be off by the tolerance, in opposite directions.
       ::seqmix::Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
       auto other = ::seqmix::makeOutputs(spec, B, T);
-      std::vector<seqmix_tensor> args2(args.begin(), args.begin() + inputs.size());
+      std::vector<seqmix_tensor> args2(args.begin(),
+                                       args.begin() + inputs.size());
       for (::seqmix::HostTensor &t : other)
-        args2.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()), t.shape.data(),
-                         nullptr});
-      (void)seqmix_layer_call(cross, args2.data(), static_cast<int32_t>(args2.size()), nullptr);
+        args2.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
+                         t.shape.data(), nullptr});
+      (void)seqmix_layer_call(cross, args2.data(),
+                              static_cast<int32_t>(args2.size()), nullptr);
       os << " vs " << runCrossCheck << ":";
       for (size_t i = 0; i < outputs.size(); ++i) {
         std::vector<double> theirs(other[i].data.begin(), other[i].data.end());
-        ::seqmix::ErrorStats e = ::seqmix::compareToReference(outputs[i].data, theirs);
+        ::seqmix::ErrorStats e =
+            ::seqmix::compareToReference(outputs[i].data, theirs);
         ok &= ::seqmix::withinTolerance(e, mutual);
-        os << llvm::format(" %s max_rel %.2e;", outputs[i].desc.name.c_str(), e.maxRel);
+        os << llvm::format(" %s max_rel %.2e;", outputs[i].desc.name.c_str(),
+                           e.maxRel);
       }
     }
     std::vector<double> times;
     for (unsigned r = 0; r < runReps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      (void)seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()), nullptr);
-      times.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-              .count());
+      (void)seqmix_layer_call(layer, args.data(),
+                              static_cast<int32_t>(args.size()), nullptr);
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
     }
-    os << llvm::format(" time %.3f ms", median(times)) << (ok ? "  ok" : "  FAIL");
+    os << llvm::format(" time %.3f ms", median(times))
+       << (ok ? "  ok" : "  FAIL");
     llvm::outs() << line << "\n";
     allOk &= ok;
   }
   seqmix_layer_free(layer);
   seqmix_layer_free(cross);
-  llvm::outs() << llvm::format("max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
-                               "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",
-                               worstAbs, worstRel, worstRms, tol.relRms, tol.maxRel,
-                               allOk ? "PASS" : "FAIL");
+  llvm::outs() << llvm::format(
+      "max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
+      "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",
+      worstAbs, worstRel, worstRms, tol.relRms, tol.maxRel,
+      allOk ? "PASS" : "FAIL");
   return allOk ? 0 : 1;
 }
 } // namespace
@@ -502,21 +541,27 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions({&compileCat, &runCat, &llvm::getColorCategory()});
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
-    os << "seqmixc (seqmix " SEQMIX_VERSION_STRING ") with LLVM/MLIR " LLVM_VERSION_STRING "\n";
+    os << "seqmixc (seqmix " SEQMIX_VERSION_STRING
+          ") with LLVM/MLIR " LLVM_VERSION_STRING "\n";
   });
   cl::ParseCommandLineOptions(
       static_cast<int>(args.size()), args.data(),
       "seqmixc: the seqmix compiler for sequence-mixing layers\n\n"
       "  seqmixc [options] <layer.json | input.mlir>   compile a layer\n"
-      "  seqmixc run [options] <layer.json>            compile it, run it on seeded\n"
-      "                                                inputs, check it against the\n"
-      "                                                reference and time it\n\n"
+      "  seqmixc run [options] <layer.json>            compile it, run it on "
+      "seeded\n"
+      "                                                inputs, check it "
+      "against the\n"
+      "                                                reference and time "
+      "it\n\n"
       "Examples:\n"
       "  seqmixc examples/gla.json -o gla.so\n"
       "  seqmixc examples/gla.json --compile-to=select-forms --remarks\n"
       "  seqmixc examples/gla.json --emit=llvm --form=parallel\n"
-      "  seqmixc run examples/gla.json --form=recurrent --seq-len=1,7,64,300\n\n"
-      "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all and --mlir-timing\n"
+      "  seqmixc run examples/gla.json --form=recurrent "
+      "--seq-len=1,7,64,300\n\n"
+      "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all and "
+      "--mlir-timing\n"
       "work in both modes (see --help-hidden).\n");
 
   DialectRegistry registry;

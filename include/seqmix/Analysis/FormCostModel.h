@@ -13,8 +13,14 @@
 
 namespace seqmix {
 
-enum class Family { SoftmaxAttention, LinearAttention, GatedLinearAttention,
-                    DeltaRule, SelectiveScan, LTIScan };
+enum class Family {
+  SoftmaxAttention,
+  LinearAttention,
+  GatedLinearAttention,
+  DeltaRule,
+  SelectiveScan,
+  LTIScan
+};
 enum class Form { Parallel, Chunked, Recurrent };
 enum class Gate { None, Constant, Scalar, Vector };
 
@@ -31,15 +37,15 @@ struct Problem {
 
 /// Target parameters of FORMS.md 6.2.
 struct Machine {
-  double peakMatmul;   ///< FLOP/s of dense matmul
-  double peakVector;   ///< FLOP/s of elementwise work
-  double etaMatmul;    ///< achieved fraction of peakMatmul
-  double etaVector;    ///< achieved fraction of peakVector
-  double bandwidth;    ///< bytes/s
-  double saturation;   ///< independent work items that fill the machine
-  double tauChunk;     ///< seconds per dependent chunk step
-  double tauToken;     ///< seconds per dependent token step
-  double launch;       ///< seconds of fixed overhead
+  double peakMatmul; ///< FLOP/s of dense matmul
+  double peakVector; ///< FLOP/s of elementwise work
+  double etaMatmul;  ///< achieved fraction of peakMatmul
+  double etaVector;  ///< achieved fraction of peakVector
+  double bandwidth;  ///< bytes/s
+  double saturation; ///< independent work items that fill the machine
+  double tauChunk;   ///< seconds per dependent chunk step
+  double tauToken;   ///< seconds per dependent token step
+  double launch;     ///< seconds of fixed overhead
 
   /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md).
   static Machine hostCpu();
@@ -53,13 +59,15 @@ struct Estimate {
 };
 
 /// Cost of computing `p` in `form` (chunk size `chunk` for the chunked form).
-Estimate estimateForm(const Problem &p, Form form, int64_t chunk, const Machine &m);
+Estimate estimateForm(const Problem &p, Form form, int64_t chunk,
+                      const Machine &m);
 
 /// The cheapest of `candidates` (chunked tried with C in {16, ..., 256},
 /// C <= T); all evaluated estimates are appended to `all` when given.
 /// Returns false when `candidates` is empty.
 bool selectForm(const Problem &p, const std::vector<Form> &candidates,
-                const Machine &m, Estimate &best, std::vector<Estimate> *all = nullptr);
+                const Machine &m, Estimate &best,
+                std::vector<Estimate> *all = nullptr);
 
 } // namespace seqmix
 

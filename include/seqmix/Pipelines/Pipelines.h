@@ -1,4 +1,5 @@
-//===- Pipelines.h - the seqmix compilation phases ---------------*- C++ -*-===//
+//===- Pipelines.h - the seqmix compilation phases ---------------*- C++
+//-*-===//
 #ifndef SEQMIX_PIPELINES_PIPELINES_H
 #define SEQMIX_PIPELINES_PIPELINES_H
 
@@ -30,7 +31,8 @@ struct CompileOptions {
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR
 /// from the previous phase to `phase`. Import adds nothing.
-LogicalResult addPhasePasses(OpPassManager &pm, Phase phase, const CompileOptions &opts);
+LogicalResult addPhasePasses(OpPassManager &pm, Phase phase,
+                             const CompileOptions &opts);
 
 /// Every dialect and interface the pipeline needs.
 void registerSeqMixDialects(DialectRegistry &registry);

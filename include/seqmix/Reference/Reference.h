@@ -40,8 +40,12 @@ template <typename T> struct BasicArray {
       off = off * shape[d] + is[d];
     return off;
   }
-  template <typename... I> T &operator()(I... idx) { return data[offset(idx...)]; }
-  template <typename... I> const T &operator()(I... idx) const { return data[offset(idx...)]; }
+  template <typename... I> T &operator()(I... idx) {
+    return data[offset(idx...)];
+  }
+  template <typename... I> const T &operator()(I... idx) const {
+    return data[offset(idx...)];
+  }
 };
 using Array = BasicArray<double>;
 using CArray = BasicArray<std::complex<double>>;
@@ -101,14 +105,16 @@ struct DeltaParams {
   bool l2norm = true;
   double eps = 1e-6;
 };
-Result deltaRule(const Array &q, const Array &k, const Array &v, const Array &beta,
-                 const Array *g, const Array *initialState, const DeltaParams &p);
+Result deltaRule(const Array &q, const Array &k, const Array &v,
+                 const Array &beta, const Array *g, const Array *initialState,
+                 const DeltaParams &p);
 
 /// Mamba-1 selective scan: u, delta [B,D,T]; A [D,N]; B, C [B,G,N,T];
 /// D, deltaBias [D]; z [B,D,T]; state [B,D,N].
-Result selectiveScan(const Array &u, const Array &delta, const Array &A, const Array &B,
-                     const Array &C, const Array *D, const Array *z,
-                     const Array *deltaBias, const Array *initialState, bool softplus);
+Result selectiveScan(const Array &u, const Array &delta, const Array &A,
+                     const Array &B, const Array &C, const Array *D,
+                     const Array *z, const Array *deltaBias,
+                     const Array *initialState, bool softplus);
 
 enum class Discretization { ZOH, Bilinear, EulerB };
 /// LTI diagonal SSM: u [B,H,T]; A, B, C [H,N'] (complex; real mode uses zero
@@ -118,13 +124,15 @@ struct LTIResult {
   Array out;
   CArray state;
 };
-LTIResult ltiScan(const Array &u, const CArray &A, const CArray &B, const CArray &C,
-                  const Array &logDt, const Array *D, const CArray *initialState,
-                  Discretization disc, bool complexMode);
+LTIResult ltiScan(const Array &u, const CArray &A, const CArray &B,
+                  const CArray &C, const Array &logDt, const Array *D,
+                  const CArray *initialState, Discretization disc,
+                  bool complexMode);
 
 /// Discretized (Abar, Bbar) of one mode (FORMS.md 5.1).
 std::pair<std::complex<double>, std::complex<double>>
-discretize(std::complex<double> A, std::complex<double> B, double dt, Discretization d);
+discretize(std::complex<double> A, std::complex<double> B, double dt,
+           Discretization d);
 
 } // namespace seqmix::ref
 

@@ -1,4 +1,5 @@
-//===- ImportSpec.h - layer spec to seqmix IR --------------------*- C++ -*-===//
+//===- ImportSpec.h - layer spec to seqmix IR --------------------*- C++
+//-*-===//
 #ifndef SEQMIX_SPEC_IMPORTSPEC_H
 #define SEQMIX_SPEC_IMPORTSPEC_H
 

@@ -1,4 +1,5 @@
-//===- LayerSpec.h - JSON layer spec v1 ---------------------------*- C++ -*-===//
+//===- LayerSpec.h - JSON layer spec v1 ---------------------------*- C++
+//-*-===//
 //
 // The versioned JSON description of one sequence-mixing layer (docs/spec.md).
 // Parsing needs only LLVMSupport: the spec is also read by tools that do not
@@ -63,7 +64,7 @@ struct LayerSpec {
   std::string featureMap = "identity"; ///< identity | elu1 | relu | taylor
   bool normalize = false;
   double eps = 1e-6;
-  std::string gate = "none"; ///< none | constant | scalar | vector
+  std::string gate = "none";    ///< none | constant | scalar | vector
   std::vector<double> logDecay; ///< gate constant: log gamma per head
   bool gated = false, l2normQK = true;
 
@@ -85,7 +86,8 @@ struct LayerSpec {
 
 /// Parses and validates a spec. `source` names the input in messages. Every
 /// error names the field and what is allowed.
-llvm::Expected<LayerSpec> parseLayerSpec(llvm::StringRef json, llvm::StringRef source);
+llvm::Expected<LayerSpec> parseLayerSpec(llvm::StringRef json,
+                                         llvm::StringRef source);
 
 /// Reads and parses a spec file.
 llvm::Expected<LayerSpec> loadLayerSpec(llvm::StringRef path);

@@ -1,4 +1,5 @@
-//===- CPU.h - CPU code generation: LLVM IR, objects, .so, JIT ---*- C++ -*-===//
+//===- CPU.h - CPU code generation: LLVM IR, objects, .so, JIT ---*- C++
+//-*-===//
 #ifndef SEQMIX_TARGET_CPU_H
 #define SEQMIX_TARGET_CPU_H
 
@@ -20,14 +21,14 @@ namespace mlir::seqmix {
 FailureOr<std::string> buildAbiMetadata(ModuleOp module);
 
 /// A TargetMachine for this host (`cpu` = "host") or a named CPU.
-llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createCpuTargetMachine(llvm::StringRef cpu);
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createCpuTargetMachine(llvm::StringRef cpu);
 
 /// Translates an LLVM-dialect module to LLVM IR for `tm`, optimizes it at -O3
 /// and adds the `seqmix_abi_metadata` symbol.
-std::unique_ptr<llvm::Module> translateToOptimizedLLVMIR(ModuleOp module,
-                                                         llvm::LLVMContext &ctx,
-                                                         llvm::TargetMachine &tm,
-                                                         llvm::StringRef metadata);
+std::unique_ptr<llvm::Module>
+translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &ctx,
+                           llvm::TargetMachine &tm, llvm::StringRef metadata);
 
 /// Writes a relocatable object for `tm`.
 LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,

@@ -1,4 +1,5 @@
-//===- LayerHarness.h - seeded inputs, reference outputs, errors -*- C++ -*-===//
+//===- LayerHarness.h - seeded inputs, reference outputs, errors -*- C++
+//-*-===//
 //
 // What `seqmixc run`, the bench tool and the integration tests share: the
 // well-conditioned input generators of FORMS.md 7.3 for each family, the
@@ -31,15 +32,17 @@ struct HostTensor {
 std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T);
 
 /// Seeded inputs for `spec` (FORMS.md 7.3 generators).
-std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T, uint64_t seed);
+std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
+                                   uint64_t seed);
 
 /// Zero-filled outputs of the right shapes.
-std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B, int64_t T);
+std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,
+                                    int64_t T);
 
 /// The reference outputs (out, then final state when the spec has one) as
 /// flat doubles in the same layout as the outputs (complex interleaved).
-std::vector<std::vector<double>> referenceOutputs(const LayerSpec &spec,
-                                                  const std::vector<HostTensor> &inputs);
+std::vector<std::vector<double>>
+referenceOutputs(const LayerSpec &spec, const std::vector<HostTensor> &inputs);
 
 struct ErrorStats {
   double maxAbs = 0, maxRel = 0, relRms = 0;
@@ -48,7 +51,8 @@ struct ErrorStats {
 
 /// FORMS.md 7.2: rel_rms = |x - ref|_2 / (|ref|_2 + 1e-30),
 /// max_rel = max|x - ref| / (max|ref| + 1e-30).
-ErrorStats compareToReference(const std::vector<float> &got, const std::vector<double> &ref);
+ErrorStats compareToReference(const std::vector<float> &got,
+                              const std::vector<double> &ref);
 
 /// FORMS.md 7.2 tolerances for fp32 everywhere.
 struct Tolerance {

@@ -33,22 +33,23 @@ void initNativeTarget() {
 }
 
 /// Appends one "arg in|out <name> <type> dim:size ..." line.
-LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs, bool output,
-                             unsigned index, std::string &out) {
+LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
+                             bool output, unsigned index, std::string &out) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor)
-    return fn.emitError() << "entry " << (output ? "result" : "argument") << " #" << index
-                          << " must be a ranked tensor to build the runtime ABI, got "
-                          << type;
+    return fn.emitError()
+           << "entry " << (output ? "result" : "argument") << " #" << index
+           << " must be a ranked tensor to build the runtime ABI, got " << type;
   std::string typeName;
   Type elem = tensor.getElementType();
   if (elem.isF32())
     typeName = "f32";
-  else if (auto c = dyn_cast<ComplexType>(elem); c && c.getElementType().isF32())
+  else if (auto c = dyn_cast<ComplexType>(elem);
+           c && c.getElementType().isF32())
     typeName = "complex64";
   else
-    return fn.emitError() << "entry " << (output ? "result" : "argument") << " #" << index
-                          << " has element type " << elem
+    return fn.emitError() << "entry " << (output ? "result" : "argument")
+                          << " #" << index << " has element type " << elem
                           << "; the runtime supports f32 and complex<f32>";
   std::string name = (output ? "result" : "arg") + std::to_string(index);
   ArrayAttr dimNames;
@@ -57,7 +58,8 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs, b
       name = n.str();
     dimNames = attrs.getAs<ArrayAttr>("seqmix.dims");
   }
-  out += std::string("arg ") + (output ? "out " : "in ") + name + " " + typeName;
+  out +=
+      std::string("arg ") + (output ? "out " : "in ") + name + " " + typeName;
   for (int64_t d = 0; d < tensor.getRank(); ++d) {
     // Without names from the importer, every dimension gets its own name, so
     // only static sizes are checked for it.
@@ -66,7 +68,8 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs, b
       if (auto s = dyn_cast<StringAttr>(dimNames[d]))
         dn = s.str();
     out += " " + dn + ":" +
-           (tensor.isDynamicDim(d) ? std::string("?") : std::to_string(tensor.getDimSize(d)));
+           (tensor.isDynamicDim(d) ? std::string("?")
+                                   : std::to_string(tensor.getDimSize(d)));
   }
   out += "\n";
   return success();
@@ -79,8 +82,9 @@ FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
     if (fn.isPublic() && !fn.isExternal())
       publicFns.push_back(fn);
   if (publicFns.size() != 1)
-    return module.emitError() << "a compiled layer needs exactly one public function, found "
-                              << publicFns.size();
+    return module.emitError()
+           << "a compiled layer needs exactly one public function, found "
+           << publicFns.size();
   func::FuncOp fn = publicFns.front();
   std::string text = "seqmix-abi 1\nname " + fn.getSymName().str() + "\n";
   for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes()))
@@ -107,31 +111,35 @@ mlir::seqmix::createCpuTargetMachine(llvm::StringRef cpu) {
   return jtmb->createTargetMachine();
 }
 
-std::unique_ptr<llvm::Module>
-mlir::seqmix::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &ctx,
-                                         llvm::TargetMachine &tm, llvm::StringRef metadata) {
-  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, ctx);
+std::unique_ptr<llvm::Module> mlir::seqmix::translateToOptimizedLLVMIR(
+    ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
+    llvm::StringRef metadata) {
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, ctx);
   if (!llvmModule)
     return nullptr;
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple());
   if (!metadata.empty()) {
     llvm::Constant *text = llvm::ConstantDataArray::getString(ctx, metadata);
-    auto *gv = new llvm::GlobalVariable(*llvmModule, text->getType(), /*isConstant=*/true,
-                                        llvm::GlobalValue::ExternalLinkage, text,
-                                        "seqmix_abi_metadata");
+    auto *gv = new llvm::GlobalVariable(
+        *llvmModule, text->getType(), /*isConstant=*/true,
+        llvm::GlobalValue::ExternalLinkage, text, "seqmix_abi_metadata");
     gv->setAlignment(llvm::Align(1));
   }
   auto optimize = makeOptimizingTransformer(3, 0, &tm);
   if (llvm::Error err = optimize(llvmModule.get())) {
-    module.emitError() << "LLVM optimization failed: " << llvm::toString(std::move(err));
+    module.emitError() << "LLVM optimization failed: "
+                       << llvm::toString(std::move(err));
     return nullptr;
   }
   return llvmModule;
 }
 
-LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
-                                           llvm::StringRef path, std::string &error) {
+LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module,
+                                           llvm::TargetMachine &tm,
+                                           llvm::StringRef path,
+                                           std::string &error) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
   if (ec) {
@@ -139,7 +147,8 @@ LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module, llvm::TargetMac
     return failure();
   }
   llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             llvm::CodeGenFileType::ObjectFile)) {
     error = "the target cannot emit object files";
     return failure();
   }
@@ -148,7 +157,8 @@ LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module, llvm::TargetMac
   return success();
 }
 
-LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object, llvm::StringRef output,
+LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object,
+                                              llvm::StringRef output,
                                               std::string &error) {
   std::string clang = SEQMIX_CLANG_PATH;
   if (!llvm::sys::fs::can_execute(clang)) {
@@ -160,8 +170,8 @@ LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object, llvm::Stri
     }
     clang = *found;
   }
-  llvm::SmallVector<llvm::StringRef> args = {clang,  "-shared", "-fuse-ld=lld", "-o",
-                                             output, object,    "-lm"};
+  llvm::SmallVector<llvm::StringRef> args = {
+      clang, "-shared", "-fuse-ld=lld", "-o", output, object, "-lm"};
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &msg);
   if (rc != 0) {
@@ -172,7 +182,8 @@ LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object, llvm::Stri
   return success();
 }
 
-llvm::Expected<std::unique_ptr<ExecutionEngine>> mlir::seqmix::createJit(ModuleOp module) {
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+mlir::seqmix::createJit(ModuleOp module) {
   auto tm = createCpuTargetMachine("host");
   if (!tm)
     return tm.takeError();
