@@ -338,3 +338,34 @@ TEST(Reference, StableScalarFunctions) {
   EXPECT_NEAR(logsigmoid(-1000), -1000, 1e-12);
   EXPECT_NEAR(silu(0), 0, 1e-15);
 }
+
+TEST(Reference, KAT_H3_RecallThroughShiftAndDiagonalSSM) {
+  // H3 with d_h = 1: o = q * SSM_diag(SSM_shift(k) * v). Shift taps [0, 1]
+  // delay k by one token; the diagonal SSM with Abar = Bbar = C = 1 (real
+  // mode, Euler-B with A = 0, dt = 1) is a running sum.
+  std::vector<double> k = {1, 0, 0, 0}, v = {0, 5, 0, 0}, q = {1, 1, 1, 1};
+  Array u({1, 1, 4});
+  for (int t = 0; t < 4; ++t)
+    u(0, 0, t) = (t ? k[t - 1] : 0.0) * v[t];
+  CArray A({1, 1}), B({1, 1}), C({1, 1});
+  B.data = {1.0};
+  C.data = {1.0};
+  Array logDt({1});
+  LTIResult y = ltiScan(u, A, B, C, logDt, nullptr, nullptr,
+                        Discretization::EulerB, false);
+  for (int t = 0; t < 4; ++t)
+    y.out(0, 0, t) *= q[t];
+  expectOut(y.out, {0, 5, 5, 5});
+}
+
+TEST(Reference, KAT_SC_ScanOperator) {
+  // h_t = 0.5 h_{t-1} + 1 through the selective scan with D = N = 1:
+  // softplus off, delta = 1, A = ln 0.5, B = C = u = 1.
+  Array u({1, 1, 4}), delta({1, 1, 4}), A({1, 1}), B({1, 1, 1, 4}),
+      C({1, 1, 1, 4});
+  u.data = delta.data = B.data = C.data = {1, 1, 1, 1};
+  A.data = {std::log(0.5)};
+  Result r = selectiveScan(u, delta, A, B, C, nullptr, nullptr, nullptr,
+                           nullptr, false);
+  expectOut(r.out, {1, 1.5, 1.75, 1.875});
+}

@@ -48,6 +48,22 @@ private:
 double inverseSoftplus(double x) { return x + std::log(-std::expm1(-x)); }
 
 /// Fills one input by the family's generator (FORMS.md 7.3).
+/// Applies the gate regime to log gates `t` (scalar [B,H,T] or vector
+/// [B,H,T,K]) after the default generator filled them.
+void stressGates(HostTensor &t, Gen &g, GateRegime regime) {
+  if (regime == GateRegime::Default)
+    return;
+  const int64_t T = t.shape[2];
+  const int64_t inner = t.shape.size() > 3 ? t.shape[3] : 1;
+  for (int64_t i = 0; i < t.elements(); ++i) {
+    int64_t tok = (i / inner) % T;
+    if (regime == GateRegime::Strong)
+      t.data[i] = static_cast<float>(ref::logsigmoid(g.normal()));
+    else if (tok % 37 == 5)
+      t.data[i] = -1e4f;
+  }
+}
+
 void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   const std::string &n = t.desc.name;
   const int64_t count = t.elements();
@@ -154,13 +170,26 @@ ref::CArray toCArray(const HostTensor &t) {
 }
 } // namespace
 
+std::optional<GateRegime> seqmix::parseGateRegime(llvm::StringRef name) {
+  if (name == "default")
+    return GateRegime::Default;
+  if (name == "strong")
+    return GateRegime::Strong;
+  if (name == "reset")
+    return GateRegime::Reset;
+  return std::nullopt;
+}
+
 std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
-                                           int64_t T, uint64_t seed) {
+                                           int64_t T, uint64_t seed,
+                                           GateRegime gates) {
   std::vector<HostTensor> in;
   Gen g(seed);
   for (const TensorDesc &d : spec.inputs()) {
     in.push_back(allocate(d, B, T));
     fill(spec, in.back(), g);
+    if (d.name == "g")
+      stressGates(in.back(), g, gates);
   }
   return in;
 }

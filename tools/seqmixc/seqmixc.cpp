@@ -103,6 +103,11 @@ static cl::opt<std::string>
              cl::desc("run: use this compiled layer (.so) instead of "
                       "compiling the spec"),
              cl::value_desc("file.so"), cl::init(""), cl::cat(runCat));
+static cl::opt<std::string> runGates(
+    "gates",
+    cl::desc("run: log gates to generate: default (FORMS.md 7.3), strong "
+             "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens)"),
+    cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
 static cl::opt<std::string> runCrossCheck(
     "cross-check",
     cl::desc("run: also compile the layer in this form (JIT) and check that "
@@ -344,6 +349,11 @@ int runMain(MLIRContext &ctx) {
   if (spec.batch > 0 && B != spec.batch)
     return fail("--batch=" + std::to_string(B) +
                 " but the spec fixes batch = " + std::to_string(spec.batch));
+  std::optional<::seqmix::GateRegime> regime =
+      ::seqmix::parseGateRegime(runGates);
+  if (!regime)
+    return fail("--gates must be default, strong or reset, got '" + runGates +
+                "'");
   std::vector<int64_t> lens(runSeqLens.begin(), runSeqLens.end());
   if (lens.empty())
     lens.push_back(spec.seqLen > 0 ? spec.seqLen : 64);
@@ -451,7 +461,7 @@ int runMain(MLIRContext &ctx) {
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;
   for (int64_t T : lens) {
-    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed);
+    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
     std::vector<seqmix_tensor> args;
     for (auto *list : {&inputs, &outputs})

@@ -14,6 +14,7 @@
 #include "seqmix/Spec/LayerSpec.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,22 @@ struct HostTensor {
 /// Concrete shapes of the spec's tensors for batch `B` and sequence `T`.
 std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T);
 
-/// Seeded inputs for `spec` (FORMS.md 7.3 generators).
+/// Which log gates to generate (gated families).
+enum class GateRegime {
+  Default, ///< FORMS.md 7.3: moderate scalar gates, weak (GLA-like) vector
+           ///< gates
+  Strong,  ///< logsigmoid(N(0, 1)): alpha about 0.5 on average
+  Reset,   ///< default gates with a hard reset (g = -1e4) every 37 tokens
+};
+
+/// Parses "default", "strong" or "reset".
+std::optional<GateRegime> parseGateRegime(llvm::StringRef name);
+
+/// Seeded inputs for `spec` (FORMS.md 7.3 generators; 7.6 for the stressed
+/// gate regimes).
 std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
-                                   uint64_t seed);
+                                   uint64_t seed,
+                                   GateRegime gates = GateRegime::Default);
 
 /// Zero-filled outputs of the right shapes.
 std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,
