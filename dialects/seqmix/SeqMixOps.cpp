@@ -149,6 +149,28 @@ LogicalResult checkStates(Operation *op, ShapeChecker &shapes, Value init,
   }
   return success();
 }
+
+/// The operands shared by linear, gated linear and delta-rule attention
+/// (C1-C3 of each): q, k [B, H, T, K], v and the result [B, H, T, V], and one
+/// float element type over them and `alsoSameType`.
+LogicalResult
+checkQKV(Operation *op, ShapeChecker &s, Value q, Value k, Value v, Value out,
+         ArrayRef<std::pair<Value, StringRef>> alsoSameType = {}) {
+  if (failed(s.check(q, "q", {"B", "H", "T", "K"}, "C1", "C3")) ||
+      failed(s.check(k, "k", {"B", "H", "T", "K"}, "C1", "C3")) ||
+      failed(s.check(v, "v", {"B", "H", "T", "V"}, "C1", "C3")))
+    return failure();
+  for (auto [value, name] : alsoSameType)
+    if (failed(s.check(value, name, {"B", "H", "T"}, "C1", "C3")))
+      return failure();
+  if (failed(s.check(out, "result", {"B", "H", "T", "V"}, "C1", "C1")))
+    return failure();
+  SmallVector<std::pair<Value, StringRef>> same = {
+      {q, "q"}, {k, "k"}, {v, "v"}};
+  same.append(alsoSameType.begin(), alsoSameType.end());
+  same.push_back({out, "result"});
+  return checkSameFloat(op, same, "C2");
+}
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -196,15 +218,7 @@ int64_t LinearAttentionOp::getFeatureDim() {
 
 LogicalResult LinearAttentionOp::verify() {
   ShapeChecker s(*this);
-  if (failed(s.check(getQ(), "q", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getK(), "k", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getV(), "v", {"B", "H", "T", "V"}, "C1", "C3")) ||
-      failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
-    return failure();
-  if (failed(checkSameFloat(
-          *this,
-          {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"}, {getOut(), "result"}},
-          "C2")))
+  if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut())))
     return failure();
   if (getFeatureMap() == FeatureMap::identity && getNormalize())
     return emitOpError() << "[C4] the identity feature map cannot be used with "
@@ -238,15 +252,7 @@ LogicalResult LinearAttentionOp::verify() {
 
 LogicalResult GatedLinearAttentionOp::verify() {
   ShapeChecker s(*this);
-  if (failed(s.check(getQ(), "q", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getK(), "k", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getV(), "v", {"B", "H", "T", "V"}, "C1", "C3")) ||
-      failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
-    return failure();
-  if (failed(checkSameFloat(
-          *this,
-          {{getQ(), "q"}, {getK(), "k"}, {getV(), "v"}, {getOut(), "result"}},
-          "C2")))
+  if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut())))
     return failure();
   GateKind gate = getGate();
   StringRef gateName = stringifyGateKind(gate);
@@ -305,19 +311,8 @@ LogicalResult GatedLinearAttentionOp::verify() {
 
 LogicalResult DeltaRuleOp::verify() {
   ShapeChecker s(*this);
-  if (failed(s.check(getQ(), "q", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getK(), "k", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(getV(), "v", {"B", "H", "T", "V"}, "C1", "C3")) ||
-      failed(s.check(getBeta(), "beta", {"B", "H", "T"}, "C1", "C3")) ||
-      failed(s.check(getOut(), "result", {"B", "H", "T", "V"}, "C1", "C1")))
-    return failure();
-  if (failed(checkSameFloat(*this,
-                            {{getQ(), "q"},
-                             {getK(), "k"},
-                             {getV(), "v"},
-                             {getBeta(), "beta"},
-                             {getOut(), "result"}},
-                            "C2")))
+  if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut(),
+                      {{getBeta(), "beta"}})))
     return failure();
   if (getG() && (failed(s.check(getG(), "g", {"B", "H", "T"}, "C4", "C4")) ||
                  failed(checkF32(*this, getG(), "g (log gates)", "C4"))))
