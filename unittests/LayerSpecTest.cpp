@@ -88,6 +88,14 @@ TEST(LayerSpec, WrongType) {
   EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got a string"),
             std::string::npos)
       << e;
+  e = error(withField("heads", "1e30"));
+  EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got a number"),
+            std::string::npos)
+      << e;
+  e = error(withField("heads", "100000000"));
+  EXPECT_NE(e.find("field 'heads': expected an integer <= 16777216"),
+            std::string::npos)
+      << e;
   e = error(withField("heads", "0"));
   EXPECT_NE(e.find("field 'heads': expected an integer >= 1, got 0"),
             std::string::npos)

@@ -57,6 +57,9 @@ std::string quoted(llvm::ArrayRef<llvm::StringRef> items) {
   return s;
 }
 
+/// The largest size any field may give.
+constexpr int64_t kMaxSize = int64_t(1) << 24;
+
 /// Reads typed fields of one JSON object, remembering the first error.
 class FieldReader {
 public:
@@ -111,6 +114,12 @@ public:
     }
     if (*i < min) {
       fail(field, "expected an integer >= " + llvm::Twine(min) + ", got " +
+                      llvm::Twine(*i));
+      return dflt;
+    }
+    // Sizes multiply into buffer sizes: keep every one well inside int64.
+    if (*i > kMaxSize) {
+      fail(field, "expected an integer <= " + llvm::Twine(kMaxSize) + ", got " +
                       llvm::Twine(*i));
       return dflt;
     }

@@ -60,9 +60,9 @@ static cl::opt<std::string> compileFrom(
     cl::value_desc("phase"), cl::init("import"), cl::cat(compileCat));
 static cl::opt<std::string> emit(
     "emit",
-    cl::desc(
-        "What to write: mlir, llvm (LLVM IR), obj, so (shared library, default "
-        "when compiling to the end), metadata (the runtime ABI text)"),
+    cl::desc("What to write: mlir, llvm (LLVM IR), asm, obj, so (shared "
+             "library, default "
+             "when compiling to the end), metadata (the runtime ABI text)"),
     cl::value_desc("kind"), cl::init(""), cl::cat(compileCat));
 static cl::opt<std::string>
     formOpt("form",
@@ -270,9 +270,13 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
     llvmModule->print(os, nullptr);
     return writeText(text, path);
   }
+  std::string err;
+  if (kind == "asm") {
+    FailureOr<std::string> text = emitAssembly(*llvmModule, **tm, err);
+    return failed(text) ? fail(err) : writeText(*text, path);
+  }
   if (path.empty() || path == "-")
     path = name + (kind == "obj" ? ".o" : ".so");
-  std::string err;
   if (kind == "obj")
     return failed(emitObjectFile(*llvmModule, **tm, path, err)) ? fail(err) : 0;
   llvm::SmallString<128> obj;
@@ -299,11 +303,12 @@ int compileMain(MLIRContext &ctx) {
   std::string kind = emit;
   if (kind.empty())
     kind = compileTo.empty() ? "so" : "mlir";
-  static const char *kinds[] = {"mlir", "llvm", "obj", "so", "metadata"};
+  static const char *kinds[] = {"mlir", "llvm", "asm", "obj", "so", "metadata"};
   if (!llvm::is_contained(kinds, kind))
-    return fail("--emit must be mlir, llvm, obj, so or metadata, got '" + kind +
-                "'");
-  bool native = kind == "llvm" || kind == "obj" || kind == "so";
+    return fail("--emit must be mlir, llvm, asm, obj, so or metadata, got '" +
+                kind + "'");
+  bool native =
+      kind == "llvm" || kind == "asm" || kind == "obj" || kind == "so";
   if (native && !compileTo.empty() && *to != kLastPhase)
     return fail("--emit=" + kind +
                 " needs the whole pipeline; drop --compile-to=" + compileTo);

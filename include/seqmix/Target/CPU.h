@@ -31,6 +31,10 @@ translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &ctx,
                            llvm::TargetMachine &tm, llvm::StringRef metadata);
 
 /// Writes a relocatable object for `tm`.
+/// Returns the native assembly of `module` for `tm`, or fails with `error`.
+FailureOr<std::string>
+emitAssembly(llvm::Module &module, llvm::TargetMachine &tm, std::string &error);
+
 LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
                              llvm::StringRef path, std::string &error);
 

@@ -8,6 +8,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
@@ -103,6 +104,19 @@ mlir::seqmix::createCpuTargetMachine(llvm::StringRef cpu) {
   if (!jtmb)
     return jtmb.takeError();
   if (cpu != "host") {
+    // Reject unknown names up front (LLVM would only warn and fall back).
+    std::string err;
+    const llvm::Target *target =
+        llvm::TargetRegistry::lookupTarget(jtmb->getTargetTriple(), err);
+    if (!target)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), err);
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(jtmb->getTargetTriple(), "", ""));
+    if (!sti || !sti->isCPUStringValid(cpu))
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "unknown CPU '%s' for %s (llc-22 -mcpu=help lists the names)",
+          cpu.str().c_str(), jtmb->getTargetTriple().str().c_str());
     jtmb->setCPU(cpu.str());
     jtmb->getFeatures() = llvm::SubtargetFeatures();
   }
@@ -134,6 +148,21 @@ std::unique_ptr<llvm::Module> mlir::seqmix::translateToOptimizedLLVMIR(
     return nullptr;
   }
   return llvmModule;
+}
+
+FailureOr<std::string> mlir::seqmix::emitAssembly(llvm::Module &module,
+                                                  llvm::TargetMachine &tm,
+                                                  std::string &error) {
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream os(text);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             llvm::CodeGenFileType::AssemblyFile)) {
+    error = "the target cannot emit assembly";
+    return failure();
+  }
+  pm.run(module);
+  return std::string(text.str());
 }
 
 LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module,
