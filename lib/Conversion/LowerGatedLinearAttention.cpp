@@ -276,9 +276,14 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
     total = loop.getResult(3);
   }
 
-  // P = scale * Q K^T, then decay and causal mask (mask before exp).
-  Value P = kb.generic(ValueRange{Q, Kt}, kb.zeros({T, T}), 3,
-                       {{0, 2}, {1, 2}, {0, 1}}, {kPar, kPar, kRed},
+  // P = scale * Q K^T, then decay and causal mask (mask before exp). K is
+  // transposed once (T K copies) so that P's rows are built from contiguous
+  // rows of K^T rather than by strided dot products.
+  Value KT = linalg::TransposeOp::create(b, Kt, kb.empty({kb.ofr(K), T}),
+                                         ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+  Value P = kb.generic(ValueRange{Q, KT}, kb.zeros({T, T}), 3,
+                       {{0, 2}, {2, 1}, {0, 1}}, {kPar, kPar, kRed},
                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
                          return arith::AddFOp::create(bb, l, a[2], p);

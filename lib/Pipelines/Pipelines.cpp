@@ -47,7 +47,8 @@ static const char *upstreamPasses(Phase phase) {
   case Phase::LowerForms:
     return "canonicalize,cse";
   case Phase::Schedule:
-    // The default CPU schedule: hoist loop invariants and clean up. Tiling and
+    // The default CPU schedule (after generalizing named ops and ordering
+    // loops for unit stride): hoist loop invariants and clean up. Tiling and
     // vectorization strategies plug in here.
     return "func.func(loop-invariant-code-motion),canonicalize,cse";
   case Phase::Bufferize:
@@ -79,6 +80,14 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   case Phase::LowerForms:
     pm.addPass(createSeqMixLowerForms());
     break;
+  case Phase::Schedule: {
+    std::string err;
+    llvm::raw_string_ostream os(err);
+    if (failed(parsePassPipeline("linalg-generalize-named-ops", pm, os)))
+      return failure();
+    pm.addPass(createSeqMixInterchangeForUnitStride());
+    break;
+  }
   case Phase::Bufferize:
     pm.addPass(createSeqMixDestinationPassingEntry());
     break;

@@ -54,6 +54,21 @@ def SeqMixDestinationPassingEntry
                            "::mlir::memref::MemRefDialect"];
 }
 
+def SeqMixInterchangeForUnitStride
+    : Pass<"seqmix-interchange-for-unit-stride", "::mlir::ModuleOp"> {
+  let summary = "Order linalg.generic loops so the innermost one is parallel and unit-stride";
+  let description = [{
+    Part of the default CPU schedule. For every `linalg.generic` this picks
+    the parallel loop that indexes the last (contiguous, row-major) dimension
+    of the most operands and makes it the innermost loop, keeping the order of
+    the other loops. A contraction such as `O[t, j] += P[t, i] V[i, j]` then
+    runs as a row update (`O[t, :] += P[t, i] V[i, :]`) that LLVM vectorizes,
+    instead of a strided dot product whose floating-point reduction it may
+    not reorder. Ops whose innermost loop is already the best are left alone.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::ModuleOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
