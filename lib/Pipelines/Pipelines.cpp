@@ -93,6 +93,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     break;
   case Phase::LLVM:
     pm.addPass(createSeqMixExpandMemRefCopies());
+    pm.addPass(createSeqMixApproximateExp());
     break;
   default:
     break;

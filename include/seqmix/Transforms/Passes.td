@@ -69,6 +69,20 @@ def SeqMixInterchangeForUnitStride
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SeqMixApproximateExp : Pass<"seqmix-approximate-exp", "::mlir::ModuleOp"> {
+  let summary = "Replace f32 math.exp by MLIR's polynomial approximation";
+  let description = [{
+    Rewrites `math.exp` on f32 into the polynomial approximation of the math
+    dialect (range reduction + polynomial, about 1e-7 relative error in the
+    normal range; results below the normal range flush to zero). Unlike a
+    call to libm's `expf`, the arithmetic vectorizes with the surrounding
+    loop, which matters for the T x T decay matrices of the parallel forms.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::ModuleOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
