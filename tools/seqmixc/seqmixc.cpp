@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix-c/Runtime.h"
+#include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Pipelines/Pipelines.h"
 #include "seqmix/SeqMixDialect.h"
 #include "seqmix/Spec/ImportSpec.h"
@@ -329,6 +330,48 @@ int compileMain(MLIRContext &ctx) {
   return emitNative(*c, kind, outputFile);
 }
 
+/// The FLOPs of the chosen form (FORMS.md 6.1, as the cost model counts
+/// them), when the layer is one op whose form the model describes.
+std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
+                                llvm::StringRef forms, int64_t B, int64_t T) {
+  ::seqmix::Problem p;
+  switch (spec.mixer) {
+  case ::seqmix::Mixer::GatedLinearAttention:
+    p.family = ::seqmix::Family::GatedLinearAttention;
+    p.gate = spec.gate == "constant" ? ::seqmix::Gate::Constant
+             : spec.gate == "scalar" ? ::seqmix::Gate::Scalar
+             : spec.gate == "vector" ? ::seqmix::Gate::Vector
+                                     : ::seqmix::Gate::None;
+    break;
+  case ::seqmix::Mixer::LinearAttention:
+    p.family = ::seqmix::Family::LinearAttention;
+    break;
+  case ::seqmix::Mixer::DeltaRule:
+    p.family = ::seqmix::Family::DeltaRule;
+    break;
+  case ::seqmix::Mixer::SoftmaxAttention:
+    p.family = ::seqmix::Family::SoftmaxAttention;
+    break;
+  default:
+    return std::nullopt;
+  }
+  p.batch = B;
+  p.heads = spec.heads;
+  p.seqLen = T;
+  p.keyDim = spec.headKeyDim;
+  p.valueDim = spec.headValueDim;
+  ::seqmix::Form form;
+  if (forms == "parallel")
+    form = ::seqmix::Form::Parallel;
+  else if (forms == "recurrent")
+    form = ::seqmix::Form::Recurrent;
+  else
+    return std::nullopt;
+  ::seqmix::Estimate e =
+      ::seqmix::estimateForm(p, form, 0, ::seqmix::Machine::hostCpu());
+  return e.flopsMatmul + e.flopsVector;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -526,8 +569,11 @@ int runMain(MLIRContext &ctx) {
                           std::chrono::steady_clock::now() - t0)
                           .count());
     }
-    os << llvm::format(" time %.3f ms", median(times))
-       << (ok ? "  ok" : "  FAIL");
+    double ms = median(times);
+    os << llvm::format(" time %.3f ms", ms);
+    if (std::optional<double> flops = formFlops(spec, c->formSummary, B, T))
+      os << llvm::format(" (%.2f GFLOP/s)", *flops / (ms * 1e6));
+    os << (ok ? "  ok" : "  FAIL");
     llvm::outs() << line << "\n";
     allOk &= ok;
   }
