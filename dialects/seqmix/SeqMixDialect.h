@@ -29,6 +29,13 @@ FormAttr getForm(Operation *op);
 /// True when `op` is one of the dialect's sequence-mixing operations.
 bool isSequenceMixer(Operation *op);
 
+/// The named dimensions of every tensor operand and result of a seqmix op,
+/// in the op's layout (for example q of gated_linear_attention is
+/// {batch, heads, seq_len, key_dim}). Dimensions with the same name must have
+/// the same size. Absent optional operands are skipped.
+SmallVector<std::pair<Value, SmallVector<StringRef>>>
+getDimensionRoles(Operation *op);
+
 /// Feature dimension after a linear-attention feature map on key dim `k`.
 int64_t featureDim(FeatureMap map, int64_t k);
 } // namespace mlir::seqmix

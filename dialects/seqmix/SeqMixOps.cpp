@@ -12,6 +12,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 
@@ -402,4 +403,73 @@ LogicalResult LTIScanOp::verify() {
                            << elementType(v) << " but A has " << modeType;
   return checkStates(*this, s, getInitialState(), getFinalState(),
                      {"B", "H", "N'"}, "C4", modeType);
+}
+
+//===----------------------------------------------------------------------===//
+// Dimension roles
+//===----------------------------------------------------------------------===//
+
+SmallVector<std::pair<Value, SmallVector<StringRef>>>
+mlir::seqmix::getDimensionRoles(Operation *op) {
+  SmallVector<std::pair<Value, SmallVector<StringRef>>> roles;
+  auto add = [&](Value v, SmallVector<StringRef> dims) {
+    if (v)
+      roles.push_back({v, std::move(dims)});
+  };
+  auto addAttention = [&](Value q, Value k, Value v, Value out, Value init,
+                          Value fin, StringRef stateRows) {
+    add(q, {"batch", "heads", "seq_len", "key_dim"});
+    add(k, {"batch", "heads", "seq_len", "key_dim"});
+    add(v, {"batch", "heads", "seq_len", "value_dim"});
+    add(out, {"batch", "heads", "seq_len", "value_dim"});
+    add(init, {"batch", "heads", stateRows, "state_cols"});
+    add(fin, {"batch", "heads", stateRows, "state_cols"});
+  };
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<SoftmaxAttentionOp>([&](auto o) {
+        add(o.getQ(), {"batch", "heads", "q_len", "key_dim"});
+        add(o.getK(), {"batch", "kv_heads", "kv_len", "key_dim"});
+        add(o.getV(), {"batch", "kv_heads", "kv_len", "value_dim"});
+        add(o.getOut(), {"batch", "heads", "q_len", "value_dim"});
+      })
+      .Case<LinearAttentionOp>([&](auto o) {
+        addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),
+                     o.getInitialState(), o.getFinalState(), "feature_dim");
+      })
+      .Case<GatedLinearAttentionOp>([&](auto o) {
+        addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),
+                     o.getInitialState(), o.getFinalState(), "key_dim");
+        if (o.getGate() == GateKind::vector)
+          add(o.getG(), {"batch", "heads", "seq_len", "key_dim"});
+        else
+          add(o.getG(), {"batch", "heads", "seq_len"});
+      })
+      .Case<DeltaRuleOp>([&](auto o) {
+        addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),
+                     o.getInitialState(), o.getFinalState(), "key_dim");
+        add(o.getBeta(), {"batch", "heads", "seq_len"});
+        add(o.getG(), {"batch", "heads", "seq_len"});
+      })
+      .Case<SelectiveScanOp>([&](auto o) {
+        for (Value v : {o.getU(), o.getDelta(), o.getZ(), o.getOut()})
+          add(v, {"batch", "channels", "seq_len"});
+        add(o.getA(), {"channels", "state_dim"});
+        add(o.getB(), {"batch", "groups", "state_dim", "seq_len"});
+        add(o.getC(), {"batch", "groups", "state_dim", "seq_len"});
+        add(o.getDSkip(), {"channels"});
+        add(o.getDeltaBias(), {"channels"});
+        add(o.getInitialState(), {"batch", "channels", "state_dim"});
+        add(o.getFinalState(), {"batch", "channels", "state_dim"});
+      })
+      .Case<LTIScanOp>([&](auto o) {
+        add(o.getU(), {"batch", "channels", "seq_len"});
+        add(o.getOut(), {"batch", "channels", "seq_len"});
+        for (Value v : {o.getA(), o.getB(), o.getC()})
+          add(v, {"channels", "state_dim"});
+        add(o.getLogDt(), {"channels"});
+        add(o.getDSkip(), {"channels"});
+        add(o.getInitialState(), {"batch", "channels", "state_dim"});
+        add(o.getFinalState(), {"batch", "channels", "state_dim"});
+      });
+  return roles;
 }

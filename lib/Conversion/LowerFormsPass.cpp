@@ -4,6 +4,7 @@
 #include "seqmix/Transforms/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::seqmix {
 #define GEN_PASS_DEF_SEQMIXLOWERFORMS
@@ -14,6 +15,28 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
+/// The lowerings size their loops and results from the op's first operand;
+/// a dimension static in some tensors and dynamic in others could disagree
+/// at run time, so it is rejected here.
+LogicalResult checkUniformDims(Operation *op) {
+  llvm::StringMap<std::pair<int64_t, Value>> seen;
+  for (auto &[value, dims] : getDimensionRoles(op)) {
+    auto type = cast<RankedTensorType>(value.getType());
+    for (auto [i, name] : llvm::enumerate(dims)) {
+      int64_t size = type.getDimSize(i);
+      auto [it, inserted] = seen.try_emplace(name, size, value);
+      if (!inserted && ShapedType::isDynamic(it->second.first) !=
+                           ShapedType::isDynamic(size))
+        return op->emitOpError()
+               << "cannot be lowered: dimension " << name
+               << " is static in some tensors and dynamic in others ("
+               << it->second.second.getType() << " vs " << type
+               << "); give every tensor the same static or dynamic size";
+    }
+  }
+  return success();
+}
+
 struct LowerFormsPass
     : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass> {
   void runOnOperation() override {
@@ -25,6 +48,10 @@ struct LowerFormsPass
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
     for (Operation *op : mixers) {
+      if (failed(checkUniformDims(op))) {
+        failedAny = true;
+        continue;
+      }
       if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
         failedAny |= failed(lowerGatedLinearAttention(gla, rewriter));
         continue;

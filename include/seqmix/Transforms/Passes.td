@@ -23,6 +23,19 @@ def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
   ];
 }
 
+def SeqMixAnnotateEntryDims : Pass<"seqmix-annotate-entry-dims", "::mlir::ModuleOp"> {
+  let summary = "Name the dimensions of entry arguments and results from the seqmix ops";
+  let description = [{
+    The runtime checks that dimensions with the same name have the same size
+    in every argument (docs/runtime.md); the names come from the
+    `seqmix.dims` argument and result attributes. The spec importer sets them;
+    for hand-written IR this pass derives them from the seqmix op that uses an
+    argument or defines a result (q of gated_linear_attention is
+    `["batch", "heads", "seq_len", "key_dim"]`, ...). Existing annotations are
+    kept. Runs in the select-forms phase, before lowering removes the ops.
+  }];
+}
+
 def SeqMixLowerForms : Pass<"seqmix-lower-forms", "::mlir::ModuleOp"> {
   let summary = "Lower every seqmix op to linalg/scf/tensor by its form attribute (phase lower-forms)";
   let description = [{

@@ -62,8 +62,8 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
   out +=
       std::string("arg ") + (output ? "out " : "in ") + name + " " + typeName;
   for (int64_t d = 0; d < tensor.getRank(); ++d) {
-    // Without names from the importer, every dimension gets its own name, so
-    // only static sizes are checked for it.
+    // A dimension nothing names gets a name of its own, so only its static
+    // size is checked.
     std::string dn = name + "_d" + std::to_string(d);
     if (dimNames && d < static_cast<int64_t>(dimNames.size()))
       if (auto s = dyn_cast<StringAttr>(dimNames[d]))
