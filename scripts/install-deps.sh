@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   cmake ninja-build ccache make
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  clang-22 lld-22 clang-format-22
+  clang-22 lld-22 clang-format-22 libomp-22-dev
   libgtest-dev
   python3 python3-numpy
 )

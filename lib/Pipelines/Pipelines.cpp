@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <deque>
@@ -39,7 +40,7 @@ std::string mlir::seqmix::phaseList() {
 }
 
 /// Upstream passes of each phase, as pass-pipeline text (no anchor).
-static const char *upstreamPasses(Phase phase) {
+static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
   switch (phase) {
   case Phase::Import:
   case Phase::SelectForms:
@@ -57,6 +58,16 @@ static const char *upstreamPasses(Phase phase) {
            "function-boundary-type-conversion=identity-layout-map},"
            "canonicalize,buffer-deallocation-pipeline,canonicalize";
   case Phase::LLVM:
+    if (opts.openmp)
+      // The (batch, head) forall becomes an OpenMP parallel loop.
+      // finalize-memref-to-llvm must precede convert-scf-to-cf here, or the
+      // alloca scopes of the OpenMP regions fail to verify.
+      return "convert-linalg-to-loops,scf-forall-to-parallel,"
+             "convert-scf-to-openmp,expand-strided-metadata,lower-affine,"
+             "finalize-memref-to-llvm,convert-scf-to-cf,convert-math-to-llvm,"
+             "convert-arith-to-llvm,convert-index-to-llvm,"
+             "convert-openmp-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
+             "convert-ub-to-llvm,reconcile-unrealized-casts";
     return "convert-linalg-to-loops,scf-forall-to-for,convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
            "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
@@ -99,7 +110,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   default:
     break;
   }
-  StringRef text = upstreamPasses(phase);
+  StringRef text = upstreamPasses(phase, opts);
   if (text.empty())
     return success();
   std::string err;
@@ -118,6 +129,7 @@ void mlir::seqmix::registerSeqMixDialects(DialectRegistry &registry) {
   registerAllExtensions(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
 }
 
 void mlir::seqmix::registerSeqMixPassesAndPipelines() {
@@ -130,12 +142,17 @@ void mlir::seqmix::registerSeqMixPassesAndPipelines() {
     Option<int64_t> chunkSize{*this, "chunk-size",
                               llvm::cl::desc("chunk size (0 = auto)"),
                               llvm::cl::init(0)};
+    Option<bool> openmp{*this, "openmp",
+                        llvm::cl::desc("run the (batch, head) loop on "
+                                       "OpenMP threads"),
+                        llvm::cl::init(true)};
   };
   auto upTo = [](Phase last) {
     return [last](OpPassManager &pm, const PipelineOptions &o) {
       CompileOptions opts;
       opts.form = o.form;
       opts.chunkSize = o.chunkSize;
+      opts.openmp = o.openmp;
       for (int p = static_cast<int>(Phase::SelectForms);
            p <= static_cast<int>(last); ++p)
         (void)addPhasePasses(pm, static_cast<Phase>(p), opts);

@@ -85,6 +85,11 @@ static cl::opt<bool>
     remarks("remarks",
             cl::desc("Report each form decision (with candidate costs)"),
             cl::init(false), cl::cat(compileCat));
+static cl::opt<std::string> threading(
+    "threading",
+    cl::desc("How the independent (batch, head) slices run: openmp (threads "
+             "of LLVM's libomp; OMP_NUM_THREADS sets how many) or none"),
+    cl::value_desc("kind"), cl::init("openmp"), cl::cat(compileCat));
 
 static cl::opt<int64_t>
     runBatch("batch", cl::desc("run: batch size (default: spec, else 2)"),
@@ -189,6 +194,11 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
                            : (formOpt.empty() ? "auto" : std::string(formOpt));
   opts.chunkSize = chunkSize;
   opts.remarks = remarks;
+  if (threading != "openmp" && threading != "none") {
+    fail("--threading must be openmp or none, got '" + threading + "'");
+    return failure();
+  }
+  opts.openmp = threading == "openmp";
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
     fail("--form must be auto, parallel, chunked or recurrent, got '" +
          opts.form + "'");
@@ -283,8 +293,9 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
   llvm::SmallString<128> obj;
   if (auto ec = llvm::sys::fs::createTemporaryFile("seqmix", "o", obj))
     return fail("cannot create a temporary file: " + ec.message());
-  bool ok = succeeded(emitObjectFile(*llvmModule, **tm, obj, err)) &&
-            succeeded(linkSharedLibrary(obj, path, err));
+  bool ok =
+      succeeded(emitObjectFile(*llvmModule, **tm, obj, err)) &&
+      succeeded(linkSharedLibrary(obj, path, usesOpenMP(*llvmModule), err));
   llvm::sys::fs::remove(obj);
   return ok ? 0 : fail(err);
 }

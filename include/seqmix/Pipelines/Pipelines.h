@@ -27,6 +27,9 @@ struct CompileOptions {
   std::string form = "auto"; ///< auto | parallel | chunked | recurrent
   int64_t chunkSize = 0;     ///< 0: chosen by the cost model
   bool remarks = false;      ///< report form decisions as remarks
+  /// Run the (batch, head) loop on OpenMP threads (libomp) instead of
+  /// serially.
+  bool openmp = true;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

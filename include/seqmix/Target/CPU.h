@@ -38,9 +38,14 @@ emitAssembly(llvm::Module &module, llvm::TargetMachine &tm, std::string &error);
 LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
                              llvm::StringRef path, std::string &error);
 
-/// Links an object into a shared library with the clang driver (lld).
+/// Whether the code calls the OpenMP runtime (libomp).
+bool usesOpenMP(const llvm::Module &module);
+bool usesOpenMP(ModuleOp module);
+
+/// Links an object into a shared library with the clang driver (lld), with
+/// libomp when `openmp`.
 LogicalResult linkSharedLibrary(llvm::StringRef object, llvm::StringRef output,
-                                std::string &error);
+                                bool openmp, std::string &error);
 
 /// A JIT of an LLVM-dialect module, optimized for the host.
 llvm::Expected<std::unique_ptr<ExecutionEngine>> createJit(ModuleOp module);

@@ -19,6 +19,9 @@
 #ifndef SEQMIX_CLANG_PATH
 #define SEQMIX_CLANG_PATH "/usr/lib/llvm-22/bin/clang"
 #endif
+#ifndef SEQMIX_LLVM_LIBRARY_DIR
+#define SEQMIX_LLVM_LIBRARY_DIR "/usr/lib/llvm-22/lib"
+#endif
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -186,9 +189,25 @@ LogicalResult mlir::seqmix::emitObjectFile(llvm::Module &module,
   return success();
 }
 
+bool mlir::seqmix::usesOpenMP(const llvm::Module &module) {
+  return module.getFunction("__kmpc_fork_call") != nullptr;
+}
+
+bool mlir::seqmix::usesOpenMP(ModuleOp module) {
+  bool found = false;
+  module.walk([&](Operation *op) {
+    if (op->getDialect() && op->getDialect()->getNamespace() == "omp") {
+      found = true;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return found;
+}
+
 LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object,
                                               llvm::StringRef output,
-                                              std::string &error) {
+                                              bool openmp, std::string &error) {
   std::string clang = SEQMIX_CLANG_PATH;
   if (!llvm::sys::fs::can_execute(clang)) {
     auto found = llvm::sys::findProgramByName("clang-22");
@@ -199,8 +218,14 @@ LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object,
     }
     clang = *found;
   }
+  std::string libDir = SEQMIX_LLVM_LIBRARY_DIR;
+  std::string libPath = "-L" + libDir, rpath = "-Wl,-rpath," + libDir;
   llvm::SmallVector<llvm::StringRef> args = {
       clang, "-shared", "-fuse-ld=lld", "-o", output, object, "-lm"};
+  if (openmp) {
+    // libomp (LLVM's OpenMP runtime) is found at run time through the rpath.
+    args.append({libPath, "-lomp", rpath});
+  }
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &msg);
   if (rc != 0) {
@@ -217,6 +242,12 @@ mlir::seqmix::createJit(ModuleOp module) {
   if (!tm)
     return tm.takeError();
   ExecutionEngineOptions opts;
+  static const std::string ompLibrary =
+      std::string(SEQMIX_LLVM_LIBRARY_DIR) + "/libomp.so";
+  llvm::SmallVector<llvm::StringRef> libs;
+  if (usesOpenMP(module))
+    libs.push_back(ompLibrary);
+  opts.sharedLibPaths = libs;
   auto transformer = makeOptimizingTransformer(3, 0, tm->get());
   opts.transformer = transformer;
   opts.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
