@@ -106,6 +106,31 @@ TEST_F(RuntimeTest, RejectsOverlapAndStrides) {
       std::string::npos);
 }
 
+TEST(Runtime, EnforcesLimits) {
+  const char *meta = "seqmix-abi 1\nname dbl\n"
+                     "arg in x f32 seq_len:? width:3\n"
+                     "arg out out f32 seq_len:? width:3\n"
+                     "limit seq_len 2\n";
+  char *err = nullptr;
+  seqmix_layer *layer = seqmix_layer_from_entry(
+      reinterpret_cast<void *>(&doubleEntry), meta, &err);
+  ASSERT_NE(layer, nullptr);
+  std::vector<float> x(9), out(9);
+  int64_t ok[] = {2, 3}, tooLong[] = {3, 3};
+  seqmix_tensor fits[] = {{x.data(), 2, ok, nullptr},
+                          {out.data(), 2, ok, nullptr}};
+  EXPECT_EQ(seqmix_layer_call(layer, fits, 2, &err), 0);
+  seqmix_tensor over[] = {{x.data(), 2, tooLong, nullptr},
+                          {out.data(), 2, tooLong, nullptr}};
+  EXPECT_NE(seqmix_layer_call(layer, over, 2, &err), 0);
+  EXPECT_NE(std::string(err).find("dimension seq_len of argument 'x' is 3, "
+                                  "above this layer's limit of 2"),
+            std::string::npos)
+      << err;
+  seqmix_free_error(err);
+  seqmix_layer_free(layer);
+}
+
 TEST(Runtime, RejectsBadMetadataAndFiles) {
   char *err = nullptr;
   EXPECT_EQ(seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry),

@@ -34,6 +34,8 @@ struct Layer {
   std::string metadata;
   std::string name;
   std::vector<ArgDesc> args;
+  /// Largest size a named dimension may take ("limit" lines).
+  std::map<std::string, int64_t> limits;
 };
 
 char *copyError(const std::string &msg) {
@@ -69,6 +71,14 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
       header = true;
     } else if (key == "name") {
       ls >> layer.name;
+    } else if (key == "limit") {
+      std::string dim;
+      int64_t max = -1;
+      if (!(ls >> dim >> max) || max < 1) {
+        err = "malformed metadata line: " + line;
+        return false;
+      }
+      layer.limits[dim] = max;
     } else if (key == "arg") {
       ArgDesc a;
       std::string dir, type, dim;
@@ -268,6 +278,16 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
                             shapeString(t.shape, rank) + " but dimension " +
                             std::to_string(d) + " (" + a.dimNames[d] +
                             ") must be " + std::to_string(a.dims[d]));
+        return 1;
+      }
+      auto limit = layer->limits.find(a.dimNames[d]);
+      if (limit != layer->limits.end() && s > limit->second) {
+        setError(error, "dimension " + a.dimNames[d] + " of argument '" +
+                            a.name + "' is " + std::to_string(s) +
+                            ", above this layer's limit of " +
+                            std::to_string(limit->second) +
+                            " (the parallel form's T x T workspace); compile "
+                            "it with --form=recurrent for longer sequences");
         return 1;
       }
       auto it = bound.find(a.dimNames[d]);

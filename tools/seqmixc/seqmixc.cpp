@@ -232,6 +232,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     });
   };
   Phase done = from;
+  std::string limits;
   for (Phase stop : {Phase::SelectForms, abiPhase, to}) {
     if (static_cast<int>(stop) > static_cast<int>(to) ||
         static_cast<int>(stop) <= static_cast<int>(done))
@@ -239,8 +240,10 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     if (failed(runPhases(*c.module, done, stop, opts)))
       return failure();
     done = stop;
-    if (stop == Phase::SelectForms)
+    if (stop == Phase::SelectForms) {
       collectForms();
+      limits = workspaceLimits(*c.module);
+    }
     if (stop == abiPhase && needMetadata) {
       FailureOr<std::string> meta = buildAbiMetadata(*c.module);
       if (failed(meta))
@@ -248,6 +251,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
       c.metadata = *meta;
       if (!c.formSummary.empty())
         c.metadata += "forms " + c.formSummary + "\n";
+      c.metadata += limits;
     }
   }
   return c;
@@ -520,8 +524,16 @@ int runMain(MLIRContext &ctx) {
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;
   for (int64_t T : lens) {
-    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
-    auto outputs = ::seqmix::makeOutputs(spec, B, T);
+    std::vector<::seqmix::HostTensor> inputs, outputs;
+    try {
+      inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
+      outputs = ::seqmix::makeOutputs(spec, B, T);
+    } catch (const std::bad_alloc &) {
+      seqmix_layer_free(layer);
+      seqmix_layer_free(cross);
+      return fail("not enough memory for the inputs and outputs of B=" +
+                  std::to_string(B) + " T=" + std::to_string(T));
+    }
     std::vector<seqmix_tensor> args;
     for (auto *list : {&inputs, &outputs})
       for (::seqmix::HostTensor &t : *list)

@@ -1,6 +1,8 @@
 //===- CPUTarget.cpp - LLVM IR, object files, shared libraries, JIT -------===//
 #include "seqmix/Target/CPU.h"
 
+#include "seqmix/SeqMixDialect.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -15,6 +17,8 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <cmath>
 
 #ifndef SEQMIX_CLANG_PATH
 #define SEQMIX_CLANG_PATH "/usr/lib/llvm-22/bin/clang"
@@ -98,6 +102,24 @@ FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
     if (failed(describeTensor(fn, t, fn.getResultAttrDict(i), true, i, text)))
       return failure();
   return text;
+}
+
+std::string mlir::seqmix::workspaceLimits(ModuleOp module,
+                                          int64_t workspaceBytes) {
+  std::optional<int64_t> maxSeqLen;
+  module.walk([&](GatedLinearAttentionOp op) {
+    FormAttr form = op.getFormAttr();
+    if (!form || form.getKind() != FormKind::parallel)
+      return;
+    // P and its decay/mask, the segment sums (scalar gate) and a spare for
+    // the bufferized temporaries: four T x T f32 matrices per slice.
+    int64_t bound = static_cast<int64_t>(
+        std::sqrt(static_cast<double>(workspaceBytes) / (4.0 * 4.0)));
+    maxSeqLen = maxSeqLen ? std::min(*maxSeqLen, bound) : bound;
+  });
+  if (!maxSeqLen)
+    return "";
+  return "limit seq_len " + std::to_string(*maxSeqLen) + "\n";
 }
 
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
