@@ -8,9 +8,9 @@ if ! command -v "$CLANG_FORMAT" >/dev/null; then
   echo "check-format: $CLANG_FORMAT not found (scripts/install-deps.sh installs it)" >&2
   exit 2
 fi
-mapfile -t files < <(git ls-files -- '*.cpp' '*.h' 2>/dev/null || true)
+mapfile -t files < <(git ls-files -- '*.c' '*.cpp' '*.h' 2>/dev/null || true)
 if [ ${#files[@]} -eq 0 ]; then
-  mapfile -t files < <(find dialects include lib tools unittests -name '*.cpp' -o -name '*.h')
+  mapfile -t files < <(find dialects include lib tools unittests examples -name '*.c' -o -name '*.cpp' -o -name '*.h')
 fi
 if [ "${1:-}" = "--fix" ]; then
   "$CLANG_FORMAT" -i "${files[@]}"

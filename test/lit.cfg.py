@@ -17,7 +17,8 @@ llvm_config.use_default_substitutions()
 config.substitutions.append(("%examples", os.path.join(config.seqmix_src_root, "examples")))
 config.substitutions.append(("%seqmix_src", config.seqmix_src_root))
 config.substitutions.append(("%seqmix_obj", config.seqmix_obj_root))
-llvm_config.add_tool_substitutions(["seqmix-opt", "seqmixc"], [config.seqmix_tools_dir])
+llvm_config.add_tool_substitutions(["seqmix-opt", "seqmixc", "seqmix-run-layer-c"],
+                                   [config.seqmix_tools_dir])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["not", "count", "split-file", "llvm-nm", "llvm-readelf"],
                                    [config.llvm_tools_dir])

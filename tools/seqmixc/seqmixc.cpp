@@ -25,6 +25,7 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -35,6 +36,7 @@
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -126,6 +128,7 @@ static cl::opt<bool>
 
 namespace {
 int fail(const llvm::Twine &msg) {
+  llvm::outs().flush();
   llvm::errs() << "seqmixc: error: " << msg << "\n";
   return 1;
 }
@@ -524,16 +527,30 @@ int runMain(MLIRContext &ctx) {
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;
   for (int64_t T : lens) {
-    std::vector<::seqmix::HostTensor> inputs, outputs;
-    try {
-      inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
-      outputs = ::seqmix::makeOutputs(spec, B, T);
-    } catch (const std::bad_alloc &) {
+    // Inputs and outputs in f32 plus their f64 copies for the reference
+    // must fit in half of this machine's memory (allocation failure would
+    // abort the process).
+    double bytes = 0;
+    for (const auto &list : {spec.inputs(), spec.outputs()})
+      for (const ::seqmix::TensorDesc &d : list) {
+        double n = (d.complex ? 2 : 1) * 12.0;
+        for (int64_t s : ::seqmix::concreteShape(d, B, T))
+          n *= static_cast<double>(s);
+        bytes += n;
+      }
+    double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
+                      static_cast<double>(sysconf(_SC_PAGESIZE));
+    if (bytes > 0.5 * physical) {
       seqmix_layer_free(layer);
       seqmix_layer_free(cross);
-      return fail("not enough memory for the inputs and outputs of B=" +
-                  std::to_string(B) + " T=" + std::to_string(T));
+      return fail(llvm::formatv("B={0} T={1} needs about {2:f1} GiB for the "
+                                "inputs, outputs and reference; this machine "
+                                "has {3:f1} GiB",
+                                B, T, bytes / (1 << 30), physical / (1 << 30))
+                      .str());
     }
+    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
+    auto outputs = ::seqmix::makeOutputs(spec, B, T);
     std::vector<seqmix_tensor> args;
     for (auto *list : {&inputs, &outputs})
       for (::seqmix::HostTensor &t : *list)
