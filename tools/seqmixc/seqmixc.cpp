@@ -219,9 +219,8 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
   // lowering removes the ops) and the ABI at the last tensor-level phase.
   Phase abiPhase = Phase::Schedule;
   if (needMetadata && static_cast<int>(from) > static_cast<int>(abiPhase)) {
-    fail("emitting a layer needs input before the bufferize phase (the runtime "
-         "ABI is "
-         "read from the tensor-level entry function)");
+    fail("emitting a layer needs input before the bufferize phase (the "
+         "runtime ABI is read from the tensor-level entry function)");
     return failure();
   }
   auto collectForms = [&] {
