@@ -31,13 +31,24 @@ TEST(FormCostModel, FlopCountsFollowFormulas) {
 }
 
 TEST(FormCostModel, ParallelForShortChunkedForLong) {
-  Machine m = Machine::hostCpu();
+  // FORMS.md 6.4's CPU rows: parallel for short sequences, chunked for long.
+  Machine m = Machine::illustrativeCpu();
   std::vector<Form> all = {Form::Parallel, Form::Chunked, Form::Recurrent};
   Estimate best;
   ASSERT_TRUE(selectForm(gla(64, 16, 128), all, m, best));
   EXPECT_EQ(best.form, Form::Parallel);
   ASSERT_TRUE(selectForm(gla(16384, 16, 128), all, m, best));
   EXPECT_EQ(best.form, Form::Chunked);
+}
+
+TEST(FormCostModel, HostCalibrationPrefersRecurrentForLongSmallHeads) {
+  // Without register-tiled matmuls (today's code), the recurrent form wins
+  // long sequences with 64-wide heads on this machine, as measured.
+  Machine m = Machine::hostCpu();
+  std::vector<Form> all = {Form::Parallel, Form::Chunked, Form::Recurrent};
+  Estimate best;
+  ASSERT_TRUE(selectForm(gla(2048, 8, 64), all, m, best));
+  EXPECT_EQ(best.form, Form::Recurrent);
 }
 
 TEST(FormCostModel, OnlyCandidatesAreChosen) {

@@ -217,20 +217,27 @@ Value indexToF32(OpBuilder &b, Location loc, Value idx) {
   return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
 }
 
-std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
-                                           GLAInfo &info, Value bi, Value hi,
-                                           Value outArg, Value stateArg) {
+/// Consecutive tokens of one (batch, head) slice, computed together in the
+/// parallel form: the whole sequence (parallel form) or one chunk (chunked
+/// form, FORMS.md 3.5). All cumulative gate sums are local to the block.
+struct TokenBlock {
+  Value q, k, v; ///< [L, K], [L, K], [L, V]
+  Value g;       ///< [L] log gates for the scalar gate, else null
+  Value len;     ///< L
+  Value out;     ///< [L, V] destination of the outputs
+  Value state;   ///< [K, V] state before the block, updated in place into the
+                 ///< state after it when `wantState`; null when zero and unused
+  bool stateIsZero; ///< the state before the block is zero: no inter term
+  bool wantState;   ///< compute the state after the block
+};
+
+/// Outputs of `blk` and, when requested, the state after it.
+std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
+                                   Value hi, const TokenBlock &blk) {
   ImplicitLocOpBuilder &b = kb.builder();
-  GatedLinearAttentionOp op = info.op;
-  int64_t K = info.K, V = info.V;
-  OpFoldResult T = info.seqLen;
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  Value Q =
-      kb.slice(op.getQ(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
-  Value Kt =
-      kb.slice(op.getK(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(K)}, {2, 3});
-  Value Vt =
-      kb.slice(op.getV(), offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
+  int64_t K = info.K;
+  OpFoldResult T = blk.len;
+  Value Q = blk.q, Kt = blk.k, Vt = blk.v;
   Value scale = kb.f(info.scale);
   Value zero = kb.f(0.0);
 
@@ -243,11 +250,10 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
   if (info.gate == GateKind::constant)
     logDecay = constantLogDecay(kb, info, hi);
   if (info.gate == GateKind::scalar) {
-    Value g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)},
-                       {kb.ofr(1), kb.ofr(1), T}, {2});
+    Value g = blk.g;
     Value row0 = kb.zeros({T});
     auto loop = scf::ForOp::create(
-        b, kb.index(0), info.seqLen, kb.index(1),
+        b, kb.index(0), blk.len, kb.index(1),
         ValueRange{row0, kb.empty({T, T}), kb.empty({T}), zero},
         [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
           ImplicitLocOpBuilder ib(loc, nb);
@@ -319,9 +325,7 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
         return arith::SelectOp::create(bb, l, visible, p, zero);
       });
 
-  Value O =
-      kb.slice(outArg, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(V)}, {2, 3});
-  O = kb.fill(O, 0.0);
+  Value O = kb.fill(blk.out, 0.0);
   O = linalg::MatmulOp::create(b, ValueRange{P, Vt}, ValueRange{O})
           .getResult(0);
 
@@ -339,10 +343,8 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
     return math::ExpOp::create(bb, l, a[0]);
   };
 
-  Value S0;
-  if (op.getInitialState() || stateArg)
-    S0 = initialSliceState(kb, info, bi, hi, stateArg);
-  if (op.getInitialState()) {
+  Value S0 = blk.state;
+  if (!blk.stateIsZero) {
     // Inter term: O += (scale Q .* exp(b)) S_0.
     SmallVector<Value> ins;
     SmallVector<SmallVector<unsigned>> dims;
@@ -366,20 +368,20 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
   }
 
   Value SF;
-  if (stateArg) {
+  if (blk.wantState) {
     // S_T = exp(b_T) S_0 + sum_i exp(seg(T, i)) k_i v_i^T.
     Value totalDecay;
     if (gate == GateKind::none) {
       totalDecay = kb.f(1.0);
     } else if (gate == GateKind::constant) {
       totalDecay = math::ExpOp::create(
-          b, arith::MulFOp::create(b, indexToF32(b, b.getLoc(), info.seqLen),
+          b, arith::MulFOp::create(b, indexToF32(b, b.getLoc(), blk.len),
                                    logDecay));
     } else {
       totalDecay = math::ExpOp::create(b, total);
     }
     Value start = S0;
-    if (op.getInitialState() && gate != GateKind::none)
+    if (!blk.stateIsZero && gate != GateKind::none)
       start = kb.generic(
           ValueRange{}, S0, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
           [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
@@ -396,7 +398,7 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
       ins.push_back(Kt);
       dims.push_back({0, 1});
       dims.push_back({0, 1});
-      Value seqLen = info.seqLen;
+      Value seqLen = blk.len;
       Kw = kb.generic(
           ins, kb.empty({T, kb.ofr(K)}), 2, dims,
           SliceKernelBuilder::parallel(2),
@@ -426,6 +428,82 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
   }
   return {O, SF};
 }
+
+std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
+                                           GLAInfo &info, Value bi, Value hi,
+                                           Value outArg, Value stateArg) {
+  GatedLinearAttentionOp op = info.op;
+  int64_t K = info.K, V = info.V;
+  OpFoldResult T = info.seqLen;
+  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
+  auto rows = [&](Value src, int64_t width) {
+    return kb.slice(src, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(width)},
+                    {2, 3});
+  };
+  TokenBlock blk;
+  blk.q = rows(op.getQ(), K);
+  blk.k = rows(op.getK(), K);
+  blk.v = rows(op.getV(), V);
+  if (info.gate == GateKind::scalar)
+    blk.g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)}, {kb.ofr(1), kb.ofr(1), T},
+                     {2});
+  blk.len = info.seqLen;
+  blk.out = rows(outArg, V);
+  blk.stateIsZero = !op.getInitialState();
+  blk.wantState = static_cast<bool>(stateArg);
+  if (op.getInitialState() || stateArg)
+    blk.state = initialSliceState(kb, info, bi, hi, stateArg);
+  return buildBlock(kb, info, hi, blk);
+}
+
+//===----------------------------------------------------------------------===//
+// Chunked form
+//===----------------------------------------------------------------------===//
+
+/// FORMS.md 3.5: an scf.for over chunks of C tokens carries the state; each
+/// chunk is a parallel-form block with the carried state as its initial state
+/// (inter term) and the state after it as the next chunk's. The last chunk
+/// may be shorter than C.
+std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
+                                          int64_t chunk, Value bi, Value hi,
+                                          Value outArg, Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  GatedLinearAttentionOp op = info.op;
+  int64_t K = info.K, V = info.V;
+  Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
+  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  Value step = kb.index(chunk);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
+        Value len = arith::MinSIOp::create(ib, step, rest);
+        SmallVector<OpFoldResult> offs = {bi, hi, c0, k.ofr(0)};
+        auto rows = [&](Value src, int64_t width) {
+          return k.slice(src, offs, {k.ofr(1), k.ofr(1), len, k.ofr(width)},
+                         {2, 3});
+        };
+        TokenBlock blk;
+        blk.q = rows(op.getQ(), K);
+        blk.k = rows(op.getK(), K);
+        blk.v = rows(op.getV(), V);
+        if (info.gate == GateKind::scalar)
+          blk.g =
+              k.slice(op.getG(), {bi, hi, c0}, {k.ofr(1), k.ofr(1), len}, {2});
+        blk.len = len;
+        blk.out = k.slice(iter[1], {c0, k.ofr(0)}, {len, k.ofr(V)}, {0, 1});
+        blk.state = iter[0];
+        blk.stateIsZero = false;
+        blk.wantState = true;
+        auto [out, state] = buildBlock(k, info, hi, blk);
+        Value o = k.insert(out, iter[1], {c0, k.ofr(0)}, {len, k.ofr(V)});
+        scf::YieldOp::create(ib, ValueRange{state, o});
+      });
+  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+}
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -439,13 +517,12 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
             " has no lowering yet in this release (only "
             "seqmix.gated_linear_attention is lowered)")
         .str();
-  if (form == FormKind::chunked)
-    return "the chunked form of seqmix.gated_linear_attention is not lowered "
-           "yet; use form parallel or recurrent";
-  if (form == FormKind::parallel && gla.getGate() == GateKind::vector)
-    return "the parallel form of seqmix.gated_linear_attention with gate "
-           "'vector' needs the sub-chunked factorization (FORMS.md 3.5), which "
-           "is not lowered yet; use form recurrent";
+  if (form != FormKind::recurrent && gla.getGate() == GateKind::vector)
+    return ("the " + stringifyFormKind(form) +
+            " form of seqmix.gated_linear_attention with gate 'vector' needs "
+            "the sub-chunked factorization (FORMS.md 3.5), which is not "
+            "lowered yet; use form recurrent")
+        .str();
   return "";
 }
 
@@ -488,14 +565,21 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
                tensor::DimOp::create(b, op.getQ(), 2),
                op.getGate(),
                op.getScale().convertToFloat()};
-  bool recurrent = form.getKind() == FormKind::recurrent;
+  FormKind kind = form.getKind();
   FailureOr<scf::ForallOp> loop = buildSliceLoop(
       b, info,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
           Value stateArg) {
-        return recurrent
-                   ? buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg)
-                   : buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
+        switch (kind) {
+        case FormKind::recurrent:
+          return buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
+        case FormKind::chunked:
+          return buildChunkedSlice(kb, info, form.getChunk(), bi, hi, outArg,
+                                   stateArg);
+        case FormKind::parallel:
+          break;
+        }
+        return buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
       });
   if (failed(loop))
     return failure();

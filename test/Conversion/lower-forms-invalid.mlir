@@ -16,9 +16,9 @@ func.func @vector_parallel(%q: tensor<1x1x4x8xf32>, %g: tensor<1x1x4x8xf32>) -> 
 
 // -----
 
-func.func @chunked(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{the chunked form of seqmix.gated_linear_attention is not lowered yet}}
-  %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<chunked, chunk = 2>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+func.func @vector_chunked(%q: tensor<1x1x4x8xf32>, %g: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{the chunked form of seqmix.gated_linear_attention with gate 'vector' needs the sub-chunked factorization}}
+  %o = seqmix.gated_linear_attention %q, %q, %q gates(%g) {gate = #seqmix.gate<vector>, scale = 1.0 : f32, form = #seqmix.form<chunked, chunk = 2>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
 

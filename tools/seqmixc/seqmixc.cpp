@@ -212,8 +212,12 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     return failure();
   }
   if (chunkSize > 0 && opts.form != "chunked" && opts.form != "auto") {
-    fail("--chunk-size applies to --form=chunked or auto only");
-    return failure();
+    // A cross-check compilation in another form ignores the chunk size.
+    if (!formOverride) {
+      fail("--chunk-size applies to --form=chunked or auto only");
+      return failure();
+    }
+    opts.chunkSize = 0;
   }
   // Run phase by phase: the forms are read after select-forms (before
   // lowering removes the ops) and the ABI at the last tensor-level phase.
@@ -378,14 +382,18 @@ std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
   p.keyDim = spec.headKeyDim;
   p.valueDim = spec.headValueDim;
   ::seqmix::Form form;
+  int64_t chunk = 0;
   if (forms == "parallel")
     form = ::seqmix::Form::Parallel;
   else if (forms == "recurrent")
     form = ::seqmix::Form::Recurrent;
+  else if (forms.consume_front("chunked(chunk ") && forms.consume_back(")") &&
+           !forms.getAsInteger(10, chunk))
+    form = ::seqmix::Form::Chunked;
   else
     return std::nullopt;
   ::seqmix::Estimate e =
-      ::seqmix::estimateForm(p, form, 0, ::seqmix::Machine::hostCpu());
+      ::seqmix::estimateForm(p, form, chunk, ::seqmix::Machine::hostCpu());
   return e.flopsMatmul + e.flopsVector;
 }
 

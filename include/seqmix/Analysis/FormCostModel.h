@@ -47,8 +47,11 @@ struct Machine {
   double tauToken;   ///< seconds per dependent token step
   double launch;     ///< seconds of fixed overhead
 
-  /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md).
+  /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md),
+  /// with the efficiencies measured for the code seqmix generates today.
   static Machine hostCpu();
+  /// FORMS.md 6.2's illustrative 16-core CPU with tuned matmul kernels.
+  static Machine illustrativeCpu();
 };
 
 struct Estimate {
