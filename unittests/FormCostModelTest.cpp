@@ -8,7 +8,7 @@ using namespace seqmix;
 namespace {
 Problem gla(int64_t T, int64_t bh, int64_t d) {
   Problem p;
-  p.family = Family::GatedLinearAttention;
+  p.family = Mixer::GatedLinearAttention;
   p.gate = Gate::Scalar;
   p.heads = bh;
   p.seqLen = T;

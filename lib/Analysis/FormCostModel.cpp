@@ -44,7 +44,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
   double items = slices;
   switch (p.family) {
-  case Family::SoftmaxAttention:
+  case Mixer::SoftmaxAttention:
     if (form == Form::Chunked) {
       double tiles = T * (T + 1) / 2 + T * C / 2;
       e.flopsMatmul = 2 * tiles * (K + V);
@@ -58,10 +58,10 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.depth = 1;
     }
     break;
-  case Family::LinearAttention:
-  case Family::GatedLinearAttention:
-  case Family::DeltaRule: {
-    bool delta = p.family == Family::DeltaRule;
+  case Mixer::LinearAttention:
+  case Mixer::GatedLinearAttention:
+  case Mixer::DeltaRule: {
+    bool delta = p.family == Mixer::DeltaRule;
     bool vectorGate = p.gate == Gate::Vector;
     if (form == Form::Recurrent) {
       e.flopsVector = (delta ? 7 : 5) * T * K * V + (vectorGate ? T * K : T);
@@ -84,8 +84,8 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     e.bytes += act + (vectorGate ? 4 * T * K : 0);
     break;
   }
-  case Family::SelectiveScan:
-  case Family::LTIScan:
+  case Mixer::SelectiveScan:
+  case Mixer::LTIScan:
     // keyDim = state size N per channel.
     if (form == Form::Recurrent) {
       e.flopsVector = 7 * T * K;

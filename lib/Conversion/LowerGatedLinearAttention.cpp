@@ -120,6 +120,13 @@ Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
   return kb.fill(dest, 0.0);
 }
 
+/// The [T, V] output rows of slice (bi, hi).
+Value outputRows(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
+                 Value outArg) {
+  return kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                  {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(info.V)}, {2, 3});
+}
+
 //===----------------------------------------------------------------------===//
 // Recurrent form
 //===----------------------------------------------------------------------===//
@@ -131,8 +138,7 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
   GatedLinearAttentionOp op = info.op;
   int64_t K = info.K, V = info.V;
   Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
-  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
-                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  Value o0 = outputRows(kb, info, bi, hi, outArg);
   Value constAlpha;
   if (info.gate == GateKind::constant)
     constAlpha = math::ExpOp::create(b, constantLogDecay(kb, info, hi));
@@ -210,6 +216,31 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
 //===----------------------------------------------------------------------===//
 // Parallel form
 //===----------------------------------------------------------------------===//
+
+/// rows[t, :] * weight(t, vec[t]) for a [T, width] matrix; `vec` ([T]) may be
+/// null, and `weight` then gets a null value.
+Value weightRows(
+    SliceKernelBuilder &kb, Value rows, Value vec, OpFoldResult T,
+    int64_t width,
+    function_ref<Value(OpBuilder &, Location, Value row, Value vecAtRow)>
+        weight) {
+  SmallVector<Value> ins;
+  SmallVector<SmallVector<unsigned>> dims;
+  if (vec) {
+    ins.push_back(vec);
+    dims.push_back({0});
+  }
+  ins.push_back(rows);
+  dims.push_back({0, 1});
+  dims.push_back({0, 1});
+  return kb.generic(ins, kb.empty({T, kb.ofr(width)}), 2, dims,
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value row = linalg::IndexOp::create(bb, l, 0);
+                      Value w = weight(bb, l, row, vec ? a[0] : Value());
+                      return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
+                    });
+}
 
 /// Converts an index value to f32 inside a linalg body.
 Value indexToF32(OpBuilder &b, Location loc, Value idx) {
@@ -330,8 +361,7 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
           .getResult(0);
 
   // Decay from the sequence start to position t (inclusive), exp(b_t).
-  auto decayToT = [&](OpBuilder &bb, Location l, Value t,
-                      ValueRange a) -> Value {
+  auto decayToT = [&](OpBuilder &bb, Location l, Value t, Value b) -> Value {
     if (gate == GateKind::none)
       return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1.0));
     if (gate == GateKind::constant) {
@@ -340,29 +370,17 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
       return math::ExpOp::create(
           bb, l, arith::MulFOp::create(bb, l, indexToF32(bb, l, n), logDecay));
     }
-    return math::ExpOp::create(bb, l, a[0]);
+    return math::ExpOp::create(bb, l, b);
   };
 
   Value S0 = blk.state;
   if (!blk.stateIsZero) {
     // Inter term: O += (scale Q .* exp(b)) S_0.
-    SmallVector<Value> ins;
-    SmallVector<SmallVector<unsigned>> dims;
-    if (bIncl) {
-      ins.push_back(bIncl);
-      dims.push_back({0});
-    }
-    ins.push_back(Q);
-    dims.push_back({0, 1});
-    dims.push_back({0, 1});
-    Value Qd = kb.generic(
-        ins, kb.empty({T, kb.ofr(K)}), 2, dims, SliceKernelBuilder::parallel(2),
-        [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-          Value t = linalg::IndexOp::create(bb, l, 0);
-          Value d = decayToT(bb, l, t, a);
-          Value q = arith::MulFOp::create(bb, l, a[ins.size() - 1], scale);
-          return arith::MulFOp::create(bb, l, q, d);
-        });
+    Value Qd = weightRows(kb, Q, bIncl, T, K,
+                          [&](OpBuilder &bb, Location l, Value t, Value b) {
+                            Value d = decayToT(bb, l, t, b);
+                            return arith::MulFOp::create(bb, l, d, scale);
+                          });
     O = linalg::MatmulOp::create(b, ValueRange{Qd, S0}, ValueRange{O})
             .getResult(0);
   }
@@ -389,34 +407,19 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
           });
     Value Kw = Kt;
     if (gate != GateKind::none) {
-      SmallVector<Value> ins;
-      SmallVector<SmallVector<unsigned>> dims;
-      if (lastSeg) {
-        ins.push_back(lastSeg);
-        dims.push_back({0});
-      }
-      ins.push_back(Kt);
-      dims.push_back({0, 1});
-      dims.push_back({0, 1});
       Value seqLen = blk.len;
-      Kw = kb.generic(
-          ins, kb.empty({T, kb.ofr(K)}), 2, dims,
-          SliceKernelBuilder::parallel(2),
-          [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-            Value w;
-            if (gate == GateKind::constant) {
-              Value i = linalg::IndexOp::create(bb, l, 0);
-              Value one = arith::ConstantIndexOp::create(bb, l, 1);
-              Value dist = arith::SubIOp::create(
-                  bb, l, arith::SubIOp::create(bb, l, seqLen, one), i);
-              w = math::ExpOp::create(
-                  bb, l,
-                  arith::MulFOp::create(bb, l, indexToF32(bb, l, dist),
-                                        logDecay));
-            } else {
-              w = math::ExpOp::create(bb, l, a[0]);
-            }
-            return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
+      Kw = weightRows(
+          kb, Kt, lastSeg, T, K,
+          [&](OpBuilder &bb, Location l, Value i, Value seg) -> Value {
+            if (gate == GateKind::scalar)
+              return math::ExpOp::create(bb, l, seg);
+            Value one = arith::ConstantIndexOp::create(bb, l, 1);
+            Value dist = arith::SubIOp::create(
+                bb, l, arith::SubIOp::create(bb, l, seqLen, one), i);
+            return math::ExpOp::create(
+                bb, l,
+                arith::MulFOp::create(bb, l, indexToF32(bb, l, dist),
+                                      logDecay));
           });
     }
     SF = kb.generic(ValueRange{Kw, Vt}, start, 3, {{2, 0}, {2, 1}, {0, 1}},
@@ -429,26 +432,35 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
   return {O, SF};
 }
 
+/// The q, k, v (and scalar gate) rows of tokens [start, start + len) of
+/// slice (bi, hi).
+TokenBlock sliceTokens(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
+                       Value hi, OpFoldResult start, Value len) {
+  GatedLinearAttentionOp op = info.op;
+  SmallVector<OpFoldResult> offs = {bi, hi, start, kb.ofr(0)};
+  auto rows = [&](Value src, int64_t width) {
+    return kb.slice(src, offs, {kb.ofr(1), kb.ofr(1), len, kb.ofr(width)},
+                    {2, 3});
+  };
+  TokenBlock blk;
+  blk.q = rows(op.getQ(), info.K);
+  blk.k = rows(op.getK(), info.K);
+  blk.v = rows(op.getV(), info.V);
+  if (info.gate == GateKind::scalar)
+    blk.g =
+        kb.slice(op.getG(), {bi, hi, start}, {kb.ofr(1), kb.ofr(1), len}, {2});
+  blk.len = len;
+  return blk;
+}
+
 std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
                                            GLAInfo &info, Value bi, Value hi,
                                            Value outArg, Value stateArg) {
   GatedLinearAttentionOp op = info.op;
-  int64_t K = info.K, V = info.V;
-  OpFoldResult T = info.seqLen;
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  auto rows = [&](Value src, int64_t width) {
-    return kb.slice(src, offs, {kb.ofr(1), kb.ofr(1), T, kb.ofr(width)},
-                    {2, 3});
-  };
-  TokenBlock blk;
-  blk.q = rows(op.getQ(), K);
-  blk.k = rows(op.getK(), K);
-  blk.v = rows(op.getV(), V);
-  if (info.gate == GateKind::scalar)
-    blk.g = kb.slice(op.getG(), {bi, hi, kb.ofr(0)}, {kb.ofr(1), kb.ofr(1), T},
-                     {2});
-  blk.len = info.seqLen;
-  blk.out = rows(outArg, V);
+  TokenBlock blk = sliceTokens(kb, info, bi, hi, kb.ofr(0), info.seqLen);
+  blk.out =
+      kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+               {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(info.V)}, {2, 3});
   blk.stateIsZero = !op.getInitialState();
   blk.wantState = static_cast<bool>(stateArg);
   if (op.getInitialState() || stateArg)
@@ -468,11 +480,9 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
                                           int64_t chunk, Value bi, Value hi,
                                           Value outArg, Value stateArg) {
   ImplicitLocOpBuilder &b = kb.builder();
-  GatedLinearAttentionOp op = info.op;
-  int64_t K = info.K, V = info.V;
+  int64_t V = info.V;
   Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
-  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
-                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  Value o0 = outputRows(kb, info, bi, hi, outArg);
   Value step = kb.index(chunk);
   auto loop = scf::ForOp::create(
       b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
@@ -481,19 +491,7 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
         SliceKernelBuilder k(ib);
         Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
         Value len = arith::MinSIOp::create(ib, step, rest);
-        SmallVector<OpFoldResult> offs = {bi, hi, c0, k.ofr(0)};
-        auto rows = [&](Value src, int64_t width) {
-          return k.slice(src, offs, {k.ofr(1), k.ofr(1), len, k.ofr(width)},
-                         {2, 3});
-        };
-        TokenBlock blk;
-        blk.q = rows(op.getQ(), K);
-        blk.k = rows(op.getK(), K);
-        blk.v = rows(op.getV(), V);
-        if (info.gate == GateKind::scalar)
-          blk.g =
-              k.slice(op.getG(), {bi, hi, c0}, {k.ofr(1), k.ofr(1), len}, {2});
-        blk.len = len;
+        TokenBlock blk = sliceTokens(k, info, bi, hi, c0, len);
         blk.out = k.slice(iter[1], {c0, k.ofr(0)}, {len, k.ofr(V)}, {0, 1});
         blk.state = iter[0];
         blk.stateIsZero = false;

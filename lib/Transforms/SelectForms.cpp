@@ -31,7 +31,7 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
   p.heads = sizeOr(first, 1, 1);
   llvm::TypeSwitch<Operation *>(op)
       .Case<SoftmaxAttentionOp>([&](auto o) {
-        p.family = ::seqmix::Family::SoftmaxAttention;
+        p.family = ::seqmix::Mixer::SoftmaxAttention;
         p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
         p.keyDim = sizeOr(o.getQ(), 3, 64);
         p.valueDim = sizeOr(o.getV(), 3, 64);
@@ -43,23 +43,23 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
             p.valueDim = sizeOr(o.getV(), 3, 64);
           })
       .Case<SelectiveScanOp>([&](auto o) {
-        p.family = ::seqmix::Family::SelectiveScan;
+        p.family = ::seqmix::Mixer::SelectiveScan;
         p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
         p.keyDim = sizeOr(o.getA(), 1, 16);
         p.valueDim = 1;
       })
       .Case<LTIScanOp>([&](auto o) {
-        p.family = ::seqmix::Family::LTIScan;
+        p.family = ::seqmix::Mixer::LTIScan;
         p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
         p.keyDim = sizeOr(o.getA(), 1, 64);
         p.valueDim = 1;
       });
   if (isa<LinearAttentionOp>(op))
-    p.family = ::seqmix::Family::LinearAttention;
+    p.family = ::seqmix::Mixer::LinearAttention;
   if (isa<DeltaRuleOp>(op))
-    p.family = ::seqmix::Family::DeltaRule;
+    p.family = ::seqmix::Mixer::DeltaRule;
   if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
-    p.family = ::seqmix::Family::GatedLinearAttention;
+    p.family = ::seqmix::Mixer::GatedLinearAttention;
     p.gate = static_cast<::seqmix::Gate>(gla.getGate());
   }
   return p;

@@ -358,20 +358,20 @@ std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
   ::seqmix::Problem p;
   switch (spec.mixer) {
   case ::seqmix::Mixer::GatedLinearAttention:
-    p.family = ::seqmix::Family::GatedLinearAttention;
+    p.family = ::seqmix::Mixer::GatedLinearAttention;
     p.gate = spec.gate == "constant" ? ::seqmix::Gate::Constant
              : spec.gate == "scalar" ? ::seqmix::Gate::Scalar
              : spec.gate == "vector" ? ::seqmix::Gate::Vector
                                      : ::seqmix::Gate::None;
     break;
   case ::seqmix::Mixer::LinearAttention:
-    p.family = ::seqmix::Family::LinearAttention;
+    p.family = ::seqmix::Mixer::LinearAttention;
     break;
   case ::seqmix::Mixer::DeltaRule:
-    p.family = ::seqmix::Family::DeltaRule;
+    p.family = ::seqmix::Mixer::DeltaRule;
     break;
   case ::seqmix::Mixer::SoftmaxAttention:
-    p.family = ::seqmix::Family::SoftmaxAttention;
+    p.family = ::seqmix::Mixer::SoftmaxAttention;
     break;
   default:
     return std::nullopt;

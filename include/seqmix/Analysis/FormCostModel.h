@@ -7,20 +7,14 @@
 #ifndef SEQMIX_ANALYSIS_FORMCOSTMODEL_H
 #define SEQMIX_ANALYSIS_FORMCOSTMODEL_H
 
+#include "seqmix/Spec/Mixer.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace seqmix {
 
-enum class Family {
-  SoftmaxAttention,
-  LinearAttention,
-  GatedLinearAttention,
-  DeltaRule,
-  SelectiveScan,
-  LTIScan
-};
 enum class Form { Parallel, Chunked, Recurrent };
 enum class Gate { None, Constant, Scalar, Vector };
 
@@ -30,7 +24,7 @@ const char *formName(Form form);
 /// multiplied by batch * heads. For the SSM scans `heads` is the channel count
 /// and `keyDim` the state size N.
 struct Problem {
-  Family family = Family::GatedLinearAttention;
+  Mixer family = Mixer::GatedLinearAttention;
   Gate gate = Gate::None;
   int64_t batch = 1, heads = 1, seqLen = 1, keyDim = 64, valueDim = 64;
 };

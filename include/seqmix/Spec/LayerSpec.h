@@ -9,6 +9,8 @@
 #ifndef SEQMIX_SPEC_LAYERSPEC_H
 #define SEQMIX_SPEC_LAYERSPEC_H
 
+#include "seqmix/Spec/Mixer.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -18,15 +20,6 @@
 #include <vector>
 
 namespace seqmix {
-
-enum class Mixer {
-  SoftmaxAttention,
-  LinearAttention,
-  GatedLinearAttention,
-  DeltaRule,
-  SelectiveScan,
-  LTIScan
-};
 
 /// Spec spelling of a mixer ("gated_linear_attention", ...).
 const char *mixerName(Mixer m);
