@@ -77,6 +77,25 @@ TEST(LayerSpec, NotAnObject) {
   EXPECT_NE(error("[1, 2]").find("must be a JSON object"), std::string::npos);
 }
 
+TEST(LayerSpec, DuplicateField) {
+  std::string e = error("{\"seqmix\": 1,\n \"seqmix\": 1}");
+  EXPECT_NE(e.find("t.json:2:2: field 'seqmix' is given twice"),
+            std::string::npos)
+      << e;
+  // Equal keys in different objects, and strings that look like keys inside
+  // arrays or values, are not duplicates.
+  llvm::Expected<LayerSpec> s = parseLayerSpec(
+      R"({"seqmix": 1, "name": "gla", "mixer": "gated_linear_attention",
+  "gate": "constant", "heads": 2, "key_dim": 16, "value_dim": 16,
+  "description": "heads: \"heads\"", "decay": [0.5, 0.9],
+  "state": {"initial": true, "final": true}})",
+      "t.json");
+  EXPECT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
+  e = error(R"({"seqmix": 1, "state": {"final": true, "final": false}})");
+  EXPECT_NE(e.find("field 'state.final' is given twice"), std::string::npos)
+      << e;
+}
+
 TEST(LayerSpec, UnknownField) {
   std::string e = error(withField("gatee", "\"scalar\""));
   EXPECT_NE(e.find("unknown field 'gatee'"), std::string::npos) << e;

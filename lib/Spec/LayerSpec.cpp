@@ -8,6 +8,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace seqmix;
 using llvm::json::Object;
@@ -55,6 +56,61 @@ std::string quoted(llvm::ArrayRef<llvm::StringRef> items) {
   for (auto [i, it] : llvm::enumerate(items))
     s += (i ? ", " : "") + ("\"" + it + "\"").str();
   return s;
+}
+
+/// llvm::json keeps the last of two equal keys in an object; a spec that
+/// gives a field twice is ambiguous, so find the first repeated key in text
+/// that llvm::json::parse has already accepted. Returns the key's dotted path
+/// and its 1-based line and column.
+struct DuplicateKey {
+  std::string path;
+  unsigned line, column;
+};
+std::optional<DuplicateKey> findDuplicateKey(llvm::StringRef text) {
+  struct Scope {
+    bool isObject;
+    std::string path;
+    llvm::StringSet<> keys;
+  };
+  llvm::SmallVector<Scope, 4> scopes;
+  std::string lastKey;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '{' || c == '[') {
+      std::string path = scopes.empty() ? "" : scopes.back().path;
+      if (!scopes.empty() && scopes.back().isObject)
+        path = path.empty() ? lastKey : path + "." + lastKey;
+      scopes.push_back({c == '{', std::move(path), {}});
+      continue;
+    }
+    if (c == '}' || c == ']') {
+      if (!scopes.empty())
+        scopes.pop_back();
+      continue;
+    }
+    if (c != '"')
+      continue;
+    size_t start = i++;
+    while (i < text.size() && text[i] != '"')
+      i += text[i] == '\\' ? 2 : 1;
+    llvm::StringRef str = text.slice(start + 1, std::min(i, text.size()));
+    size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+    bool isKey = !scopes.empty() && scopes.back().isObject &&
+                 next != llvm::StringRef::npos && text[next] == ':';
+    if (!isKey)
+      continue;
+    lastKey = str.str();
+    if (scopes.back().keys.insert(str).second)
+      continue;
+    llvm::StringRef before = text.take_front(start);
+    unsigned line = 1 + before.count('\n');
+    size_t nl = before.rfind('\n');
+    unsigned column = start - (nl == llvm::StringRef::npos ? 0 : nl + 1) + 1;
+    const std::string &prefix = scopes.back().path;
+    return DuplicateKey{prefix.empty() ? lastKey : prefix + "." + lastKey, line,
+                        column};
+  }
+  return std::nullopt;
 }
 
 /// The largest size any field may give.
@@ -271,6 +327,11 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s: malformed JSON: %s",
         source.str().c_str(), llvm::toString(parsed.takeError()).c_str());
+  if (std::optional<DuplicateKey> dup = findDuplicateKey(json))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s:%u:%u: field '%s' is given twice; give each field once",
+        source.str().c_str(), dup->line, dup->column, dup->path.c_str());
   const Object *root = parsed->getAsObject();
   if (!root)
     return llvm::createStringError(

@@ -416,7 +416,8 @@ int runMain(MLIRContext &ctx) {
   if (failed(c))
     return 1;
   const ::seqmix::LayerSpec &spec = *c->spec;
-  int64_t B = runBatch ? runBatch : (spec.batch > 0 ? spec.batch : 2);
+  int64_t B = runBatch.getNumOccurrences() ? int64_t(runBatch)
+                                           : (spec.batch > 0 ? spec.batch : 2);
   if (B < 1)
     return fail("--batch must be >= 1");
   if (spec.batch > 0 && B != spec.batch)
