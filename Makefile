@@ -9,7 +9,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLVM_USE_LINKER=lld -DCMAKE_C_COMPILER_LAUNCHER=ccache \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps configure build demo test check-format format docs clean
+.PHONY: all deps configure build demo test check-asan fuzz check-format format docs clean
 
 all: build
 
@@ -35,6 +35,26 @@ demo: build
 # Every test (lit + FileCheck, GoogleTest, integration), then one summary line.
 test: build
 	@scripts/run-tests.sh $(BUILD_DIR)
+
+# The whole test suite on a build with AddressSanitizer and UBSan (build-asan/).
+check-asan:
+	@scripts/install-deps.sh --sanitizers
+	cmake -S . -B build-asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  "-DLLVM_USE_SANITIZER=Address;Undefined"
+	ninja -C build-asan -j$(JOBS)
+	@scripts/run-tests.sh build-asan
+
+# Fuzz the layer-spec parser with libFuzzer (build-fuzz/), FUZZ_SECONDS long,
+# starting from examples/; crashes are written to build-fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh --sanitizers
+	cmake -S . -B build-fuzz $(CMAKE_FLAGS) -DSEQMIX_BUILD_FUZZERS=ON \
+	  -DLLVM_USE_SANITIZE_COVERAGE=ON "-DLLVM_USE_SANITIZER=Address;Undefined"
+	ninja -C build-fuzz -j$(JOBS) seqmix-spec-fuzzer
+	@mkdir -p build-fuzz/corpus && cp examples/*.json build-fuzz/corpus/
+	cd build-fuzz && bin/seqmix-spec-fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -dict=../unittests/fuzz/spec.dict corpus
 
 check-format:
 	@scripts/check-format.sh

@@ -11,6 +11,12 @@ PKGS=(
   python3 python3-numpy
 )
 
+# --sanitizers: also the compiler-rt runtimes (ASan, UBSan, libFuzzer) for
+# `make check-asan` and `make fuzz`.
+if [ "${1:-}" = "--sanitizers" ]; then
+  PKGS+=(libclang-rt-22-dev)
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
