@@ -24,7 +24,9 @@ def SeqMix_Dialect : Dialect {
 
     Every shape and attribute constraint is a verifier check; the constraints
     of each operation are numbered C1, C2, ... in its description, and the
-    verifier's message starts with that number.
+    verifier's message starts with that number. Every static dimension size
+    is at least 1: an empty tensor violates the constraint that gives its
+    operand's shape.
   }];
   let useDefaultAttributePrinterParser = 1;
 }

@@ -52,6 +52,11 @@ public:
              << value.getType();
     for (auto [i, d] : llvm::enumerate(dims)) {
       int64_t got = type.getDimSize(i);
+      if (got == 0)
+        return op->emitOpError()
+               << "[" << rankCid << "] dimension " << i << " (" << d.name
+               << ") of " << operand
+               << " must be >= 1 (empty tensors are not supported), got 0";
       if (d.size != ShapedType::kDynamic) {
         if (!ShapedType::isDynamic(got) && got != d.size)
           return op->emitOpError() << "[" << dimCid << "] dimension " << i

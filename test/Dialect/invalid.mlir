@@ -58,6 +58,22 @@ func.func @softmax_c4_heads(%q: tensor<1x6x4x8xf32>, %k: tensor<1x4x4x8xf32>) {
 
 // -----
 
+func.func @softmax_c1_empty(%q: tensor<1x0x4x8xf32>) {
+  // expected-error @+1 {{[C1] dimension 1 (H) of q must be >= 1 (empty tensors are not supported), got 0}}
+  %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32} : (tensor<1x0x4x8xf32>, tensor<1x0x4x8xf32>, tensor<1x0x4x8xf32>) -> tensor<1x0x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gla_c1_empty_seq(%q: tensor<?x2x0x8xf32>) {
+  // expected-error @+1 {{[C1] dimension 2 (T) of q must be >= 1 (empty tensors are not supported), got 0}}
+  %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32} : (tensor<?x2x0x8xf32>, tensor<?x2x0x8xf32>, tensor<?x2x0x8xf32>) -> tensor<?x2x0x8xf32>
+  return
+}
+
+// -----
+
 func.func @softmax_c5_window(%q: tensor<1x1x4x8xf32>) {
   // expected-error @+1 {{[C5] window must be >= 1, got 0}}
   %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32, window = 0} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
