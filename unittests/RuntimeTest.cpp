@@ -143,4 +143,9 @@ TEST(Runtime, RejectsBadMetadataAndFiles) {
   EXPECT_NE(std::string(err).find("cannot load compiled layer"),
             std::string::npos);
   seqmix_free_error(err);
+  EXPECT_EQ(seqmix_layer_load("", &err), nullptr);
+  EXPECT_NE(std::string(err).find("no path given"), std::string::npos);
+  seqmix_free_error(err);
+  EXPECT_EQ(seqmix_layer_load(nullptr, &err), nullptr);
+  seqmix_free_error(err);
 }

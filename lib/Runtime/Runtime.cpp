@@ -166,7 +166,16 @@ seqmix_layer *seqmix_layer_from_entry(void *entry, const char *metadata,
 }
 
 seqmix_layer *seqmix_layer_load(const char *path, char **error) {
-  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!path || !*path) {
+    setError(error, "cannot load compiled layer: no path given");
+    return nullptr;
+  }
+  // `path` names a file: without a slash dlopen would search the library
+  // path instead of the current directory.
+  std::string file = path;
+  if (file.find('/') == std::string::npos)
+    file = "./" + file;
+  void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     setError(error, std::string("cannot load compiled layer: ") + dlerror());
     return nullptr;
