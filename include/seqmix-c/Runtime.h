@@ -24,10 +24,10 @@ typedef struct seqmix_tensor {
 
 typedef struct seqmix_layer seqmix_layer;
 
-/** Loads a compiled layer (.so) from a file path (a bare name is a file in
- *  the current directory, not a library search). On failure returns NULL and,
- * when `error` is not NULL, stores a message to release with seqmix_free_error.
- */
+/** Loads a compiled layer (.so) from a file path; a bare name is a file in
+ *  the current directory, not a library search. On failure returns NULL and,
+ *  when `error` is not NULL, stores a message to release with
+ *  seqmix_free_error. */
 seqmix_layer *seqmix_layer_load(const char *path, char **error);
 
 /** Wraps an already loaded entry point (`_mlir_ciface_<name>`, e.g. from a
