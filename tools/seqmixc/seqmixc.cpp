@@ -28,6 +28,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -672,6 +673,13 @@ int main(int argc, char **argv) {
       "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all and "
       "--mlir-timing\n"
       "work in both modes (see --help-hidden).\n");
+
+  // Like mlir-opt, '-' (the default) reads .mlir from stdin; with no input
+  // named and a terminal there, say what is missing instead of waiting.
+  if (inputFile.getNumOccurrences() == 0 &&
+      llvm::sys::Process::StandardInIsUserInput())
+    return fail("no input file (a layer spec .json or an .mlir file; '-' "
+                "reads .mlir from stdin); see --help");
 
   DialectRegistry registry;
   registerSeqMixDialects(registry);
