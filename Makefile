@@ -44,17 +44,25 @@ check-asan:
 	ninja -C build-asan -j$(JOBS)
 	@scripts/run-tests.sh build-asan
 
-# Fuzz the layer-spec parser with libFuzzer (build-fuzz/), FUZZ_SECONDS long,
-# starting from examples/; crashes are written to build-fuzz/.
+# Fuzz the layer-spec parser and the runtime's ABI-metadata parser with
+# libFuzzer (build-fuzz/), FUZZ_SECONDS each, seeded from examples/; a crash
+# is written to build-fuzz/ as crash-<hash>.
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: build
 	@scripts/install-deps.sh --sanitizers
 	cmake -S . -B build-fuzz $(CMAKE_FLAGS) -DSEQMIX_BUILD_FUZZERS=ON \
 	  -DLLVM_USE_SANITIZE_COVERAGE=ON "-DLLVM_USE_SANITIZER=Address;Undefined"
-	ninja -C build-fuzz -j$(JOBS) seqmix-spec-fuzzer
-	@mkdir -p build-fuzz/corpus && cp examples/*.json build-fuzz/corpus/
+	ninja -C build-fuzz -j$(JOBS) seqmix-spec-fuzzer seqmix-metadata-fuzzer
+	@mkdir -p build-fuzz/spec-corpus build-fuzz/metadata-corpus
+	@cp examples/*.json build-fuzz/spec-corpus/
+	@for f in examples/*.json; do \
+	  $(BUILD_DIR)/bin/seqmixc $$f --emit=metadata \
+	    -o build-fuzz/metadata-corpus/$$(basename $$f .json).txt 2>/dev/null || true; \
+	done
 	cd build-fuzz && bin/seqmix-spec-fuzzer -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=4096 -dict=../unittests/fuzz/spec.dict corpus
+	  -max_len=4096 -dict=../unittests/fuzz/spec.dict spec-corpus
+	cd build-fuzz && bin/seqmix-metadata-fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 metadata-corpus
 
 check-format:
 	@scripts/check-format.sh

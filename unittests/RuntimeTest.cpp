@@ -143,6 +143,19 @@ TEST(Runtime, RejectsBadMetadataAndFiles) {
   EXPECT_NE(std::string(err).find("cannot load compiled layer"),
             std::string::npos);
   seqmix_free_error(err);
+  for (const char *meta :
+       {"seqmix-abi 1\nname l\narg in x f32 n:abc\n",
+        "seqmix-abi 1\nname l\narg in x f32 n:99999999999999999999999\n",
+        "seqmix-abi 1\nname l\narg in x f32 n:0\n",
+        "seqmix-abi 1\nname l\narg in x f32 n:\n"}) {
+    EXPECT_EQ(seqmix_layer_from_entry(reinterpret_cast<void *>(&doubleEntry),
+                                      meta, &err),
+              nullptr)
+        << meta;
+    EXPECT_NE(std::string(err).find("malformed dimension"), std::string::npos)
+        << err;
+    seqmix_free_error(err);
+  }
   EXPECT_EQ(seqmix_layer_load("", &err), nullptr);
   EXPECT_NE(std::string(err).find("no path given"), std::string::npos);
   seqmix_free_error(err);

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -98,7 +99,18 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
         }
         a.dimNames.push_back(dim.substr(0, colon));
         std::string size = dim.substr(colon + 1);
-        a.dims.push_back(size == "?" ? -1 : std::stoll(size));
+        int64_t n = -1;
+        if (size != "?") {
+          char *end = nullptr;
+          errno = 0;
+          long long v = std::strtoll(size.c_str(), &end, 10);
+          if (size.empty() || *end || errno || v < 1) {
+            err = "malformed dimension '" + dim + "' in metadata line: " + line;
+            return false;
+          }
+          n = v;
+        }
+        a.dims.push_back(n);
       }
       layer.args.push_back(std::move(a));
     }
