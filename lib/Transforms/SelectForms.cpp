@@ -1,4 +1,5 @@
 //===- SelectForms.cpp - choose a computation form per seqmix op ----------===//
+#include "seqmix/Transforms/SelectForms.h"
 #include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Conversion/LowerForms.h"
 #include "seqmix/SeqMixDialect.h"
@@ -89,12 +90,51 @@ FormKind fromModel(::seqmix::Form f) {
   return FormKind::recurrent;
 }
 
+} // namespace
+
+std::string FormEstimates::sizes() const {
+  return llvm::formatv("B={0} H={1} T={2} K={3} V={4}", problem.batch,
+                       problem.heads, problem.seqLen, problem.keyDim,
+                       problem.valueDim)
+      .str();
+}
+
+std::string FormEstimates::candidates() const {
+  std::string s;
+  for (const ::seqmix::Estimate &e : all) {
+    s += (s.empty() ? "" : " ") + std::string(::seqmix::formName(e.form));
+    if (e.chunk)
+      s += "(" + std::to_string(e.chunk) + ")";
+    s += "=" + llvm::formatv("{0:e2}", e.seconds).str() + "s";
+  }
+  return s;
+}
+
+std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op) {
+  if (!isSequenceMixer(op))
+    return std::nullopt;
+  FormEstimates est;
+  est.problem = describe(op, kAssumedSeqLen);
+  SmallVector<FormKind> lowered = getLoweredForms(op);
+  // Ops with no lowering yet still get the model's choice among all forms,
+  // so the IR can be inspected; lower-forms reports what is missing.
+  if (lowered.empty())
+    lowered = {FormKind::parallel, FormKind::chunked, FormKind::recurrent};
+  if (isa<SoftmaxAttentionOp>(op))
+    llvm::erase(lowered, FormKind::recurrent);
+  std::vector<::seqmix::Form> candidates;
+  for (FormKind k : lowered)
+    candidates.push_back(toModel(k));
+  if (!::seqmix::selectForm(est.problem, candidates,
+                            ::seqmix::Machine::hostCpu(), est.best, &est.all))
+    return std::nullopt;
+  return est;
+}
+
+namespace {
 struct SelectFormsPass
     : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPass> {
   using SeqMixSelectFormsBase::SeqMixSelectFormsBase;
-
-  /// Sequence length assumed for dynamic shapes (a prefill of moderate size).
-  static constexpr int64_t kAssumedSeqLen = 512;
 
   void runOnOperation() override {
     std::optional<FormKind> forced;
@@ -134,24 +174,12 @@ struct SelectFormsPass
       }
       if (getForm(op))
         return WalkResult::advance(); // an explicit choice in the input wins
-      ::seqmix::Problem p = describe(op, kAssumedSeqLen);
-      std::vector<::seqmix::Form> candidates;
-      SmallVector<FormKind> lowered = getLoweredForms(op);
-      // Ops with no lowering yet still get the model's choice among all forms,
-      // so the IR can be inspected; lower-forms reports what is missing.
-      if (lowered.empty())
-        lowered = {FormKind::parallel, FormKind::chunked, FormKind::recurrent};
-      if (isa<SoftmaxAttentionOp>(op))
-        llvm::erase(lowered, FormKind::recurrent);
-      for (FormKind k : lowered)
-        candidates.push_back(toModel(k));
-      ::seqmix::Estimate best;
-      std::vector<::seqmix::Estimate> all;
-      if (!::seqmix::selectForm(p, candidates, ::seqmix::Machine::hostCpu(),
-                                best, &all)) {
+      std::optional<FormEstimates> est = estimateForms(op);
+      if (!est) {
         op->emitOpError("no computation form is available");
         return WalkResult::interrupt();
       }
+      const ::seqmix::Estimate &best = est->best;
       int64_t chunk = best.form == ::seqmix::Form::Chunked
                           ? (chunkSize ? chunkSize : best.chunk)
                           : 0;
@@ -162,15 +190,8 @@ struct SelectFormsPass
                     << "form " << ::seqmix::formName(best.form);
         if (chunk)
           diag << " (chunk " << chunk << ")";
-        diag << " chosen by the cost model for B=" << p.batch
-             << " H=" << p.heads << " T=" << p.seqLen << " K=" << p.keyDim
-             << " V=" << p.valueDim << "; candidates:";
-        for (const auto &e : all) {
-          diag << " " << ::seqmix::formName(e.form);
-          if (e.chunk)
-            diag << "(" << e.chunk << ")";
-          diag << "=" << llvm::formatv("{0:e2}", e.seconds).str() << "s";
-        }
+        diag << " chosen by the cost model for " << est->sizes()
+             << "; candidates: " << est->candidates();
       }
       return WalkResult::advance();
     });

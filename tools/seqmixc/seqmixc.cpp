@@ -14,6 +14,7 @@
 #include "seqmix/Spec/LayerSpec.h"
 #include "seqmix/Target/CPU.h"
 #include "seqmix/Testing/LayerHarness.h"
+#include "seqmix/Transforms/SelectForms.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -143,6 +144,8 @@ struct Compilation {
   std::string metadata;
   std::optional<::seqmix::LayerSpec> spec;
   std::string formSummary;
+  /// One "costs" metadata line per op: the cost model's estimate of each form.
+  std::string costLines;
 };
 
 LogicalResult runPhases(ModuleOp module, Phase from, Phase to,
@@ -235,6 +238,9 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
                          stringifyFormKind(f.getKind()).str();
         if (f.getKind() == FormKind::chunked)
           c.formSummary += "(chunk " + std::to_string(f.getChunk()) + ")";
+        if (std::optional<FormEstimates> est = estimateForms(op))
+          c.costLines +=
+              "costs " + est->sizes() + " " + est->candidates() + "\n";
       }
     });
   };
@@ -257,7 +263,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
         return failure();
       c.metadata = *meta;
       if (!c.formSummary.empty())
-        c.metadata += "forms " + c.formSummary + "\n";
+        c.metadata += "forms " + c.formSummary + "\n" + c.costLines;
       c.metadata += limits;
     }
   }
