@@ -26,6 +26,55 @@ std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B,
 }
 
 namespace {
+/// Position of the seq_len dimension of `d`, or -1; with the element counts
+/// (complex counted twice) of the dimensions before and after it.
+int seqLenSplit(const HostTensor &t, int64_t &outer, int64_t &inner) {
+  int dim = -1;
+  for (size_t i = 0; i < t.desc.dims.size(); ++i)
+    if (t.desc.dims[i] == "seq_len")
+      dim = static_cast<int>(i);
+  outer = 1;
+  inner = t.desc.complex ? 2 : 1;
+  for (int i = 0; i < static_cast<int>(t.shape.size()); ++i) {
+    if (dim >= 0 && i < dim)
+      outer *= t.shape[i];
+    if (dim >= 0 && i > dim)
+      inner *= t.shape[i];
+  }
+  return dim;
+}
+} // namespace
+
+HostTensor seqmix::sliceSeqLen(const HostTensor &t, int64_t t0, int64_t t1) {
+  int64_t outer, inner;
+  int dim = seqLenSplit(t, outer, inner);
+  if (dim < 0)
+    return t;
+  HostTensor part{t.desc, t.shape, {}};
+  int64_t T = t.shape[dim], n = t1 - t0;
+  part.shape[dim] = n;
+  part.data.resize(static_cast<size_t>(outer * n * inner));
+  for (int64_t o = 0; o < outer; ++o)
+    std::copy_n(t.data.begin() + (o * T + t0) * inner, n * inner,
+                part.data.begin() + o * n * inner);
+  return part;
+}
+
+void seqmix::insertSeqLen(HostTensor &whole, const HostTensor &part,
+                          int64_t t0) {
+  int64_t outer, inner;
+  int dim = seqLenSplit(whole, outer, inner);
+  if (dim < 0) {
+    whole.data = part.data;
+    return;
+  }
+  int64_t T = whole.shape[dim], n = part.shape[dim];
+  for (int64_t o = 0; o < outer; ++o)
+    std::copy_n(part.data.begin() + o * n * inner, n * inner,
+                whole.data.begin() + (o * T + t0) * inner);
+}
+
+namespace {
 HostTensor allocate(const TensorDesc &d, int64_t B, int64_t T) {
   HostTensor t{d, concreteShape(d, B, T), {}};
   t.data.assign(static_cast<size_t>(t.elements() * (d.complex ? 2 : 1)), 0.0f);

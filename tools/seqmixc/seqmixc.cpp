@@ -123,6 +123,13 @@ static cl::opt<std::string> runCrossCheck(
     cl::desc("run: also compile the layer in this form (JIT) and check that "
              "both forms agree on every output"),
     cl::value_desc("form"), cl::init(""), cl::cat(runCat));
+static cl::opt<bool> runCheckSplit(
+    "check-split",
+    cl::desc("run: also run each sequence in two calls, the second starting "
+             "from the first's final state (prefill then continue), at "
+             "T1 = 1 and T/2, and check both against the reference (needs "
+             "initial and final state and a dynamic seq_len)"),
+    cl::init(false), cl::cat(runCat));
 static cl::opt<bool>
     runJit("jit",
            cl::desc("run: execute through the JIT instead of a compiled .so"),
@@ -404,6 +411,63 @@ std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
   return e.flopsMatmul + e.flopsVector;
 }
 
+/// Calls `layer` on host tensors; the error message on failure.
+std::optional<std::string>
+callLayer(seqmix_layer *layer, std::vector<::seqmix::HostTensor> &inputs,
+          std::vector<::seqmix::HostTensor> &outputs) {
+  std::vector<seqmix_tensor> args;
+  for (auto *list : {&inputs, &outputs})
+    for (::seqmix::HostTensor &t : *list)
+      args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
+                      t.shape.data(), nullptr});
+  char *err = nullptr;
+  if (!seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()),
+                         &err))
+    return std::nullopt;
+  std::string msg = err ? err : "unknown error";
+  seqmix_free_error(err);
+  return msg;
+}
+
+/// FORMS.md 7.5 (state splitting): runs tokens [0, T1) and then [T1, T) from
+/// the first part's final state, and compares the joined outputs and the
+/// last final state with the reference of the whole sequence. Appends what it
+/// measured to `os`; false when out of tolerance or a call failed.
+bool checkSplit(seqmix_layer *layer, const ::seqmix::LayerSpec &spec,
+                const std::vector<::seqmix::HostTensor> &inputs,
+                const std::vector<std::vector<double>> &ref, int64_t B,
+                int64_t T, int64_t T1, const ::seqmix::Tolerance &tol,
+                llvm::raw_ostream &os) {
+  std::vector<::seqmix::HostTensor> whole = ::seqmix::makeOutputs(spec, B, T);
+  std::vector<::seqmix::HostTensor> state; // the first part's final state
+  for (auto [t0, t1] : {std::pair{int64_t(0), T1}, std::pair{T1, T}}) {
+    std::vector<::seqmix::HostTensor> in;
+    for (const ::seqmix::HostTensor &t : inputs)
+      in.push_back(::seqmix::sliceSeqLen(t, t0, t1));
+    if (!state.empty())
+      in.back().data = state.front().data; // initial_state is the last input
+    std::vector<::seqmix::HostTensor> out =
+        ::seqmix::makeOutputs(spec, B, t1 - t0);
+    if (std::optional<std::string> err = callLayer(layer, in, out)) {
+      os << " split@" << T1 << ": call failed: " << *err << ";";
+      return false;
+    }
+    for (size_t i = 0; i < out.size(); ++i)
+      ::seqmix::insertSeqLen(whole[i], out[i], t0);
+    state = {out.back()}; // final_state is the last output
+  }
+  bool ok = true;
+  os << " split@" << T1 << ":";
+  for (size_t i = 0; i < whole.size(); ++i) {
+    ::seqmix::ErrorStats e =
+        ::seqmix::compareToReference(whole[i].data, ref[i]);
+    ok &= ::seqmix::withinTolerance(e, tol);
+    os << llvm::format(" %s max_rel %.2e;", whole[i].desc.name.c_str(),
+                       e.maxRel);
+  }
+  return ok;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -445,6 +509,16 @@ int runMain(MLIRContext &ctx) {
       return fail(
           "--seq-len=" + std::to_string(T) +
           " but the spec fixes seq_len = " + std::to_string(spec.seqLen));
+  }
+
+  if (runCheckSplit) {
+    if (!spec.initialState || !spec.finalState)
+      return fail("--check-split needs a spec with \"state\": {\"initial\": "
+                  "true, \"final\": true}");
+    if (spec.seqLen > 0)
+      return fail("--check-split needs a dynamic seq_len (\"?\"), but the "
+                  "spec fixes seq_len = " +
+                  std::to_string(spec.seqLen));
   }
 
   std::unique_ptr<ExecutionEngine> engine;
@@ -614,6 +688,14 @@ int runMain(MLIRContext &ctx) {
         os << llvm::format(" %s max_rel %.2e;", outputs[i].desc.name.c_str(),
                            e.maxRel);
       }
+    }
+    if (runCheckSplit) {
+      std::vector<int64_t> cuts;
+      for (int64_t T1 : {int64_t(1), T / 2})
+        if (T1 >= 1 && T1 < T && (cuts.empty() || cuts.back() != T1))
+          cuts.push_back(T1);
+      for (int64_t T1 : cuts)
+        ok &= checkSplit(layer, spec, inputs, ref, B, T, T1, tol, os);
     }
     std::vector<double> times;
     for (unsigned r = 0; r < runReps; ++r) {

@@ -1,5 +1,4 @@
-//===- LayerHarness.h - seeded inputs, reference outputs, errors -*- C++
-//-*-===//
+//===- LayerHarness.h - inputs, reference outputs, errors ------*- C++ -*-===//
 //
 // What `seqmixc run`, the bench tool and the integration tests share: the
 // well-conditioned input generators of FORMS.md 7.3 for each family, the
@@ -31,6 +30,14 @@ struct HostTensor {
 
 /// Concrete shapes of the spec's tensors for batch `B` and sequence `T`.
 std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T);
+
+/// The tokens [t0, t1) of `t` along its seq_len dimension; a tensor without
+/// one (weights, states) is returned whole.
+HostTensor sliceSeqLen(const HostTensor &t, int64_t t0, int64_t t1);
+
+/// Writes `part` into `whole` at tokens [t0, t0 + length of part) along the
+/// seq_len dimension; a tensor without one is copied whole.
+void insertSeqLen(HostTensor &whole, const HostTensor &part, int64_t t0);
 
 /// Which log gates to generate (gated families).
 enum class GateRegime {
