@@ -8,7 +8,7 @@ if ! command -v "$CLANG_FORMAT" >/dev/null; then
   echo "check-format: $CLANG_FORMAT not found (scripts/install-deps.sh installs it)" >&2
   exit 2
 fi
-mapfile -t files < <(git ls-files -- '*.c' '*.cpp' '*.h' 2>/dev/null || true)
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.c' '*.cpp' '*.h' 2>/dev/null || true)
 if [ ${#files[@]} -eq 0 ]; then
   mapfile -t files < <(find dialects include lib tools unittests examples -name '*.c' -o -name '*.cpp' -o -name '*.h')
 fi

@@ -27,9 +27,9 @@ TEST(LayerHarness, SliceSeqLenTakesTokensOfEverySlice) {
   HostTensor part = sliceSeqLen(numbered(5), 2, 4);
   EXPECT_EQ(part.shape, (std::vector<int64_t>{2, 3, 2, 2}));
   ASSERT_EQ(part.data.size(), 24u);
-  EXPECT_EQ(part.data[0], 20.0f);   // b 0, h 0, t 2, k 0
-  EXPECT_EQ(part.data[3], 31.0f);   // b 0, h 0, t 3, k 1
-  EXPECT_EQ(part.data[4], 120.0f);  // b 0, h 1, t 2
+  EXPECT_EQ(part.data[0], 20.0f);    // b 0, h 0, t 2, k 0
+  EXPECT_EQ(part.data[3], 31.0f);    // b 0, h 0, t 3, k 1
+  EXPECT_EQ(part.data[4], 120.0f);   // b 0, h 1, t 2
   EXPECT_EQ(part.data[23], 1231.0f); // b 1, h 2, t 3, k 1
 }
 
