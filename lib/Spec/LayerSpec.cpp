@@ -74,12 +74,17 @@ std::optional<DuplicateKey> findDuplicateKey(llvm::StringRef text) {
   };
   llvm::SmallVector<Scope, 4> scopes;
   std::string lastKey;
+  // The dotted path of `lastKey` in the innermost object.
+  auto keyPath = [&] {
+    const std::string &prefix = scopes.back().path;
+    return prefix.empty() ? lastKey : prefix + "." + lastKey;
+  };
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '{' || c == '[') {
-      std::string path = scopes.empty() ? "" : scopes.back().path;
-      if (!scopes.empty() && scopes.back().isObject)
-        path = path.empty() ? lastKey : path + "." + lastKey;
+      std::string path = scopes.empty()           ? ""
+                         : scopes.back().isObject ? keyPath()
+                                                  : scopes.back().path;
       scopes.push_back({c == '{', std::move(path), {}});
       continue;
     }
@@ -106,9 +111,7 @@ std::optional<DuplicateKey> findDuplicateKey(llvm::StringRef text) {
     unsigned line = 1 + before.count('\n');
     size_t nl = before.rfind('\n');
     unsigned column = start - (nl == llvm::StringRef::npos ? 0 : nl + 1) + 1;
-    const std::string &prefix = scopes.back().path;
-    return DuplicateKey{prefix.empty() ? lastKey : prefix + "." + lastKey, line,
-                        column};
+    return DuplicateKey{keyPath(), line, column};
   }
   return std::nullopt;
 }

@@ -26,52 +26,63 @@ std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B,
 }
 
 namespace {
-/// Position of the seq_len dimension of `d`, or -1; with the element counts
-/// (complex counted twice) of the dimensions before and after it.
-int seqLenSplit(const HostTensor &t, int64_t &outer, int64_t &inner) {
+/// A tensor's layout around its seq_len dimension: `outer` slices of `length`
+/// tokens of `inner` floats each (complex counted twice). `dim` is -1 when
+/// the tensor has no seq_len dimension.
+struct SeqLenLayout {
   int dim = -1;
+  int64_t outer = 1, length = 0, inner = 1;
+};
+
+SeqLenLayout seqLenLayout(const HostTensor &t) {
+  SeqLenLayout l;
   for (size_t i = 0; i < t.desc.dims.size(); ++i)
     if (t.desc.dims[i] == "seq_len")
-      dim = static_cast<int>(i);
-  outer = 1;
-  inner = t.desc.complex ? 2 : 1;
-  for (int i = 0; i < static_cast<int>(t.shape.size()); ++i) {
-    if (dim >= 0 && i < dim)
-      outer *= t.shape[i];
-    if (dim >= 0 && i > dim)
-      inner *= t.shape[i];
-  }
-  return dim;
+      l.dim = static_cast<int>(i);
+  if (l.dim < 0)
+    return l;
+  l.length = t.shape[l.dim];
+  l.inner = t.desc.complex ? 2 : 1;
+  for (int i = 0; i < l.dim; ++i)
+    l.outer *= t.shape[i];
+  for (size_t i = l.dim + 1; i < t.shape.size(); ++i)
+    l.inner *= t.shape[i];
+  return l;
+}
+
+/// Copies `n` tokens of every slice from token `from` of `src` to token `to`
+/// of `dst` (both laid out as `s` and `d`, differing only in length).
+void copyTokens(const std::vector<float> &src, const SeqLenLayout &s,
+                int64_t from, std::vector<float> &dst, const SeqLenLayout &d,
+                int64_t to, int64_t n) {
+  for (int64_t o = 0; o < s.outer; ++o)
+    std::copy_n(src.begin() + (o * s.length + from) * s.inner, n * s.inner,
+                dst.begin() + (o * d.length + to) * d.inner);
 }
 } // namespace
 
 HostTensor seqmix::sliceSeqLen(const HostTensor &t, int64_t t0, int64_t t1) {
-  int64_t outer, inner;
-  int dim = seqLenSplit(t, outer, inner);
-  if (dim < 0)
+  SeqLenLayout l = seqLenLayout(t);
+  if (l.dim < 0)
     return t;
   HostTensor part{t.desc, t.shape, {}};
-  int64_t T = t.shape[dim], n = t1 - t0;
-  part.shape[dim] = n;
-  part.data.resize(static_cast<size_t>(outer * n * inner));
-  for (int64_t o = 0; o < outer; ++o)
-    std::copy_n(t.data.begin() + (o * T + t0) * inner, n * inner,
-                part.data.begin() + o * n * inner);
+  part.shape[l.dim] = t1 - t0;
+  SeqLenLayout p = l;
+  p.length = t1 - t0;
+  part.data.resize(static_cast<size_t>(p.outer * p.length * p.inner));
+  copyTokens(t.data, l, t0, part.data, p, 0, p.length);
   return part;
 }
 
 void seqmix::insertSeqLen(HostTensor &whole, const HostTensor &part,
                           int64_t t0) {
-  int64_t outer, inner;
-  int dim = seqLenSplit(whole, outer, inner);
-  if (dim < 0) {
+  SeqLenLayout w = seqLenLayout(whole);
+  if (w.dim < 0) {
     whole.data = part.data;
     return;
   }
-  int64_t T = whole.shape[dim], n = part.shape[dim];
-  for (int64_t o = 0; o < outer; ++o)
-    std::copy_n(part.data.begin() + o * n * inner, n * inner,
-                whole.data.begin() + (o * T + t0) * inner);
+  SeqLenLayout p = seqLenLayout(part);
+  copyTokens(part.data, p, 0, whole.data, w, t0, p.length);
 }
 
 namespace {

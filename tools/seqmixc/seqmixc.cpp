@@ -151,8 +151,6 @@ struct Compilation {
   std::string metadata;
   std::optional<::seqmix::LayerSpec> spec;
   std::string formSummary;
-  /// One "costs" metadata line per op: the cost model's estimate of each form.
-  std::string costLines;
 };
 
 LogicalResult runPhases(ModuleOp module, Phase from, Phase to,
@@ -238,6 +236,8 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
          "runtime ABI is read from the tensor-level entry function)");
     return failure();
   }
+  // One "costs" metadata line per op: the cost model's estimate of each form.
+  std::string costLines;
   auto collectForms = [&] {
     c.module->walk([&](Operation *op) {
       if (FormAttr f = op->getAttrOfType<FormAttr>(kFormAttrName)) {
@@ -246,8 +246,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
         if (f.getKind() == FormKind::chunked)
           c.formSummary += "(chunk " + std::to_string(f.getChunk()) + ")";
         if (std::optional<FormEstimates> est = estimateForms(op))
-          c.costLines +=
-              "costs " + est->sizes() + " " + est->candidates() + "\n";
+          costLines += "costs " + est->sizes() + " " + est->candidates() + "\n";
       }
     });
   };
@@ -270,7 +269,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
         return failure();
       c.metadata = *meta;
       if (!c.formSummary.empty())
-        c.metadata += "forms " + c.formSummary + "\n" + c.costLines;
+        c.metadata += "forms " + c.formSummary + "\n" + costLines;
       c.metadata += limits;
     }
   }
@@ -411,15 +410,21 @@ std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
   return e.flopsMatmul + e.flopsVector;
 }
 
-/// Calls `layer` on host tensors; the error message on failure.
-std::optional<std::string>
-callLayer(seqmix_layer *layer, std::vector<::seqmix::HostTensor> &inputs,
-          std::vector<::seqmix::HostTensor> &outputs) {
+/// The runtime's view of host tensors: every input, then every output.
+std::vector<seqmix_tensor>
+tensorArgs(std::vector<::seqmix::HostTensor> &inputs,
+           std::vector<::seqmix::HostTensor> &outputs) {
   std::vector<seqmix_tensor> args;
   for (auto *list : {&inputs, &outputs})
     for (::seqmix::HostTensor &t : *list)
       args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
                       t.shape.data(), nullptr});
+  return args;
+}
+
+/// Calls `layer`; the error message on failure.
+std::optional<std::string> callLayer(seqmix_layer *layer,
+                                     const std::vector<seqmix_tensor> &args) {
   char *err = nullptr;
   if (!seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()),
                          &err))
@@ -439,22 +444,23 @@ bool checkSplit(seqmix_layer *layer, const ::seqmix::LayerSpec &spec,
                 int64_t T, int64_t T1, const ::seqmix::Tolerance &tol,
                 llvm::raw_ostream &os) {
   std::vector<::seqmix::HostTensor> whole = ::seqmix::makeOutputs(spec, B, T);
-  std::vector<::seqmix::HostTensor> state; // the first part's final state
+  std::vector<float> state; // the first part's final state
   for (auto [t0, t1] : {std::pair{int64_t(0), T1}, std::pair{T1, T}}) {
     std::vector<::seqmix::HostTensor> in;
     for (const ::seqmix::HostTensor &t : inputs)
       in.push_back(::seqmix::sliceSeqLen(t, t0, t1));
-    if (!state.empty())
-      in.back().data = state.front().data; // initial_state is the last input
+    if (t0 > 0)
+      in.back().data = state; // initial_state is the last input
     std::vector<::seqmix::HostTensor> out =
         ::seqmix::makeOutputs(spec, B, t1 - t0);
-    if (std::optional<std::string> err = callLayer(layer, in, out)) {
+    if (std::optional<std::string> err =
+            callLayer(layer, tensorArgs(in, out))) {
       os << " split@" << T1 << ": call failed: " << *err << ";";
       return false;
     }
     for (size_t i = 0; i < out.size(); ++i)
       ::seqmix::insertSeqLen(whole[i], out[i], t0);
-    state = {out.back()}; // final_state is the last output
+    state = out.back().data; // final_state is the last output
   }
   bool ok = true;
   os << " split@" << T1 << ":";
@@ -640,17 +646,11 @@ int runMain(MLIRContext &ctx) {
     }
     auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
-    std::vector<seqmix_tensor> args;
-    for (auto *list : {&inputs, &outputs})
-      for (::seqmix::HostTensor &t : *list)
-        args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
-                        t.shape.data(), nullptr});
-    if (seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()),
-                          &err)) {
-      std::string msg = err;
-      seqmix_free_error(err);
+    std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
+    if (std::optional<std::string> msg = callLayer(layer, args)) {
       seqmix_layer_free(layer);
-      return fail("call failed: " + msg);
+      seqmix_layer_free(cross);
+      return fail("call failed: " + *msg);
     }
     auto ref = ::seqmix::referenceOutputs(spec, inputs);
     std::string line;
@@ -672,13 +672,8 @@ int runMain(MLIRContext &ctx) {
       // Two forms may each be off by the tolerance, in opposite directions.
       ::seqmix::Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
       auto other = ::seqmix::makeOutputs(spec, B, T);
-      std::vector<seqmix_tensor> args2(args.begin(),
-                                       args.begin() + inputs.size());
-      for (::seqmix::HostTensor &t : other)
-        args2.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
-                         t.shape.data(), nullptr});
-      (void)seqmix_layer_call(cross, args2.data(),
-                              static_cast<int32_t>(args2.size()), nullptr);
+      // A failed call leaves zeros, which the comparison below rejects.
+      (void)callLayer(cross, tensorArgs(inputs, other));
       os << " vs " << runCrossCheck << ":";
       for (size_t i = 0; i < outputs.size(); ++i) {
         std::vector<double> theirs(other[i].data.begin(), other[i].data.end());
