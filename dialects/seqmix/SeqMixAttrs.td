@@ -57,7 +57,8 @@ def SeqMix_FormAttr : AttrDef<SeqMix_Dialect, "Form"> {
   let description = [{
     `#seqmix.form<parallel>`, `#seqmix.form<recurrent>` or
     `#seqmix.form<chunked, chunk = C>`. The chunk size is given exactly when the
-    form is chunked, and is at least 1.
+    form is chunked, and is at least 1 and at most 4096 (each chunk holds
+    C x C workspaces per slice).
   }];
   let parameters = (ins
     EnumParameter<SeqMix_FormKind>:$kind,

@@ -29,6 +29,9 @@ LogicalResult FormAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                FormKind kind, int64_t chunk) {
   if (kind == FormKind::chunked && chunk < 1)
     return emitError() << "chunked form needs a chunk size >= 1, got " << chunk;
+  if (kind == FormKind::chunked && chunk > kMaxChunkSize)
+    return emitError() << "chunked form needs a chunk size <= " << kMaxChunkSize
+                       << ", got " << chunk;
   if (kind != FormKind::chunked && chunk != 0)
     return emitError() << "only the chunked form takes a chunk size";
   return success();

@@ -200,8 +200,9 @@ LogicalResult SoftmaxAttentionOp::verify() {
       (hkv == 0 || h % hkv != 0))
     return emitOpError() << "[C4] query heads (" << h
                          << ") must be a multiple of kv heads (" << hkv << ")";
-  if (getWindow() && *getWindow() < 1)
-    return emitOpError() << "[C5] window must be >= 1, got " << *getWindow();
+  // I64Attr is signless and its accessor zero-extends; C5 is a signed bound.
+  if (IntegerAttr window = getWindowAttr(); window && window.getInt() < 1)
+    return emitOpError() << "[C5] window must be >= 1, got " << window.getInt();
   if (failed(
           checkFinite(*this, getScale().convertToFloat(), "scale", "C6", true)))
     return failure();

@@ -104,6 +104,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     pm.addPass(createSeqMixDestinationPassingEntry());
     break;
   case Phase::LLVM:
+    pm.addPass(createSeqMixHideEntry());
     pm.addPass(createSeqMixExpandMemRefCopies());
     pm.addPass(createSeqMixApproximateExp());
     break;
@@ -111,15 +112,17 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     break;
   }
   StringRef text = upstreamPasses(phase, opts);
-  if (text.empty())
-    return success();
-  std::string err;
-  llvm::raw_string_ostream os(err);
-  if (failed(parsePassPipeline(text, pm, os))) {
-    llvm::errs() << "internal error: bad pipeline for phase "
-                 << phaseName(phase) << ": " << err << "\n";
-    return failure();
+  if (!text.empty()) {
+    std::string err;
+    llvm::raw_string_ostream os(err);
+    if (failed(parsePassPipeline(text, pm, os))) {
+      llvm::errs() << "internal error: bad pipeline for phase "
+                   << phaseName(phase) << ": " << err << "\n";
+      return failure();
+    }
   }
+  if (phase == Phase::LLVM)
+    pm.addPass(createSeqMixExportEntry());
   return success();
 }
 

@@ -147,9 +147,13 @@ struct SelectFormsPass
         return signalPassFailure();
       }
     }
-    if (chunkSize < 0) {
+    // Read the option as int64_t: a pass Option in `?:` or `<<` converts
+    // through other types (int, char).
+    const int64_t requested = chunkSize.getValue();
+    if (requested < 0 || requested > kMaxChunkSize) {
       getOperation().emitError()
-          << "seqmix-select-forms: chunk-size must be >= 0, got " << chunkSize;
+          << "seqmix-select-forms: chunk-size must be between 1 and "
+          << kMaxChunkSize << " (or 0 to choose), got " << requested;
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
@@ -165,7 +169,7 @@ struct SelectFormsPass
           return WalkResult::interrupt();
         }
         int64_t chunk =
-            *forced == FormKind::chunked ? (chunkSize ? chunkSize : 64) : 0;
+            *forced == FormKind::chunked ? (requested ? requested : 64) : 0;
         op->setAttr(kFormAttrName, FormAttr::get(ctx, *forced, chunk));
         if (emitRemarks)
           op->emitRemark() << "form " << stringifyFormKind(*forced)
@@ -181,7 +185,7 @@ struct SelectFormsPass
       }
       const ::seqmix::Estimate &best = est->best;
       int64_t chunk = best.form == ::seqmix::Form::Chunked
-                          ? (chunkSize ? chunkSize : best.chunk)
+                          ? (requested ? requested : best.chunk)
                           : 0;
       op->setAttr(kFormAttrName,
                   FormAttr::get(ctx, fromModel(best.form), chunk));

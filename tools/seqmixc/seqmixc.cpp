@@ -28,6 +28,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
@@ -216,8 +217,9 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
          opts.form + "'");
     return failure();
   }
-  if (chunkSize < 0) {
-    fail("--chunk-size must be >= 1 (or 0 to choose)");
+  if (chunkSize < 0 || chunkSize > kMaxChunkSize) {
+    fail("--chunk-size must be between 1 and " + llvm::Twine(kMaxChunkSize) +
+         " (or 0 to choose), got " + llvm::Twine(int64_t(chunkSize)));
     return failure();
   }
   if (chunkSize > 0 && opts.form != "chunked" && opts.form != "auto") {
@@ -287,17 +289,68 @@ int writeText(llvm::StringRef text, llvm::StringRef path) {
   return 0;
 }
 
+/// Checks before the (slow) code generation that `path` can be written; on
+/// success remembers in `created` whether this made a new, empty file.
+std::optional<std::string> checkWritable(llvm::StringRef path, bool &created) {
+  if (llvm::sys::fs::is_directory(path))
+    return "cannot write '" + path.str() +
+           "': it is a directory; give -o a "
+           "file name";
+  created = !llvm::sys::fs::exists(path);
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForWrite(
+          path, fd, llvm::sys::fs::CD_OpenAlways, llvm::sys::fs::OF_None)) {
+    std::string hint = ec == std::errc::filename_too_long
+                           ? "give a shorter -o path (without -o the file "
+                             "is named after the layer)"
+                           : "check the -o path";
+    return "cannot write '" + path.str() + "': " + ec.message() + "; " + hint;
+  }
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  return std::nullopt;
+}
+
+/// Writes a binary file's contents to stdout.
+int copyToStdout(llvm::StringRef file) {
+  auto buf = llvm::MemoryBuffer::getFile(file, /*IsText=*/false);
+  if (!buf)
+    return fail("cannot read back '" + file + "': " + buf.getError().message());
+  llvm::outs() << (*buf)->getBuffer();
+  llvm::outs().flush();
+  return 0;
+}
+
 int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
+  bool binary = kind == "obj" || kind == "so";
+  bool toStdout = path == "-";
+  if (binary && toStdout && llvm::sys::Process::StandardOutIsDisplayed())
+    return fail("refusing to write --emit=" + kind +
+                " (binary) to a terminal; redirect stdout or give -o <file>");
+  std::string name = c.spec ? c.spec->name : "layer";
+  if (binary && path.empty())
+    path = name + (kind == "obj" ? ".o" : ".so");
+  bool created = false;
+  if (binary && !toStdout)
+    if (std::optional<std::string> why = checkWritable(path, created))
+      return fail(*why);
+  // A new file made by checkWritable goes away again when anything fails.
+  auto failAndClean = [&](const llvm::Twine &msg) {
+    if (created)
+      llvm::sys::fs::remove(path);
+    return fail(msg);
+  };
   auto tm = createCpuTargetMachine(targetCpu);
   if (!tm)
-    return fail("cannot create a target machine for CPU '" + targetCpu +
-                "': " + llvm::toString(tm.takeError()));
+    return failAndClean("cannot create a target machine for CPU '" + targetCpu +
+                        "': " + llvm::toString(tm.takeError()));
   llvm::LLVMContext llvmCtx;
   auto llvmModule =
       translateToOptimizedLLVMIR(*c.module, llvmCtx, **tm, c.metadata);
-  if (!llvmModule)
+  if (!llvmModule) {
+    if (created)
+      llvm::sys::fs::remove(path);
     return 1;
-  std::string name = c.spec ? c.spec->name : "layer";
+  }
   if (kind == "llvm") {
     std::string text;
     llvm::raw_string_ostream os(text);
@@ -309,18 +362,29 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
     FailureOr<std::string> text = emitAssembly(*llvmModule, **tm, err);
     return failed(text) ? fail(err) : writeText(*text, path);
   }
-  if (path.empty() || path == "-")
-    path = name + (kind == "obj" ? ".o" : ".so");
+  // Binary output to stdout goes through a temporary file.
+  llvm::SmallString<128> out(path);
+  if (toStdout)
+    if (auto ec = llvm::sys::fs::createTemporaryFile(
+            "seqmix-out", kind == "obj" ? "o" : "so", out))
+      return fail("cannot create a temporary file: " + ec.message());
+  auto finish = [&](bool ok) {
+    int rc = ok ? (toStdout ? copyToStdout(out) : 0) : failAndClean(err);
+    if (toStdout)
+      llvm::sys::fs::remove(out);
+    return rc;
+  };
   if (kind == "obj")
-    return failed(emitObjectFile(*llvmModule, **tm, path, err)) ? fail(err) : 0;
+    return finish(succeeded(emitObjectFile(*llvmModule, **tm, out, err)));
   llvm::SmallString<128> obj;
   if (auto ec = llvm::sys::fs::createTemporaryFile("seqmix", "o", obj))
-    return fail("cannot create a temporary file: " + ec.message());
+    return failAndClean("cannot create a temporary file: " + ec.message());
   bool ok =
       succeeded(emitObjectFile(*llvmModule, **tm, obj, err)) &&
-      succeeded(linkSharedLibrary(obj, path, usesOpenMP(*llvmModule), err));
+      succeeded(linkSharedLibrary(obj, out, usesOpenMP(*llvmModule),
+                                  definedExternalSymbols(*llvmModule), err));
   llvm::sys::fs::remove(obj);
-  return ok ? 0 : fail(err);
+  return finish(ok);
 }
 
 int compileMain(MLIRContext &ctx) {
@@ -497,6 +561,9 @@ int runMain(MLIRContext &ctx) {
                                            : (spec.batch > 0 ? spec.batch : 2);
   if (B < 1)
     return fail("--batch must be >= 1");
+  if (runReps < 1 || runReps > 100000)
+    return fail("--reps must be between 1 and 100000, got " +
+                llvm::Twine(unsigned(runReps)));
   if (spec.batch > 0 && B != spec.batch)
     return fail("--batch=" + std::to_string(B) +
                 " but the spec fixes batch = " + std::to_string(spec.batch));
@@ -549,7 +616,7 @@ int runMain(MLIRContext &ctx) {
   } else {
     if (auto ec = llvm::sys::fs::createUniqueDirectory("seqmix-run", tmpDir))
       return fail("cannot create a temporary directory: " + ec.message());
-    std::string so = (tmpDir + "/" + spec.name + ".so").str();
+    std::string so = (tmpDir + "/layer.so").str();
     if (int rc = emitNative(*c, "so", so))
       return rc;
     layer = seqmix_layer_load(so.c_str(), &err);
@@ -733,6 +800,11 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions({&compileCat, &runCat, &llvm::getColorCategory()});
+  // HideUnrelatedOptions makes the others "really hidden"; MLIR's own flags
+  // stay listed by --help-hidden, as --help says.
+  for (auto &[name, opt] : cl::getRegisteredOptions())
+    if (name.starts_with("mlir-"))
+      opt->setHiddenFlag(cl::Hidden);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "seqmixc (seqmix " SEQMIX_VERSION_STRING
           ") with LLVM/MLIR " LLVM_VERSION_STRING "\n";
@@ -753,9 +825,10 @@ int main(int argc, char **argv) {
       "  seqmixc examples/gla.json --emit=llvm --form=parallel\n"
       "  seqmixc run examples/gla.json --form=recurrent "
       "--seq-len=1,7,64,300\n\n"
-      "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all and "
-      "--mlir-timing\n"
-      "work in both modes (see --help-hidden).\n");
+      "MLIR's --mlir-print-ir-after-all, --mlir-print-ir-before-all, "
+      "--mlir-timing and\n"
+      "the other --mlir-* flags work in both modes; --help-hidden lists "
+      "them.\n");
 
   // Like mlir-opt, '-' (the default) reads .mlir from stdin; with no input
   // named and a terminal there, say what is missing instead of waiting.

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir::seqmix {
 
@@ -49,10 +50,18 @@ LogicalResult emitObjectFile(llvm::Module &module, llvm::TargetMachine &tm,
 bool usesOpenMP(const llvm::Module &module);
 bool usesOpenMP(ModuleOp module);
 
+/// The symbols `module` defines with external linkage: what a library built
+/// from it may export (the C-interface entry and the ABI metadata).
+std::vector<std::string> definedExternalSymbols(const llvm::Module &module);
+
 /// Links an object into a shared library with the clang driver (lld), with
-/// libomp when `openmp`.
+/// libomp when `openmp`. A version script exports `exports` and hides every
+/// other symbol (the C runtime's start files included). On failure `error`
+/// says what went wrong, with the linker's first message.
 LogicalResult linkSharedLibrary(llvm::StringRef object, llvm::StringRef output,
-                                bool openmp, std::string &error);
+                                bool openmp,
+                                llvm::ArrayRef<std::string> exports,
+                                std::string &error);
 
 /// A JIT of an LLVM-dialect module, optimized for the host.
 llvm::Expected<std::unique_ptr<ExecutionEngine>> createJit(ModuleOp module);

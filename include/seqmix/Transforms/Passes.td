@@ -107,4 +107,30 @@ def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::Modu
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SeqMixHideEntry : Pass<"seqmix-hide-entry", "::mlir::ModuleOp"> {
+  let summary = "Give the layer's implementation function a name no library uses";
+  let description = [{
+    First pass of the llvm phase. A layer is named by its user (`name` in the
+    spec), and that name may be a C-library, libm, OpenMP or runtime symbol
+    (`memcpy`, `malloc`, `expf`, `_init`, `__kmpc_fork_call`,
+    `seqmix_abi_metadata`, ...). Every public `func.func @f` with a body is
+    renamed `@seqmix.layer.f` (a dot is not part of any C identifier) and gets
+    `llvm.emit_c_interface`, so the lowering's own calls to `malloc`, `free`
+    or `memcpy` can never resolve to the layer. `seqmix-export-entry`
+    restores the user's name on the C-interface wrapper.
+  }];
+}
+
+def SeqMixExportEntry : Pass<"seqmix-export-entry", "::mlir::ModuleOp"> {
+  let summary = "Export only the layer's C-interface entry";
+  let description = [{
+    Last pass of the llvm phase, on the LLVM dialect. Renames the C-interface
+    wrapper `@_mlir_ciface_seqmix.layer.f` of each function hidden by
+    `seqmix-hide-entry` to `@_mlir_ciface_f`, and gives every other function
+    and global defined in the module internal linkage. The only symbols a
+    compiled layer then exports are `_mlir_ciface_<name>` and
+    `seqmix_abi_metadata` (added when the object is written).
+  }];
+}
+
 #endif // SEQMIX_TRANSFORMS_PASSES_TD

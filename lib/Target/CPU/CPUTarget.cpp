@@ -13,6 +13,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -227,9 +228,42 @@ bool mlir::seqmix::usesOpenMP(ModuleOp module) {
   return found;
 }
 
-LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object,
-                                              llvm::StringRef output,
-                                              bool openmp, std::string &error) {
+std::vector<std::string>
+mlir::seqmix::definedExternalSymbols(const llvm::Module &module) {
+  std::vector<std::string> names;
+  for (const llvm::GlobalValue &gv : module.global_values())
+    if (!gv.isDeclaration() && !gv.hasLocalLinkage() && gv.hasName())
+      names.push_back(gv.getName().str());
+  return names;
+}
+
+namespace {
+/// Removes a temporary file when it goes out of scope.
+struct TempFile {
+  llvm::SmallString<128> path;
+  ~TempFile() {
+    if (!path.empty())
+      llvm::sys::fs::remove(path);
+  }
+};
+
+/// The first non-empty lines of `path` (a tool's stderr), joined by "; ".
+std::string firstLines(llvm::StringRef path, unsigned max) {
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf)
+    return "";
+  llvm::SmallVector<llvm::StringRef> lines;
+  (*buf)->getBuffer().split(lines, '\n', -1, false);
+  std::string out;
+  for (llvm::StringRef l : llvm::ArrayRef(lines).take_front(max))
+    out += (out.empty() ? "" : "; ") + l.trim().str();
+  return out;
+}
+} // namespace
+
+LogicalResult mlir::seqmix::linkSharedLibrary(
+    llvm::StringRef object, llvm::StringRef output, bool openmp,
+    llvm::ArrayRef<std::string> exports, std::string &error) {
   std::string clang = SEQMIX_CLANG_PATH;
   if (!llvm::sys::fs::can_execute(clang)) {
     auto found = llvm::sys::findProgramByName("clang-22");
@@ -240,19 +274,45 @@ LogicalResult mlir::seqmix::linkSharedLibrary(llvm::StringRef object,
     }
     clang = *found;
   }
+  TempFile script, log;
+  int fd = -1;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("seqmix-exports", "map", fd,
+                                                   script.path)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return failure();
+  }
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << "{\n  global:\n";
+    for (const std::string &name : exports)
+      os << "    \"" << name << "\";\n";
+    os << "  local: *;\n};\n";
+  }
+  if (auto ec =
+          llvm::sys::fs::createTemporaryFile("seqmix-link", "log", log.path)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return failure();
+  }
   std::string libDir = SEQMIX_LLVM_LIBRARY_DIR;
   std::string libPath = "-L" + libDir, rpath = "-Wl,-rpath," + libDir;
+  std::string versionScript = ("-Wl,--version-script=" + script.path).str();
   llvm::SmallVector<llvm::StringRef> args = {
-      clang, "-shared", "-fuse-ld=lld", "-o", output, object, "-lm"};
+      clang,  "-shared", "-fuse-ld=lld", "-o",
+      output, object,    "-lm",          versionScript};
   if (openmp) {
     // libomp (LLVM's OpenMP runtime) is found at run time through the rpath.
     args.append({libPath, "-lomp", rpath});
   }
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, log.path.str(),
+                                                log.path.str()};
   std::string msg;
-  int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &msg);
+  int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, redirects, 0, 0,
+                                     &msg);
   if (rc != 0) {
-    error = "linking " + output.str() + " failed (" + clang + " exited with " +
-            std::to_string(rc) + (msg.empty() ? "" : ": " + msg) + ")";
+    std::string why = firstLines(log.path, 2);
+    if (why.empty())
+      why = msg.empty() ? clang + " exited with " + std::to_string(rc) : msg;
+    error = "cannot link the layer into '" + output.str() + "': " + why;
     return failure();
   }
   return success();
