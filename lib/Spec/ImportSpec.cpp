@@ -39,8 +39,16 @@ DictionaryAttr describe(Builder &b, const TensorDesc &d) {
 OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
                                                     MLIRContext *ctx) {
   ctx->loadDialect<SeqMixDialect, func::FuncDialect>();
-  Location loc = FileLineColLoc::get(
-      ctx, spec.source.empty() ? spec.name + ".json" : spec.source, 1, 1);
+  // Diagnostics on the function point at the spec's "name" field, those on
+  // the op (its verifier) at the "mixer" field.
+  std::string file = spec.source.empty() ? spec.name + ".json" : spec.source;
+  auto fieldLoc = [&](StringRef field) -> Location {
+    auto it = spec.fieldPositions.find(field.str());
+    ::seqmix::TextPosition pos =
+        it == spec.fieldPositions.end() ? ::seqmix::TextPosition{} : it->second;
+    return FileLineColLoc::get(ctx, file, pos.line, pos.column);
+  };
+  Location loc = fieldLoc("name");
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   OpBuilder b(ctx);
   b.setInsertionPointToEnd(module->getBody());
@@ -60,6 +68,7 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
     fn.setResultAttrs(i, describe(b, d));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
+  loc = fieldLoc("mixer");
   llvm::StringMap<Value> arg;
   for (auto [i, d] : llvm::enumerate(ins))
     arg[d.name] = entry->getArgument(i);

@@ -4,6 +4,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -58,20 +59,83 @@ std::string quoted(llvm::ArrayRef<llvm::StringRef> items) {
   return s;
 }
 
-/// llvm::json keeps the last of two equal keys in an object; a spec that
-/// gives a field twice is ambiguous, so find the first repeated key in text
-/// that llvm::json::parse has already accepted. Returns the key's dotted path
-/// and its 1-based line and column.
-struct DuplicateKey {
-  std::string path;
-  unsigned line, column;
+TextPosition positionOf(llvm::StringRef text, size_t offset) {
+  llvm::StringRef before = text.take_front(offset);
+  size_t nl = before.rfind('\n');
+  return {static_cast<unsigned>(1 + before.count('\n')),
+          static_cast<unsigned>(
+              offset - (nl == llvm::StringRef::npos ? 0 : nl + 1) + 1)};
+}
+
+/// Skips the string literal that opens at text[i]; returns the offset of its
+/// closing quote (text.size() when unterminated).
+size_t skipString(llvm::StringRef text, size_t i) {
+  for (++i; i < text.size() && text[i] != '"';)
+    i += text[i] == '\\' ? 2 : 1;
+  return std::min(i, text.size());
+}
+
+/// llvm::json's parser recurses once per nesting level: bound the depth
+/// first, on any text, so that `[[[[...` is an error and not a stack
+/// overflow. The offset of the first bracket past the limit.
+std::optional<size_t> findTooDeep(llvm::StringRef text) {
+  unsigned depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"')
+      i = skipString(text, i);
+    else if (c == '{' || c == '[') {
+      if (++depth > kMaxSpecNesting)
+        return i;
+    } else if ((c == '}' || c == ']') && depth > 0)
+      --depth;
+  }
+  return std::nullopt;
+}
+
+/// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool isJsonNumber(llvm::StringRef t) {
+  t.consume_front("-");
+  auto digits = [&] {
+    size_t n = 0;
+    while (n < t.size() && llvm::isDigit(t[n]))
+      ++n;
+    t = t.drop_front(n);
+    return n;
+  };
+  if (t.consume_front("0")) {
+    if (!t.empty() && llvm::isDigit(t[0]))
+      return false; // a leading zero
+  } else if (!digits()) {
+    return false;
+  }
+  if (t.consume_front(".") && !digits())
+    return false;
+  if (t.consume_front("e") || t.consume_front("E")) {
+    if (!t.consume_front("+"))
+      t.consume_front("-");
+    if (!digits())
+      return false;
+  }
+  return t.empty();
+}
+
+/// What a scan of text that llvm::json::parse accepted finds: where every
+/// key is, the first key given twice in one object (llvm::json keeps the
+/// last one silently), and the first number that is not JSON (llvm::json
+/// takes `04` or `1.`).
+struct TextLayout {
+  std::map<std::string, TextPosition> keys;
+  std::optional<std::pair<std::string, TextPosition>> duplicate;
+  std::optional<std::pair<std::string, TextPosition>> badNumber;
 };
-std::optional<DuplicateKey> findDuplicateKey(llvm::StringRef text) {
+TextLayout scanLayout(llvm::StringRef text) {
   struct Scope {
     bool isObject;
     std::string path;
     llvm::StringSet<> keys;
   };
+  TextLayout layout;
   llvm::SmallVector<Scope, 4> scopes;
   std::string lastKey;
   // The dotted path of `lastKey` in the innermost object.
@@ -93,45 +157,67 @@ std::optional<DuplicateKey> findDuplicateKey(llvm::StringRef text) {
         scopes.pop_back();
       continue;
     }
+    if (c == '-' || llvm::isDigit(c)) {
+      size_t end = text.find_first_not_of("0123456789+-.eE", i);
+      llvm::StringRef token = text.slice(i, end);
+      if (!layout.badNumber && !isJsonNumber(token))
+        layout.badNumber = {token.str(), positionOf(text, i)};
+      i = std::min(end, text.size()) - 1;
+      continue;
+    }
     if (c != '"')
       continue;
-    size_t start = i++;
-    while (i < text.size() && text[i] != '"')
-      i += text[i] == '\\' ? 2 : 1;
-    llvm::StringRef str = text.slice(start + 1, std::min(i, text.size()));
+    size_t start = i;
+    i = skipString(text, i);
+    llvm::StringRef str = text.slice(start + 1, i);
     size_t next = text.find_first_not_of(" \t\r\n", i + 1);
     bool isKey = !scopes.empty() && scopes.back().isObject &&
                  next != llvm::StringRef::npos && text[next] == ':';
     if (!isKey)
       continue;
     lastKey = str.str();
-    if (scopes.back().keys.insert(str).second)
+    TextPosition pos = positionOf(text, start);
+    if (scopes.back().keys.insert(str).second) {
+      layout.keys.emplace(keyPath(), pos);
       continue;
-    llvm::StringRef before = text.take_front(start);
-    unsigned line = 1 + before.count('\n');
-    size_t nl = before.rfind('\n');
-    unsigned column = start - (nl == llvm::StringRef::npos ? 0 : nl + 1) + 1;
-    return DuplicateKey{keyPath(), line, column};
+    }
+    if (!layout.duplicate)
+      layout.duplicate = {keyPath(), pos};
   }
-  return std::nullopt;
+  return layout;
 }
 
 /// The largest size any field may give.
 constexpr int64_t kMaxSize = int64_t(1) << 24;
+/// The largest chunk size (the dialect's kMaxChunkSize; this library does
+/// not link the dialect).
+constexpr int64_t kMaxChunkSize = 4096;
 
 /// Reads typed fields of one JSON object, remembering the first error.
 class FieldReader {
 public:
-  FieldReader(std::string source, const Object &obj, std::string prefix = "")
-      : source(std::move(source)), obj(obj), prefix(std::move(prefix)) {}
+  FieldReader(std::string source, const Object &obj,
+              const std::map<std::string, TextPosition> &positions,
+              std::string prefix = "")
+      : source(std::move(source)), obj(obj), positions(positions),
+        prefix(std::move(prefix)) {}
 
   bool ok() const { return !error; }
   llvm::Error takeError() {
     return llvm::createStringError(llvm::inconvertibleErrorCode(), *error);
   }
+  /// "file:line:col" of a field's key, or "file" when it is not in the text.
+  std::string at(llvm::StringRef field) const {
+    auto it = positions.find(prefix + field.str());
+    if (it == positions.end())
+      return source;
+    return source + ":" + std::to_string(it->second.line) + ":" +
+           std::to_string(it->second.column);
+  }
   void fail(llvm::StringRef field, const llvm::Twine &msg) {
     if (!error)
-      error = source + ": field '" + prefix + field.str() + "': " + msg.str();
+      error =
+          at(field) + ": field '" + prefix + field.str() + "': " + msg.str();
   }
   void failGeneral(const llvm::Twine &msg) {
     if (!error)
@@ -148,10 +234,10 @@ public:
     return v;
   }
 
-  /// An integer >= `min`; "?" is accepted (as -1) when `allowDynamic`.
+  /// An integer in [min, max]; "?" is accepted (as -1) when `allowDynamic`.
   int64_t integer(llvm::StringRef field, bool required, int64_t dflt,
                   int64_t min = 1, bool allowDynamic = false,
-                  llvm::StringRef why = "") {
+                  llvm::StringRef why = "", int64_t max = kMaxSize) {
     const Value *v = get(field, required, why);
     if (!v)
       return dflt;
@@ -177,8 +263,8 @@ public:
       return dflt;
     }
     // Sizes multiply into buffer sizes: keep every one well inside int64.
-    if (*i > kMaxSize) {
-      fail(field, "expected an integer <= " + llvm::Twine(kMaxSize) + ", got " +
+    if (*i > max) {
+      fail(field, "expected an integer <= " + llvm::Twine(max) + ", got " +
                       llvm::Twine(*i));
       return dflt;
     }
@@ -236,7 +322,21 @@ public:
                       (d ? std::to_string(*d) : std::string(kindOf(*v))));
       return std::nullopt;
     }
+    if (!checkF32(field, *d))
+      return std::nullopt;
     return d;
+  }
+
+  /// The op attributes are f32: a value that would become inf (or 0 from a
+  /// non-zero number) is an error here, at its field, not in the verifier.
+  bool checkF32(llvm::StringRef field, double d) {
+    float f = static_cast<float>(d);
+    if (std::isfinite(f) && (d == 0 || f != 0))
+      return true;
+    fail(field, "expected a number that f32 can hold (magnitude between "
+                "1.4e-45 and 3.4e38, or 0), got " +
+                    llvm::formatv("{0:e}", d).str());
+    return false;
   }
 
   /// Rejects fields outside `allowed`.
@@ -249,7 +349,7 @@ public:
     for (const std::string &k : keys)
       if (!llvm::is_contained(allowed, k)) {
         if (!error)
-          error = source + ": unknown field '" + prefix + k + "' " +
+          error = at(k) + ": unknown field '" + prefix + k + "' " +
                   context.str() +
                   "; allowed fields: " + llvm::join(allowed, ", ");
         return;
@@ -259,6 +359,7 @@ public:
 private:
   std::string source;
   const Object &obj;
+  const std::map<std::string, TextPosition> &positions;
   std::string prefix;
   std::optional<std::string> error;
 };
@@ -325,25 +426,40 @@ int64_t perHead(FieldReader &r, llvm::StringRef field, int64_t total,
 
 llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                                                  llvm::StringRef source) {
+  auto error = [&](TextPosition pos, const llvm::Twine &msg) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   source + ":" + llvm::Twine(pos.line) + ":" +
+                                       llvm::Twine(pos.column) + ": " + msg);
+  };
+  if (std::optional<size_t> deep = findTooDeep(json))
+    return error(positionOf(json, *deep),
+                 "malformed JSON: arrays and objects nest deeper than " +
+                     llvm::Twine(kMaxSpecNesting) + " levels");
   llvm::Expected<Value> parsed = llvm::json::parse(json);
   if (!parsed)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s: malformed JSON: %s",
         source.str().c_str(), llvm::toString(parsed.takeError()).c_str());
-  if (std::optional<DuplicateKey> dup = findDuplicateKey(json))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "%s:%u:%u: field '%s' is given twice; give each field once",
-        source.str().c_str(), dup->line, dup->column, dup->path.c_str());
+  TextLayout layout = scanLayout(json);
+  if (layout.badNumber)
+    return error(layout.badNumber->second,
+                 "malformed JSON: '" + layout.badNumber->first +
+                     "' is not a JSON number (no leading zeros, a digit on "
+                     "both sides of '.')");
+  if (layout.duplicate)
+    return error(layout.duplicate->second,
+                 "field '" + layout.duplicate->first +
+                     "' is given twice; give each field once");
   const Object *root = parsed->getAsObject();
   if (!root)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         "%s: a layer spec must be a JSON object, got %s", source.str().c_str(),
         kindOf(*parsed));
-  FieldReader r(source.str(), *root);
+  FieldReader r(source.str(), *root, layout.keys);
   LayerSpec spec;
   spec.source = source.str();
+  spec.fieldPositions = layout.keys;
 
   const Value *ver = r.get("seqmix", true, "the spec format version, 1");
   if (ver) {
@@ -355,6 +471,11 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   if (r.ok() && !isIdentifier(spec.name))
     r.fail("name", "expected an identifier ([A-Za-z_][A-Za-z0-9_]*), got \"" +
                        spec.name + "\"");
+  if (r.ok() && spec.name.size() > kMaxNameLength)
+    r.fail("name", "expected at most " + llvm::Twine(kMaxNameLength) +
+                       " characters (the name is the library's file name "
+                       "and entry symbol), got " +
+                       llvm::Twine(spec.name.size()));
   static const llvm::StringRef mixers[] = {
       "softmax_attention", "linear_attention", "gated_linear_attention",
       "delta_rule",        "selective_scan",   "lti_scan"};
@@ -377,7 +498,8 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     if (c->getAsString() && *c->getAsString() == "auto")
       spec.chunkSize = 0;
     else
-      spec.chunkSize = r.integer("chunk_size", false, 0, 1);
+      spec.chunkSize =
+          r.integer("chunk_size", false, 0, 1, false, "", kMaxChunkSize);
   }
   if (r.ok() && spec.chunkSize && spec.form != "chunked" && spec.form != "auto")
     r.fail("chunk_size",
@@ -396,7 +518,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                          "bool}, got ") +
                  kindOf(*st));
     } else {
-      FieldReader sr(source.str(), *so, "state.");
+      FieldReader sr(source.str(), *so, layout.keys, "state.");
       sr.rejectUnknown({"initial", "final"}, "");
       spec.initialState = sr.boolean("initial", false);
       spec.finalState = sr.boolean("final", false);
@@ -462,7 +584,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
         std::optional<double> d = e->getAsNumber();
         if (!d || !std::isfinite(*d) || *d < 0)
           r.fail("eps", "expected a finite number >= 0");
-        else
+        else if (r.checkF32("eps", *d))
           spec.eps = *d;
       }
       if (r.ok() && spec.featureMap == "identity" && spec.normalize)
@@ -530,7 +652,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
         std::optional<double> d = e->getAsNumber();
         if (!d || !std::isfinite(*d) || *d <= 0)
           r.fail("eps", "expected a finite number > 0");
-        else
+        else if (r.checkF32("eps", *d))
           spec.eps = *d;
       }
     }

@@ -15,6 +15,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,10 +36,23 @@ struct TensorDesc {
   bool complex = false; ///< complex<f32> instead of f32 (LTI complex mode)
 };
 
+/// A 1-based line and column in the spec text.
+struct TextPosition {
+  unsigned line = 1, column = 1;
+};
+
+/// The deepest nesting of arrays and objects a spec may have (a spec needs
+/// three levels; deeper text is refused before the recursive JSON parser).
+inline constexpr unsigned kMaxSpecNesting = 64;
+/// The longest layer name: it names the library file and its entry symbol.
+inline constexpr size_t kMaxNameLength = 128;
+
 /// A validated layer spec. Per-head sizes are resolved (key_dim / heads ...).
 struct LayerSpec {
   int version = 1;
   std::string source; ///< where the spec came from (file name), for messages
+  /// Where each field's key is in the text, by dotted path ("state.initial").
+  std::map<std::string, TextPosition> fieldPositions;
   std::string name;
   Mixer mixer = Mixer::GatedLinearAttention;
   int64_t batch = -1;  ///< -1: dynamic ("?")
