@@ -14,6 +14,7 @@
 #include "seqmix/Spec/LayerSpec.h"
 #include "seqmix/Target/CPU.h"
 #include "seqmix/Testing/LayerHarness.h"
+#include "seqmix/Transforms/Passes.h"
 #include "seqmix/Transforms/SelectForms.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -145,6 +146,13 @@ int fail(const llvm::Twine &msg) {
 
 bool isSpecFile(llvm::StringRef path) { return path.ends_with(".json"); }
 
+std::string llvmToString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
 /// The result of compiling: the module (at the requested phase), the ABI
 /// metadata and, for specs, the spec.
 struct Compilation {
@@ -237,6 +245,32 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     fail("emitting a layer needs input before the bufferize phase (the "
          "runtime ABI is read from the tensor-level entry function)");
     return failure();
+  }
+  if (needMetadata && from == Phase::SelectForms) {
+    // The select-forms phase, which checks the entry's dimension names
+    // against the seqmix ops, is skipped for this input: check them here.
+    PassManager pm(&ctx);
+    pm.addPass(createSeqMixAnnotateEntryDims());
+    if (failed(pm.run(*c.module)))
+      return failure();
+  }
+  if (needMetadata && static_cast<int>(from) > int(Phase::SelectForms)) {
+    // The ops are lowered: nothing can tie dynamic sizes together any more.
+    for (func::FuncOp fn : c.module->getOps<func::FuncOp>()) {
+      if (!fn.isPublic() || fn.isExternal())
+        continue;
+      auto types =
+          llvm::concat<const Type>(fn.getArgumentTypes(), fn.getResultTypes());
+      for (Type t : types)
+        if (auto r = dyn_cast<RankedTensorType>(t); r && !r.hasStaticShape()) {
+          fail("emitting a layer from input at phase " + compileFrom +
+               " needs static shapes (entry type " + llvmToString(t) +
+               " is dynamic): the dimension names of dynamic sizes are "
+               "checked against the seqmix ops, which are lowered by then; "
+               "compile from import or select-forms");
+          return failure();
+        }
+    }
   }
   // One "costs" metadata line per op: the cost model's estimate of each form.
   std::string costLines;

@@ -31,8 +31,18 @@ def SeqMixAnnotateEntryDims : Pass<"seqmix-annotate-entry-dims", "::mlir::Module
     `seqmix.dims` argument and result attributes. The spec importer sets them;
     for hand-written IR this pass derives them from the seqmix op that uses an
     argument or defines a result (q of gated_linear_attention is
-    `["batch", "heads", "seq_len", "key_dim"]`, ...). Existing annotations are
-    kept. Runs in the select-forms phase, before lowering removes the ops.
+    `["batch", "heads", "seq_len", "key_dim"]`, ...). Runs in the select-forms
+    phase, before lowering removes the ops.
+
+    Given annotations are kept when they agree with the op: each is an array
+    of identifiers, one per dimension; a `seqmix.name` is an identifier,
+    unique over arguments and results; dynamic dimensions that the op gives
+    one role (the batch or the sequence length of every tensor) carry one
+    name, so the runtime checks them against each other; one name never
+    stands for two different static sizes. An entry tensor with a dynamic
+    dimension that no seqmix op reads or produces directly is an error:
+    nothing would tie its size to the layer's. Every error names the
+    argument or result.
   }];
 }
 

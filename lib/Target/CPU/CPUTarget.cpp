@@ -2,6 +2,7 @@
 #include "seqmix/Target/CPU.h"
 
 #include "seqmix/SeqMixDialect.h"
+#include "seqmix/Transforms/EntryAnnotations.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -63,9 +64,9 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
   std::string name = (output ? "result" : "arg") + std::to_string(index);
   ArrayAttr dimNames;
   if (attrs) {
-    if (auto n = attrs.getAs<StringAttr>("seqmix.name"))
+    if (auto n = attrs.getAs<StringAttr>(kNameAttr))
       name = n.str();
-    dimNames = attrs.getAs<ArrayAttr>("seqmix.dims");
+    dimNames = attrs.getAs<ArrayAttr>(kDimsAttr);
   }
   out +=
       std::string("arg ") + (output ? "out " : "in ") + name + " " + typeName;
@@ -95,6 +96,8 @@ FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
            << "a compiled layer needs exactly one public function, found "
            << publicFns.size();
   func::FuncOp fn = publicFns.front();
+  if (failed(verifyEntryAnnotations(fn)))
+    return failure();
   std::string text = "seqmix-abi 1\nname " + fn.getSymName().str() + "\n";
   for (auto [i, t] : llvm::enumerate(fn.getArgumentTypes()))
     if (failed(describeTensor(fn, t, fn.getArgAttrDict(i), false, i, text)))
