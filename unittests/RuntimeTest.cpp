@@ -162,3 +162,52 @@ TEST(Runtime, RejectsBadMetadataAndFiles) {
   EXPECT_EQ(seqmix_layer_load(nullptr, &err), nullptr);
   seqmix_free_error(err);
 }
+
+TEST_F(RuntimeTest, RejectsNullArraysWithAMessageThatSaysSo) {
+  std::vector<float> x(6), out(6);
+  int64_t shape[] = {2, 3};
+  char *err = nullptr;
+  EXPECT_NE(seqmix_layer_call(layer, nullptr, 2, &err), 0);
+  EXPECT_NE(std::string(err).find("the args array is NULL"), std::string::npos)
+      << err;
+  seqmix_free_error(err);
+  EXPECT_NE(
+      call({{x.data(), 2, nullptr, nullptr}, {out.data(), 2, shape, nullptr}})
+          .find("'x' has rank 2 but its shape array is NULL"),
+      std::string::npos);
+  EXPECT_NE(
+      call({{nullptr, 2, shape, nullptr}, {out.data(), 2, shape, nullptr}})
+          .find("'x' has no data"),
+      std::string::npos);
+  EXPECT_NE(
+      call({{x.data(), -1, shape, nullptr}, {out.data(), 2, shape, nullptr}})
+          .find("'x' must have rank 2, got rank -1"),
+      std::string::npos);
+  EXPECT_NE(call({}).find("takes 2 tensors (inputs then outputs), got 0"),
+            std::string::npos);
+}
+
+TEST_F(RuntimeTest, SizesAreComputedWithOverflowChecks) {
+  std::vector<float> x(6), out(6);
+  calls = 0;
+  // 2^62 rows of 3 floats: the byte count overflows 64 bits.
+  for (int64_t rows : {int64_t(1) << 62, int64_t(1) << 61, INT64_MAX,
+                       (int64_t(1) << 62) / 3 + 1}) {
+    int64_t shape[] = {rows, 3};
+    EXPECT_NE(
+        call({{x.data(), 2, shape, nullptr}, {out.data(), 2, shape, nullptr}})
+            .find("too large to address"),
+        std::string::npos)
+        << rows;
+  }
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(RuntimeTest, RejectsMisalignedData) {
+  std::vector<float> x(8), out(8);
+  int64_t shape[] = {2, 3};
+  void *odd = reinterpret_cast<char *>(x.data()) + 1;
+  EXPECT_NE(call({{odd, 2, shape, nullptr}, {out.data(), 2, shape, nullptr}})
+                .find("'x' is not aligned: its data must be aligned to 4"),
+            std::string::npos);
+}

@@ -14,7 +14,10 @@ extern "C" {
 #endif
 
 /** A dense f32 (or complex<f32>) tensor. `strides` are in elements, as in
- *  DLPack and MLIR memrefs; NULL means row-major contiguous. */
+ *  DLPack and MLIR memrefs; NULL means row-major contiguous. `data` must be
+ *  aligned to 4 bytes (what malloc, numpy, PyTorch and JAX give), and the
+ *  tensor's size in bytes must fit in 63 bits; `shape` holds `ndim` sizes,
+ *  each >= 1. */
 typedef struct seqmix_tensor {
   void *data;
   int32_t ndim;

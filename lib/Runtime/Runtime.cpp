@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -140,6 +141,8 @@ void callN(void *fn, void **d, std::index_sequence<I...>) {
 }
 
 constexpr int32_t kMaxArgs = 16;
+/// The alignment the compiled code needs of every buffer (that of f32).
+constexpr uintptr_t kDataAlignment = 4;
 
 template <size_t... N>
 void dispatch(void *fn, void **d, int32_t n, std::index_sequence<N...>) {
@@ -260,32 +263,52 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
     return 1;
   }
   const int32_t expected = seqmix_layer_num_args(layer);
-  if (nargs != expected || (nargs > 0 && !args)) {
+  if (nargs != expected) {
     setError(error, "layer " + layer->name + " takes " +
                         std::to_string(expected) +
                         " tensors (inputs then outputs), got " +
                         std::to_string(nargs));
     return 1;
   }
+  if (!args) {
+    setError(error, "the args array is NULL; layer " + layer->name + " takes " +
+                        std::to_string(expected) +
+                        " tensors (inputs then outputs)");
+    return 1;
+  }
   std::map<std::string, std::pair<int64_t, std::string>> bound;
   std::vector<std::vector<int64_t>> descs(nargs);
   std::vector<void *> ptrs(nargs);
-  std::vector<std::pair<const char *, const char *>> ranges(nargs);
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges(nargs);
   for (int32_t i = 0; i < nargs; ++i) {
     const ArgDesc &a = layer->args[i];
     const seqmix_tensor &t = args[i];
     const int32_t rank = static_cast<int32_t>(a.dims.size());
-    if (t.ndim != rank || (rank > 0 && !t.shape)) {
+    if (t.ndim != rank) {
       setError(error, "argument '" + a.name + "' must have rank " +
                           std::to_string(rank) + ", got rank " +
                           std::to_string(t.ndim));
       return 1;
     }
-    if (!t.data) {
-      setError(error, "argument '" + a.name + "' has no data");
+    if (rank > 0 && !t.shape) {
+      setError(error, "argument '" + a.name + "' has rank " +
+                          std::to_string(rank) +
+                          " but its shape array is NULL");
       return 1;
     }
-    int64_t elems = 1;
+    if (!t.data) {
+      setError(error, "argument '" + a.name + "' has no data (NULL)");
+      return 1;
+    }
+    const uint64_t elemBytes = a.complex ? 8 : 4;
+    // f32 and complex<f32> elements are read as floats: 4-byte alignment.
+    if (reinterpret_cast<uintptr_t>(t.data) % kDataAlignment != 0) {
+      setError(error, "argument '" + a.name +
+                          "' is not aligned: its data must be aligned to " +
+                          std::to_string(kDataAlignment) + " bytes");
+      return 1;
+    }
+    uint64_t elems = 1;
     for (int32_t d = 0; d < rank; ++d) {
       int64_t s = t.shape[d];
       if (s < 1) {
@@ -321,7 +344,22 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
                             " in '" + a.name + "'");
         return 1;
       }
-      elems *= s;
+      if (__builtin_mul_overflow(elems, static_cast<uint64_t>(s), &elems)) {
+        elems = UINT64_MAX;
+        break;
+      }
+    }
+    // The compiled code indexes with signed 64-bit offsets in bytes.
+    uint64_t bytes = 0;
+    uintptr_t begin = reinterpret_cast<uintptr_t>(t.data), end = 0;
+    if (__builtin_mul_overflow(elems, elemBytes, &bytes) ||
+        bytes > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_add_overflow(begin, bytes, &end)) {
+      setError(error, "argument '" + a.name + "' has shape " +
+                          shapeString(t.shape, rank) +
+                          ", too large to address: its size in bytes does "
+                          "not fit in 63 bits");
+      return 1;
     }
     // The compiled code assumes row-major contiguous buffers.
     if (t.strides) {
@@ -349,8 +387,7 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
       stride *= t.shape[d];
     }
     ptrs[i] = desc.data();
-    const char *begin = static_cast<const char *>(t.data);
-    ranges[i] = {begin, begin + elems * (a.complex ? 8 : 4)};
+    ranges[i] = {begin, end};
   }
   for (int32_t i = 0; i < nargs; ++i) {
     if (!layer->args[i].output)
