@@ -44,17 +44,27 @@ check-asan:
 	ninja -C build-asan -j$(JOBS)
 	@scripts/run-tests.sh build-asan
 
-# Fuzz the layer-spec parser and the runtime's ABI-metadata parser with
-# libFuzzer (build-fuzz/), FUZZ_SECONDS each, seeded from examples/; a crash
-# is written to build-fuzz/ as crash-<hash>.
+# Fuzz the layer-spec parser, the runtime's ABI-metadata parser and the IR
+# path (parse, verify, select forms, lower, schedule, ABI metadata) with
+# libFuzzer (build-fuzz/), FUZZ_SECONDS each, seeded from examples/ and the
+# .mlir tests; a crash is written to build-fuzz/ as crash-<hash>.
 FUZZ_SECONDS ?= 60
 fuzz: build
 	@scripts/install-deps.sh --sanitizers
 	cmake -S . -B build-fuzz $(CMAKE_FLAGS) -DSEQMIX_BUILD_FUZZERS=ON \
 	  -DLLVM_USE_SANITIZE_COVERAGE=ON "-DLLVM_USE_SANITIZER=Address;Undefined"
-	ninja -C build-fuzz -j$(JOBS) seqmix-spec-fuzzer seqmix-metadata-fuzzer
-	@mkdir -p build-fuzz/spec-corpus build-fuzz/metadata-corpus
+	ninja -C build-fuzz -j$(JOBS) seqmix-spec-fuzzer seqmix-metadata-fuzzer \
+	  seqmix-ir-fuzzer
+	@mkdir -p build-fuzz/spec-corpus build-fuzz/metadata-corpus build-fuzz/ir-corpus
 	@cp examples/*.json build-fuzz/spec-corpus/
+	@for f in test/Dialect/*.mlir test/Transforms/*.mlir test/Conversion/*.mlir \
+	    test/Pipelines/*.mlir; do \
+	  cp $$f build-fuzz/ir-corpus/$$(echo $$f | tr / _); \
+	done
+	@for f in examples/*.json; do \
+	  $(BUILD_DIR)/bin/seqmixc $$f --compile-to=import \
+	    -o build-fuzz/ir-corpus/$$(basename $$f .json).mlir 2>/dev/null || true; \
+	done
 	@for f in examples/*.json; do \
 	  $(BUILD_DIR)/bin/seqmixc $$f --emit=metadata \
 	    -o build-fuzz/metadata-corpus/$$(basename $$f .json).txt 2>/dev/null || true; \
@@ -63,6 +73,8 @@ fuzz: build
 	  -max_len=4096 -dict=../unittests/fuzz/spec.dict spec-corpus
 	cd build-fuzz && bin/seqmix-metadata-fuzzer -max_total_time=$(FUZZ_SECONDS) \
 	  -max_len=4096 metadata-corpus
+	cd build-fuzz && bin/seqmix-ir-fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=8192 -dict=../unittests/fuzz/ir.dict ir-corpus
 
 check-format:
 	@scripts/check-format.sh

@@ -1,5 +1,6 @@
 # lit configuration of the seqmix tests (FileCheck, drivers, integration).
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -14,6 +15,7 @@ config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py
 
 llvm_config.with_system_environment(["HOME", "TMPDIR", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%examples", os.path.join(config.seqmix_src_root, "examples")))
 config.substitutions.append(("%seqmix_src", config.seqmix_src_root))
 config.substitutions.append(("%seqmix_obj", config.seqmix_obj_root))

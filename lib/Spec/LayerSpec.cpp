@@ -1,5 +1,6 @@
 //===- LayerSpec.cpp - parse and validate JSON layer specs ----------------===//
 #include "seqmix/Spec/LayerSpec.h"
+#include "seqmix/Support/Nesting.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -75,24 +76,6 @@ size_t skipString(llvm::StringRef text, size_t i) {
   return std::min(i, text.size());
 }
 
-/// llvm::json's parser recurses once per nesting level: bound the depth
-/// first, on any text, so that `[[[[...` is an error and not a stack
-/// overflow. The offset of the first bracket past the limit.
-std::optional<size_t> findTooDeep(llvm::StringRef text) {
-  unsigned depth = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '"')
-      i = skipString(text, i);
-    else if (c == '{' || c == '[') {
-      if (++depth > kMaxSpecNesting)
-        return i;
-    } else if ((c == '}' || c == ']') && depth > 0)
-      --depth;
-  }
-  return std::nullopt;
-}
-
 /// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool isJsonNumber(llvm::StringRef t) {
   t.consume_front("-");
@@ -123,7 +106,7 @@ bool isJsonNumber(llvm::StringRef t) {
 /// What a scan of text that llvm::json::parse accepted finds: where every
 /// key is, the first key given twice in one object (llvm::json keeps the
 /// last one silently), and the first number that is not JSON (llvm::json
-/// takes `04` or `1.`).
+/// takes `04`, `1.`, `+1` or `.5`).
 struct TextLayout {
   std::map<std::string, TextPosition> keys;
   std::optional<std::pair<std::string, TextPosition>> duplicate;
@@ -157,7 +140,8 @@ TextLayout scanLayout(llvm::StringRef text) {
         scopes.pop_back();
       continue;
     }
-    if (c == '-' || llvm::isDigit(c)) {
+    // llvm::json also reads numbers that start with '+' or '.'.
+    if (c == '-' || c == '+' || c == '.' || llvm::isDigit(c)) {
       size_t end = text.find_first_not_of("0123456789+-.eE", i);
       llvm::StringRef token = text.slice(i, end);
       if (!layout.badNumber && !isJsonNumber(token))
@@ -431,7 +415,9 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                                    source + ":" + llvm::Twine(pos.line) + ":" +
                                        llvm::Twine(pos.column) + ": " + msg);
   };
-  if (std::optional<size_t> deep = findTooDeep(json))
+  // llvm::json's parser recurses once per level: bound the depth first.
+  if (std::optional<size_t> deep =
+          findTooDeep(json, kMaxSpecNesting, "[{", "]}", false))
     return error(positionOf(json, *deep),
                  "malformed JSON: arrays and objects nest deeper than " +
                      llvm::Twine(kMaxSpecNesting) + " levels");
@@ -505,6 +491,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     r.fail("chunk_size",
            "only applies to form \"chunked\" (or \"auto\"), but form is \"" +
                spec.form + "\"");
+  (void)r.string("description", false, "", {}); // free text, but a string
   spec.target = r.string("target", false, "cpu", {"cpu", "cuda"});
   if (r.ok() && spec.target != "cpu")
     r.fail("target",

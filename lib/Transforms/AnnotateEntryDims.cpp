@@ -117,14 +117,16 @@ LogicalResult mlir::seqmix::verifyEntryAnnotations(func::FuncOp fn) {
 }
 
 namespace {
-/// The role names `op` gives `value`, or an empty list.
-SmallVector<StringRef> rolesOf(Operation *op, Value value) {
+/// Every role list `op` gives `value` (one per operand or result slot that
+/// holds it).
+SmallVector<SmallVector<StringRef>> rolesOf(Operation *op, Value value) {
+  SmallVector<SmallVector<StringRef>> all;
   if (!op || !isSequenceMixer(op))
-    return {};
+    return all;
   for (auto &[v, dims] : getDimensionRoles(op))
     if (v == value)
-      return dims;
-  return {};
+      all.push_back(dims);
+  return all;
 }
 
 struct AnnotateEntryDimsPass
@@ -133,7 +135,10 @@ struct AnnotateEntryDimsPass
     for (func::FuncOp fn : getOperation().getOps<func::FuncOp>()) {
       if (fn.isExternal() || !fn.isPublic())
         continue;
-      if (failed(verifyEntryAnnotations(fn)) || failed(annotate(fn)))
+      // Checked again once the derived names are in: one name must not
+      // stand for two static sizes across given and derived names either.
+      if (failed(verifyEntryAnnotations(fn)) || failed(annotate(fn)) ||
+          failed(verifyEntryAnnotations(fn)))
         return signalPassFailure();
     }
   }
@@ -154,17 +159,22 @@ struct AnnotateEntryDimsPass
       SmallVector<StringRef> roles;
       std::string roleOwner;
       auto consider = [&](Operation *op, Value v) -> LogicalResult {
-        SmallVector<StringRef> r = rolesOf(op, v);
-        if (r.empty())
-          return success();
-        if (!roles.empty() && r != roles)
-          return fn.emitError()
-                 << "entry " << t.what << " has two different dimension "
-                 << "roles: [" << llvm::join(roles, ", ") << "] in "
-                 << roleOwner << " and [" << llvm::join(r, ", ") << "] in "
-                 << op->getName() << "; pass a separate argument to each";
-        roles = r;
-        roleOwner = op->getName().getStringRef().str();
+        for (SmallVector<StringRef> &r : rolesOf(op, v)) {
+          if (roles.empty()) {
+            roles = r;
+            roleOwner = op->getName().getStringRef().str();
+            continue;
+          }
+          // One tensor in two slots (q and k, say): its static sizes are
+          // checked exactly, but a dynamic one must mean the same in both.
+          for (auto [d, role] : llvm::enumerate(r))
+            if (t.type && t.type.isDynamicDim(d) && role != roles[d])
+              return fn.emitError()
+                     << "entry " << t.what << " has two different roles for "
+                     << "its dynamic dimension " << d << ": " << roles[d]
+                     << " in " << roleOwner << " and " << role << " in "
+                     << op->getName() << "; pass a separate argument to each";
+        }
         return success();
       };
       if (isResult) {
