@@ -59,7 +59,8 @@ fuzz: build
 	@cp examples/*.json build-fuzz/spec-corpus/
 	@for f in test/Dialect/*.mlir test/Transforms/*.mlir test/Conversion/*.mlir \
 	    test/Pipelines/*.mlir; do \
-	  cp $$f build-fuzz/ir-corpus/$$(echo $$f | tr / _); \
+	  awk -v p=build-fuzz/ir-corpus/$$(echo $$f | tr / _) \
+	    '/^\/\/ -----/ { n++; next } { print > (p "." n ".mlir") }' $$f; \
 	done
 	@for f in examples/*.json; do \
 	  $(BUILD_DIR)/bin/seqmixc $$f --compile-to=import \

@@ -1,19 +1,74 @@
 //===- seqmix-opt.cpp - the mlir-opt of seqmix ----------------------------===//
 #include "seqmix/Pipelines/Pipelines.h"
+#include "seqmix/Support/Nesting.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace {
+/// The deepest bracket nesting accepted (as in seqmixc): MLIR's parser
+/// recurses per level and overflows the stack near 20000.
+constexpr unsigned kMaxIRNesting = 200;
+
+/// False (after a located error) when `buffer` nests too deeply to parse.
+bool checkNesting(const llvm::MemoryBuffer &buffer) {
+  std::optional<size_t> deep = ::seqmix::findTooDeep(
+      buffer.getBuffer(), kMaxIRNesting, "([{<", ")]}>", true);
+  if (!deep)
+    return true;
+  llvm::SourceMgr sm;
+  sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(
+                            buffer.getBuffer(), buffer.getBufferIdentifier()),
+                        llvm::SMLoc());
+  sm.PrintMessage(
+      llvm::SMLoc::getFromPointer(buffer.getBufferStart() + *deep),
+      llvm::SourceMgr::DK_Error,
+      "input nests deeper than " + llvm::Twine(kMaxIRNesting) +
+          " levels of brackets; seqmix-opt refuses it before parsing");
+  return false;
+}
+} // namespace
 
 int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
   mlir::seqmix::registerSeqMixPassesAndPipelines();
   mlir::DialectRegistry registry;
   mlir::seqmix::registerSeqMixDialects(registry);
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
+  auto [input, output] = mlir::registerAndParseCLIOptions(
       argc, argv,
       "seqmix-opt: run seqmix and MLIR passes on .mlir files\n\n"
       "  Phases as pipelines: --seqmix-to-select-forms, "
       "--seqmix-to-lower-forms,\n"
       "  --seqmix-to-schedule, --seqmix-to-bufferize, --seqmix-cpu-pipeline\n"
       "  (options: form=auto|parallel|chunked|recurrent chunk-size=N).\n",
-      registry));
+      registry);
+  mlir::MlirOptMainConfig config =
+      mlir::MlirOptMainConfig::createFromCLOptions();
+  if (config.shouldShowDialects() || config.shouldListPasses())
+    return mlir::asMainReturnCode(
+        mlir::MlirOptMain(argc, argv, input, output, registry));
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> file = mlir::openInputFile(input, &error);
+  if (!file) {
+    llvm::errs() << error << "\n";
+    return 1;
+  }
+  if (!checkNesting(*file))
+    return 1;
+  std::unique_ptr<llvm::ToolOutputFile> out =
+      mlir::openOutputFile(output, &error);
+  if (!out) {
+    llvm::errs() << error << "\n";
+    return 1;
+  }
+  if (mlir::failed(
+          mlir::MlirOptMain(out->os(), std::move(file), registry, config)))
+    return 1;
+  out->keep();
+  return 0;
 }

@@ -144,6 +144,13 @@ for i, n in enumerate(CLASHING):
                                       "--seq-len=1,9", "--reps=1"], "ok", r"PASS")
 for i, n in enumerate(["memcpy", "malloc", "_init", "__kmpc_fork_call",
                        "seqmix_abi_metadata", "expf"]):
+    f = spec_file("symasm_%d.json" % i, spec(n))
+    case("symbols", [SEQMIXC, f, "--emit=asm", "-o", "-"], "ok",
+         r"_mlir_ciface_%s:" % n)
+    case("symbols", [SEQMIXC, f, "--emit=llvm", "-o", "-"], "ok",
+         r"define void @_mlir_ciface_%s\(" % n,
+         check=lambda p, out, err, n=n: "the layer defines @%s" % n
+         if re.search(r"^define [^@]*@%s\(" % re.escape(n), out, re.M) else None)
     f = spec_file("symjit_%d.json" % i, spec(n))
     case("symbols", [SEQMIXC, "run", f, "--jit", "--seq-len=1,9", "--reps=1"],
          "ok", r"PASS")
@@ -449,6 +456,10 @@ for depth in [201, 5000, 100000]:
               "func.func @f() attributes {a = " + "[" * depth + "}\n")
     case("annotations", [SEQMIXC, f], "error",
          r"deep_%d\.mlir:1:\d+: error: input nests deeper than 200 levels" % depth)
+    case("annotations", [OPT, f], "error",
+         r"deep_%d\.mlir:1:\d+: error: input nests deeper than 200 levels" % depth)
+    case("annotations", [OPT], "error", r"<stdin>:1:\d+: error: input nests deeper",
+         stdin=open(f, "rb").read())
 for i, text in enumerate(["func.func @f(", "module {", "%x = ", "}", "\x00\x01",
                           "func.func @f() { return }\n" * 3,
                           "func.func private @layer(%a: tensor<2xf32>) -> tensor<2xf32>",
