@@ -314,7 +314,10 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     done = stop;
     if (stop == Phase::SelectForms) {
       collectForms();
-      limits = workspaceLimits(*c.module);
+      FailureOr<std::string> l = workspaceLimits(*c.module);
+      if (failed(l))
+        return failure();
+      limits = *l;
     }
     if (stop == abiPhase && needMetadata) {
       FailureOr<std::string> meta = buildAbiMetadata(*c.module);

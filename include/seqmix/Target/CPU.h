@@ -24,9 +24,10 @@ FailureOr<std::string> buildAbiMetadata(ModuleOp module);
 /// Run-time limits the chosen forms need, as metadata lines
 /// "limit <dimension> <max>" (docs/runtime.md). The parallel forms hold
 /// T x T fp32 matrices per slice; their sequence length is capped so that
-/// this workspace stays within `workspaceBytes` per thread.
-std::string workspaceLimits(ModuleOp module, int64_t workspaceBytes = int64_t(1)
-                                                                      << 31);
+/// this workspace stays within `workspaceBytes` per thread; a static
+/// sequence length above that cap is an error on the op.
+FailureOr<std::string>
+workspaceLimits(ModuleOp module, int64_t workspaceBytes = int64_t(1) << 31);
 
 /// A TargetMachine for this host (`cpu` = "host") or a named CPU.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>

@@ -50,6 +50,24 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
     return fn.emitError()
            << "entry " << (output ? "result" : "argument") << " #" << index
            << " must be a ranked tensor to build the runtime ABI, got " << type;
+  // Static sizes must describe a buffer a caller can pass: >= 1 each, and
+  // (with the dynamic ones at 1) a byte size that fits in 63 bits.
+  uint64_t bytes = isa<ComplexType>(tensor.getElementType()) ? 8 : 4;
+  for (int64_t d = 0; d < tensor.getRank(); ++d) {
+    int64_t s = tensor.getDimSize(d);
+    if (ShapedType::isDynamic(s))
+      continue;
+    if (s < 1)
+      return fn.emitError()
+             << "entry " << (output ? "result" : "argument") << " #" << index
+             << " has a dimension of size " << s << "; every size must be >= 1";
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(s), &bytes) ||
+        bytes > static_cast<uint64_t>(INT64_MAX))
+      return fn.emitError() << "entry " << (output ? "result" : "argument")
+                            << " #" << index << " of type " << type
+                            << " is too large to address (its size in bytes "
+                               "does not fit in 63 bits)";
+  }
   std::string typeName;
   Type elem = tensor.getElementType();
   if (elem.isF32())
@@ -108,21 +126,46 @@ FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
   return text;
 }
 
-std::string mlir::seqmix::workspaceLimits(ModuleOp module,
-                                          int64_t workspaceBytes) {
+FailureOr<std::string> mlir::seqmix::workspaceLimits(ModuleOp module,
+                                                     int64_t workspaceBytes) {
   std::optional<int64_t> maxSeqLen;
-  module.walk([&](GatedLinearAttentionOp op) {
+  WalkResult walk = module.walk([&](GatedLinearAttentionOp op) {
+    // Every form keeps a K x V f32 state per slice (malloc'ed by the
+    // compiled code, which cannot report a failed allocation).
+    auto qType = cast<RankedTensorType>(op.getQ().getType());
+    auto vType = cast<RankedTensorType>(op.getV().getType());
+    int64_t K = qType.getDimSize(3), V = vType.getDimSize(3);
+    if (!ShapedType::isDynamic(K) && !ShapedType::isDynamic(V) &&
+        static_cast<double>(K) * static_cast<double>(V) * 4.0 >
+            static_cast<double>(workspaceBytes)) {
+      op.emitOpError() << "the state of one head is " << K << " x " << V
+                       << " f32 values, more than the "
+                       << (workspaceBytes >> 20)
+                       << " MiB a slice may hold; use smaller heads";
+      return WalkResult::interrupt();
+    }
     FormAttr form = op.getFormAttr();
     if (!form || form.getKind() != FormKind::parallel)
-      return;
+      return WalkResult::advance();
     // P and its decay/mask, the segment sums (scalar gate) and a spare for
     // the bufferized temporaries: four T x T f32 matrices per slice.
     int64_t bound = static_cast<int64_t>(
         std::sqrt(static_cast<double>(workspaceBytes) / (4.0 * 4.0)));
+    int64_t T = qType.getDimSize(2);
+    if (!ShapedType::isDynamic(T) && T > bound) {
+      op.emitOpError() << "the parallel form keeps T x T workspaces, so it "
+                          "takes at most "
+                       << bound << " tokens, but seq_len is static " << T
+                       << "; use form recurrent or chunked";
+      return WalkResult::interrupt();
+    }
     maxSeqLen = maxSeqLen ? std::min(*maxSeqLen, bound) : bound;
+    return WalkResult::advance();
   });
+  if (walk.wasInterrupted())
+    return failure();
   if (!maxSeqLen)
-    return "";
+    return std::string();
   return "limit seq_len " + std::to_string(*maxSeqLen) + "\n";
 }
 

@@ -232,6 +232,29 @@ for opt in ["--batch=0", "--batch=-1", "--seq-len=0", "--seq-len=-3",
             "--seed=-1"]:
     case("integers", [SEQMIXC, "run", gla, opt], "error", r"")
 
+# Sizes a compiled layer could never serve are errors at compile time, not a
+# layer that fails every call or a malloc that fails inside it.
+for kw, pat in [(dict(heads=1, key_dim=65536, value_dim=65536),
+                 r"the state of one head is 65536 x 65536 f32 values"),
+                (dict(heads=1, key_dim=4096, value_dim=262144),
+                 r"the state of one head is"),
+                (dict(seq_len=2**24, form="parallel"),
+                 r"the parallel form .* takes at most 11585 tokens, but seq_len "
+                 r"is static 16777216"),
+                (dict(seq_len=20000, form="parallel"), r"at most 11585 tokens")]:
+    f = spec_file("size_%d.json" % len(CASES), spec(**kw))
+    case("integers", [SEQMIXC, f, "-o", tmp("size.so")], "error",
+         r"size_\d+\.json:\d+:\d+: error: .*" + pat)
+for T, form, pat in [(2**62, "recurrent", r"too large to address"),
+                     (2**61, "chunked", r"too large to address"),
+                     (100000, "parallel", r"at most 11585 tokens"),
+                     (2**62, "parallel", r"at most 11585 tokens")]:
+    ty = "tensor<1x1x%dx8xf32>" % T
+    f = write("size_%d.mlir" % len(CASES), IR_GLA.replace("tensor<?x2x?x8xf32>", ty).replace("EXTRA", ""))
+    case("integers", [SEQMIXC, f, "--form=" + form, "-o", tmp("size.so")], "error", pat)
+f = write("size_zero.mlir", "func.func @layer(%a: tensor<0xf32>) -> tensor<0xf32> { return %a : tensor<0xf32> }")
+case("integers", [SEQMIXC, f, "-o", tmp("size.so")], "error", r"has a dimension of size 0")
+
 # ---------------------------------------------------------------------------
 # 3. Signedness: integer attribute constraints are checked as signed.
 # ---------------------------------------------------------------------------
