@@ -2,6 +2,8 @@
 #ifndef SEQMIX_DIALECT_SEQMIXDIALECT_H
 #define SEQMIX_DIALECT_SEQMIXDIALECT_H
 
+#include "seqmix/Support/Limits.h"
+
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -23,10 +25,8 @@ namespace mlir::seqmix {
 /// Name of the form attribute every seqmix op may carry.
 inline constexpr llvm::StringLiteral kFormAttrName = "form";
 
-/// The largest chunk size of the chunked form. Each chunk is a parallel-form
-/// block with C x C workspaces per (batch, head) slice; 4096 keeps them at
-/// 64 MiB each.
-inline constexpr int64_t kMaxChunkSize = 4096;
+/// The largest chunk size of the chunked form (seqmix/Support/Limits.h).
+inline constexpr int64_t kMaxChunkSize = ::seqmix::kMaxChunkSize;
 
 /// The form attribute of a seqmix op, or null when none was chosen yet.
 FormAttr getForm(Operation *op);

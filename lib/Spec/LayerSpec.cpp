@@ -1,5 +1,6 @@
 //===- LayerSpec.cpp - parse and validate JSON layer specs ----------------===//
 #include "seqmix/Spec/LayerSpec.h"
+#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -173,9 +174,6 @@ TextLayout scanLayout(llvm::StringRef text) {
 
 /// The largest size any field may give.
 constexpr int64_t kMaxSize = int64_t(1) << 24;
-/// The largest chunk size (the dialect's kMaxChunkSize; this library does
-/// not link the dialect).
-constexpr int64_t kMaxChunkSize = 4096;
 
 /// Reads typed fields of one JSON object, remembering the first error.
 class FieldReader {

@@ -1,5 +1,6 @@
 //===- seqmix-opt.cpp - the mlir-opt of seqmix ----------------------------===//
 #include "seqmix/Pipelines/Pipelines.h"
+#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -11,9 +12,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 namespace {
-/// The deepest bracket nesting accepted (as in seqmixc): MLIR's parser
-/// recurses per level and overflows the stack near 20000.
-constexpr unsigned kMaxIRNesting = 200;
+using ::seqmix::kMaxIRNesting;
 
 /// False (after a located error) when `buffer` nests too deeply to parse.
 bool checkNesting(const llvm::MemoryBuffer &buffer) {

@@ -12,6 +12,7 @@
 #include "seqmix/SeqMixDialect.h"
 #include "seqmix/Spec/ImportSpec.h"
 #include "seqmix/Spec/LayerSpec.h"
+#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
 #include "seqmix/Testing/LayerHarness.h"
@@ -147,9 +148,6 @@ int fail(const llvm::Twine &msg) {
 
 bool isSpecFile(llvm::StringRef path) { return path.ends_with(".json"); }
 
-/// The deepest bracket nesting accepted in .mlir input.
-constexpr unsigned kMaxIRNesting = 200;
-
 std::string llvmToString(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -213,15 +211,15 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     llvm::StringRef text = file->getBuffer();
     // MLIR's parser recurses per nesting level; refuse absurd depths first.
     std::optional<size_t> deep = ::seqmix::findTooDeep(
-        text, kMaxIRNesting, "([{<", ")]}>", /*lineComments=*/true);
+        text, ::seqmix::kMaxIRNesting, "([{<", ")]}>", /*lineComments=*/true);
     const char *start = text.data();
     sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     if (deep) {
-      sm.PrintMessage(llvm::SMLoc::getFromPointer(start + *deep),
-                      llvm::SourceMgr::DK_Error,
-                      "input nests deeper than " + llvm::Twine(kMaxIRNesting) +
-                          " levels of brackets; seqmixc refuses it before "
-                          "parsing");
+      sm.PrintMessage(
+          llvm::SMLoc::getFromPointer(start + *deep), llvm::SourceMgr::DK_Error,
+          "input nests deeper than " + llvm::Twine(::seqmix::kMaxIRNesting) +
+              " levels of brackets; seqmixc refuses it before "
+              "parsing");
       return failure();
     }
     c.module = parseSourceFile<ModuleOp>(sm, &ctx);

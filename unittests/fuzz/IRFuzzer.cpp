@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix-c/Runtime.h"
 #include "seqmix/Pipelines/Pipelines.h"
+#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
 
@@ -48,7 +49,8 @@ MLIRContext &context() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef text(reinterpret_cast<const char *>(data), size);
   // seqmixc refuses deeper input before parsing (MLIR's parser recurses).
-  if (::seqmix::findTooDeep(text, 200, "([{<", ")]}>", true))
+  if (::seqmix::findTooDeep(text, ::seqmix::kMaxIRNesting, "([{<", ")]}>",
+                            true))
     return 0;
   MLIRContext &ctx = context();
   OwningOpRef<ModuleOp> module =
