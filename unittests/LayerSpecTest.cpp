@@ -208,3 +208,56 @@ TEST(LayerSpec, SelectiveScanGroups) {
             std::string::npos)
       << e;
 }
+
+TEST(LayerSpec, ErrorsGiveTheFieldsLineAndColumn) {
+  // "heads" opens line 2 at column 23 of withField's text.
+  EXPECT_EQ(error(withField("heads", "\"x\"")),
+            "t.json:2:23: field 'heads': expected an integer >= 1, got a "
+            "string");
+  EXPECT_NE(error(withField("bogus", "1"))
+                .find("t.json:2:69: unknown field "
+                      "'bogus'"),
+            std::string::npos);
+  // A missing field has no position of its own.
+  EXPECT_NE(error(R"({"seqmix": 1, "name": "g"})").find("t.json: missing"),
+            std::string::npos);
+}
+
+TEST(LayerSpec, NumbersFollowTheJsonGrammar) {
+  for (const char *bad : {"04", "-04", "00", "1.", ".5", "+1", "1.e3", "01.5"})
+    EXPECT_NE(error(withField("heads", bad)).find("is not a JSON number"),
+              std::string::npos)
+        << bad;
+  for (const char *good : {"4", "4.0", "4e0", "40E-1"}) {
+    llvm::Expected<LayerSpec> s =
+        parseLayerSpec(withField("heads", good), "t.json");
+    ASSERT_TRUE(bool(s)) << good << ": " << llvm::toString(s.takeError());
+    EXPECT_EQ(s->heads, 4) << good;
+  }
+}
+
+TEST(LayerSpec, NestingIsBoundedBeforeParsing) {
+  auto nested = [](unsigned depth) {
+    return withField("description",
+                     std::string(depth, '[') + std::string(depth, ']'));
+  };
+  // 63 levels inside the root object parse (and then fail on the type).
+  EXPECT_NE(error(nested(63)).find("field 'description': expected a string"),
+            std::string::npos);
+  EXPECT_NE(error(nested(64)).find("nest deeper than 64 levels"),
+            std::string::npos);
+  EXPECT_NE(error(std::string(1 << 20, '[')).find("t.json:1:65: malformed"),
+            std::string::npos);
+}
+
+TEST(LayerSpec, F32AttributesAndLimits) {
+  EXPECT_NE(error(withField("scale", "1e39")).find("f32 can hold"),
+            std::string::npos);
+  EXPECT_NE(error(withField("scale", "1e-50")).find("f32 can hold"),
+            std::string::npos);
+  EXPECT_NE(error(withField("chunk_size", "4097")).find("<= 4096"),
+            std::string::npos);
+  EXPECT_NE(error(withField("name", '"' + std::string(129, 'n') + '"'))
+                .find("at most 128 characters"),
+            std::string::npos);
+}
