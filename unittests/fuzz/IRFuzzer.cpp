@@ -47,7 +47,10 @@ MLIRContext &context() {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  // MLIR's lexer reads up to a terminating NUL, as every MemoryBuffer (and
+  // so every file seqmixc reads) has one; the fuzzer's bytes do not.
+  std::string copy(reinterpret_cast<const char *>(data), size);
+  llvm::StringRef text(copy.c_str(), size);
   // seqmixc refuses deeper input before parsing (MLIR's parser recurses).
   if (::seqmix::findTooDeep(text, ::seqmix::kMaxIRNesting, "([{<", ")]}>",
                             true))
