@@ -507,7 +507,7 @@ def is_elf_layer(kind):
                                     "--lib", args.lib, "--examples", args.examples,
                                     "--nm", args.nm, "--tmp", args.tmp,
                                     "--runtime-child", "--layer", path],
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, env=child_env())
             if child.returncode != 0:
                 return "the layer written to stdout does not load: " + child.stdout + child.stderr
         return None
@@ -718,11 +718,28 @@ if args.runtime_child:
 rt_layer = tmp("runtime_layer.so")
 
 
+def child_env():
+    """The environment for a Python child that loads the runtime: under
+    `make check-asan` the runtime is instrumented and needs the ASan runtime
+    loaded first (python itself is not instrumented)."""
+    env = dict(os.environ)
+    lib = os.path.join(args.lib, "libseqmix_runtime.so")
+    nm = subprocess.run([args.nm, "-D", "--undefined-only", lib],
+                        capture_output=True, text=True)
+    if "__asan_init" in nm.stdout:
+        clang = os.path.join(os.path.dirname(args.nm), "clang")
+        asan = subprocess.run([clang, "-print-file-name=libclang_rt.asan-x86_64.so"],
+                              capture_output=True, text=True).stdout.strip()
+        env["LD_PRELOAD"] = asan
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
 def runtime_results(p, out, err):
     child = subprocess.run([sys.executable, __file__, "--bin", args.bin, "--lib", args.lib,
                             "--examples", args.examples, "--nm", args.nm, "--tmp", args.tmp,
                             "--runtime-child", "--layer", rt_layer],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300, env=child_env())
     if child.returncode < 0:
         return "the runtime calls crashed the process (signal %d):\n%s" % (
             -child.returncode, child.stdout[-3000:])
