@@ -153,7 +153,8 @@ struct AnnotateEntryDimsPass
     Operation *ret = fn.getBody().front().getTerminator();
     // Role -> (given name, where) over the dynamic dimensions.
     llvm::StringMap<std::pair<StringRef, std::string>> given;
-    for (auto [i, t] : llvm::enumerate(tensors)) {
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const EntryTensor &t = tensors[i];
       bool isResult = i >= fn.getNumArguments();
       unsigned index = isResult ? i - fn.getNumArguments() : i;
       SmallVector<StringRef> roles;
