@@ -37,6 +37,29 @@ LogicalResult checkUniformDims(Operation *op) {
   return success();
 }
 
+} // namespace
+
+std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
+  if (auto gla = dyn_cast<GatedLinearAttentionOp>(op))
+    return whyNotLoweredGLA(gla, form);
+  if (auto softmax = dyn_cast<SoftmaxAttentionOp>(op))
+    return whyNotLoweredSoftmax(softmax, form);
+  return (op->getName().getStringRef() +
+          " has no lowering yet in this release (gated_linear_attention and "
+          "softmax_attention are lowered)")
+      .str();
+}
+
+SmallVector<FormKind> mlir::seqmix::getLoweredForms(Operation *op) {
+  SmallVector<FormKind> forms;
+  for (FormKind f :
+       {FormKind::parallel, FormKind::chunked, FormKind::recurrent})
+    if (whyNotLowered(op, f).empty())
+      forms.push_back(f);
+  return forms;
+}
+
+namespace {
 struct LowerFormsPass
     : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass> {
   void runOnOperation() override {
@@ -54,6 +77,10 @@ struct LowerFormsPass
       }
       if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
         failedAny |= failed(lowerGatedLinearAttention(gla, rewriter));
+        continue;
+      }
+      if (auto softmax = dyn_cast<SoftmaxAttentionOp>(op)) {
+        failedAny |= failed(lowerSoftmaxAttention(softmax, rewriter));
         continue;
       }
       FormAttr form = getForm(op);

@@ -508,13 +508,8 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
 // Entry points
 //===----------------------------------------------------------------------===//
 
-std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
-  auto gla = dyn_cast<GatedLinearAttentionOp>(op);
-  if (!gla)
-    return (op->getName().getStringRef() +
-            " has no lowering yet in this release (only "
-            "seqmix.gated_linear_attention is lowered)")
-        .str();
+std::string mlir::seqmix::whyNotLoweredGLA(GatedLinearAttentionOp gla,
+                                           FormKind form) {
   if (form != FormKind::recurrent && gla.getGate() == GateKind::vector)
     return ("the " + stringifyFormKind(form) +
             " form of seqmix.gated_linear_attention with gate 'vector' needs "
@@ -524,15 +519,6 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
   return "";
 }
 
-SmallVector<FormKind> mlir::seqmix::getLoweredForms(Operation *op) {
-  SmallVector<FormKind> forms;
-  for (FormKind f :
-       {FormKind::parallel, FormKind::chunked, FormKind::recurrent})
-    if (whyNotLowered(op, f).empty())
-      forms.push_back(f);
-  return forms;
-}
-
 LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                                       RewriterBase &rewriter) {
   FormAttr form = getForm(op);
@@ -540,7 +526,7 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
     return op.emitOpError(
         "has no form attribute; run seqmix-select-forms first "
         "or set #seqmix.form<...>");
-  if (std::string why = whyNotLowered(op, form.getKind()); !why.empty())
+  if (std::string why = whyNotLoweredGLA(op, form.getKind()); !why.empty())
     return op.emitOpError() << "cannot be lowered: " << why;
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());

@@ -15,10 +15,16 @@ SmallVector<FormKind> getLoweredForms(Operation *op);
 /// Why `form` has no lowering for `op`, or the empty string when it has one.
 std::string whyNotLowered(Operation *op, FormKind form);
 
-/// Replaces a gated_linear_attention op by linalg/scf/tensor IR computing its
-/// `form`. Emits an error on the op and fails when the form is not lowered.
+/// Per family (one file each, lib/Conversion/Lower<Family>.cpp): why `form`
+/// is not lowered for the op ("" when it is), and the lowering, which
+/// replaces the op by linalg/scf/tensor IR computing its form and emits an
+/// error on the op when the form is not lowered.
+std::string whyNotLoweredGLA(GatedLinearAttentionOp op, FormKind form);
 LogicalResult lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                         RewriterBase &rewriter);
+std::string whyNotLoweredSoftmax(SoftmaxAttentionOp op, FormKind form);
+LogicalResult lowerSoftmaxAttention(SoftmaxAttentionOp op,
+                                    RewriterBase &rewriter);
 
 } // namespace mlir::seqmix
 

@@ -1,0 +1,436 @@
+//===- LowerSoftmaxAttention.cpp - softmax attention by form --------------===//
+//
+// Both forms are built from one block step of the online softmax (FORMS.md
+// 1.3) over a block of queries Q_I [Lq, K] and a block of keys K_J, V_J:
+//   S   = Q_I K_J^T                   (a linalg contraction)
+//   S   = scale S, -inf where key j is not visible to query i
+//   m'  = max(m, rowmax S),  u = (m' == -inf ? 0 : m')
+//   P   = exp(S - u),  c = exp(m - u)
+//   l   = c l + rowsum P,  acc = c acc + P V_J      (P V_J: linalg.matmul)
+// carrying (m, l, acc) in fp32, and O = acc / l (0 where l = 0: rows with no
+// visible key give 0, never NaN).
+//
+// - parallel (FORMS.md 1.2): one step over all T_q queries and T_k keys per
+//   (batch, head): the materialized T_q x T_k scores, max, exp, sum, divide.
+// - chunked (FORMS.md 1.3, FlashAttention-2 order): the (batch, head, query
+//   block) loop is parallel; a sequential loop over key blocks carries
+//   (m, l, acc). Query and key blocks both have the form's chunk size C.
+//   Key blocks no query of the block can see (causal, window) are not
+//   visited; blocks every query sees in full skip the mask arithmetic.
+//
+// Positions are bottom-right aligned: query i sits at T_k - T_q + i. Query
+// head h reads KV head floor(h H_kv / H); K and V are never repeated.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix/Conversion/LowerForms.h"
+
+#include "SliceKernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+using utils::IteratorType;
+constexpr IteratorType kPar = IteratorType::parallel;
+constexpr IteratorType kRed = IteratorType::reduction;
+
+struct SoftmaxInfo {
+  SoftmaxAttentionOp op;
+  int64_t H, Hkv, K, V;
+  Value batch, tq, tk; // index values
+  float scale;
+  bool causal;
+  std::optional<int64_t> window;
+};
+
+/// The online-softmax state of a block of Lq query rows.
+struct RowState {
+  Value m, l, acc; // [Lq], [Lq], [Lq, V]
+};
+
+/// Which keys of a block the block's queries see.
+enum class Visibility { All, Masked };
+
+Value negInf(SliceKernelBuilder &kb) {
+  return kb.f(-std::numeric_limits<double>::infinity());
+}
+
+/// Whether key `j` is visible to the query at absolute position `pos`
+/// (signed index arithmetic; `pos` is negative for queries before the
+/// first key when T_q > T_k).
+Value isVisible(OpBuilder &b, Location l, const SoftmaxInfo &info, Value pos,
+                Value j) {
+  Value visible = arith::ConstantIntOp::create(b, l, 1, 1);
+  auto andWith = [&](Value c) {
+    visible = arith::AndIOp::create(b, l, visible, c);
+  };
+  if (info.causal)
+    andWith(arith::CmpIOp::create(b, l, arith::CmpIPredicate::sle, j, pos));
+  if (info.window) {
+    Value w = arith::ConstantIndexOp::create(b, l, *info.window);
+    Value back = arith::SubIOp::create(b, l, pos, j);
+    andWith(arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, back, w));
+    if (!info.causal) {
+      Value ahead = arith::SubIOp::create(b, l, j, pos);
+      andWith(arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, ahead, w));
+    }
+  }
+  return visible;
+}
+
+/// One online-softmax step of queries [q0, q0 + Lq) (rows `Q`) over keys
+/// [k0, k0 + Lk) (rows `Kb`, `Vb`).
+RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
+                     Value q0, Value lq, Value Kb, Value Vb, Value k0,
+                     Value lk, RowState st, Visibility vis) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult Lq = lq, Lk = lk;
+  Value scale = kb.f(info.scale);
+  Value zero = kb.f(0.0), ninf = negInf(kb);
+  // S = Q K^T: K is transposed once per block so that S's rows are built
+  // from contiguous rows of K^T.
+  Value KT = linalg::TransposeOp::create(b, Kb, kb.empty({kb.ofr(info.K), Lk}),
+                                         ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+  Value S = kb.generic(ValueRange{Q, KT}, kb.zeros({Lq, Lk}), 3,
+                       {{0, 2}, {2, 1}, {0, 1}}, {kPar, kPar, kRed},
+                       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                         Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                         return arith::AddFOp::create(bb, l, a[2], p);
+                       });
+  // Scale, and mask before the exp (only blocks that need it).
+  Value offset = arith::SubIOp::create(b, info.tk, info.tq);
+  S = kb.generic(
+      ValueRange{}, S, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value s = arith::MulFOp::create(bb, l, a[0], scale);
+        if (vis == Visibility::All)
+          return s;
+        Value r = linalg::IndexOp::create(bb, l, 0);
+        Value c = linalg::IndexOp::create(bb, l, 1);
+        Value pos = arith::AddIOp::create(
+            bb, l, offset, arith::AddIOp::create(bb, l, q0, r));
+        Value j = arith::AddIOp::create(bb, l, k0, c);
+        return arith::SelectOp::create(bb, l, isVisible(bb, l, info, pos, j),
+                                       s, ninf);
+      });
+  // u = max(m, rowmax S) with -inf replaced by 0. The state is updated in
+  // place (m last, after every read of the old m), so that the loop over key
+  // blocks carries the same buffers.
+  Value rowMax = kb.generic(
+      ValueRange{S}, kb.fill(kb.empty({Lq}), -std::numeric_limits<double>::infinity()),
+      2, {{0, 1}, {0}}, {kPar, kRed},
+      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        return arith::MaximumFOp::create(bb, l, a[0], a[1]);
+      });
+  Value use = kb.generic(
+      ValueRange{st.m, rowMax}, kb.empty({Lq}), 1, {{0}, {0}, {0}}, {kPar},
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value mx = arith::MaximumFOp::create(bb, l, a[0], a[1]);
+        Value isNinf = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ,
+                                             mx, ninf);
+        return arith::SelectOp::create(bb, l, isNinf, zero, mx);
+      });
+  // P = exp(S - u) (masked entries give exp(-inf) = 0); c = exp(m - u).
+  Value P = kb.generic(ValueRange{use}, S, 2, {{0}, {0, 1}},
+                       SliceKernelBuilder::parallel(2),
+                       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                         Value d = arith::SubFOp::create(bb, l, a[1], a[0]);
+                         return math::ExpOp::create(bb, l, d);
+                       });
+  Value corr = kb.generic(ValueRange{st.m, use}, kb.empty({Lq}), 1,
+                          {{0}, {0}, {0}}, {kPar},
+                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            Value d = arith::SubFOp::create(bb, l, a[0], a[1]);
+                            return math::ExpOp::create(bb, l, d);
+                          });
+  Value mNew = kb.generic(ValueRange{rowMax}, st.m, 1, {{0}, {0}}, {kPar},
+                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            return arith::MaximumFOp::create(bb, l, a[0], a[1]);
+                          });
+  // l = c l + rowsum P.
+  Value lScaled =
+      kb.generic(ValueRange{corr}, st.l, 1, {{0}, {0}}, {kPar},
+                 [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   return arith::MulFOp::create(bb, l, a[0], a[1]);
+                 });
+  Value lNew = kb.generic(ValueRange{P}, lScaled, 2, {{0, 1}, {0}},
+                          {kPar, kRed},
+                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            return arith::AddFOp::create(bb, l, a[0], a[1]);
+                          });
+  // acc = c acc + P V.
+  Value accScaled =
+      kb.generic(ValueRange{corr}, st.acc, 2, {{0}, {0, 1}},
+                 SliceKernelBuilder::parallel(2),
+                 [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   return arith::MulFOp::create(bb, l, a[0], a[1]);
+                 });
+  Value accNew =
+      linalg::MatmulOp::create(b, ValueRange{P, Vb}, ValueRange{accScaled})
+          .getResult(0);
+  return {mNew, lNew, accNew};
+}
+
+/// The fresh state of `lq` query rows: m = -inf, l = 0, acc = 0.
+RowState initialState(SliceKernelBuilder &kb, const SoftmaxInfo &info,
+                      Value lq) {
+  OpFoldResult Lq = lq;
+  Value m = kb.generic(ValueRange{}, kb.empty({Lq}), 1, {{0}}, {kPar},
+                       [&](OpBuilder &bb, Location l, ValueRange) -> Value {
+                         return arith::ConstantOp::create(
+                             bb, l,
+                             bb.getF32FloatAttr(
+                                 -std::numeric_limits<float>::infinity()));
+                       });
+  return {m, kb.zeros({Lq}), kb.zeros({Lq, kb.ofr(info.V)})};
+}
+
+/// O = acc / l, 0 where l = 0, written into `dest` [Lq, V].
+Value normalize(SliceKernelBuilder &kb, const RowState &st, Value dest) {
+  Value zero = kb.f(0.0);
+  return kb.generic(
+      ValueRange{st.acc, st.l}, dest, 2, {{0, 1}, {0}, {0, 1}},
+      SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value empty = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ,
+                                            a[1], zero);
+        Value o = arith::DivFOp::create(bb, l, a[0], a[1]);
+        return arith::SelectOp::create(bb, l, empty, zero, o);
+      });
+}
+
+/// Rows [start, start + len) of head `head` of `src` [B, heads, T, width].
+Value rows(SliceKernelBuilder &kb, Value src, Value bi, Value head,
+           OpFoldResult start, Value len, int64_t width) {
+  return kb.slice(src, {bi, head, start, kb.ofr(0)},
+                  {kb.ofr(1), kb.ofr(1), len, kb.ofr(width)}, {2, 3});
+}
+
+/// Whether every key in [k0, k0 + lk) is visible to every query in
+/// [q0, q0 + lq): the block needs no mask.
+Value blockIsFull(ImplicitLocOpBuilder &b, const SoftmaxInfo &info, Value q0,
+                  Value lq, Value k0, Value lk) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  Value offset = arith::SubIOp::create(b, info.tk, info.tq);
+  Value firstPos = arith::AddIOp::create(b, offset, q0);
+  Value lastPos = arith::AddIOp::create(
+      b, firstPos, arith::SubIOp::create(b, lq, one));
+  Value lastKey = arith::AddIOp::create(b, k0, arith::SubIOp::create(b, lk, one));
+  Value full = arith::ConstantIntOp::create(b, 1, 1);
+  auto andWith = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
+  if (info.causal)
+    andWith(arith::CmpIOp::create(b, arith::CmpIPredicate::sle, lastKey,
+                                  firstPos));
+  if (info.window) {
+    Value w = arith::ConstantIndexOp::create(b, *info.window);
+    // The farthest pair: the last query and the first key (behind), and the
+    // first query and the last key (ahead, non-causal).
+    andWith(arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                  arith::SubIOp::create(b, lastPos, k0), w));
+    if (!info.causal)
+      andWith(arith::CmpIOp::create(
+          b, arith::CmpIPredicate::slt,
+          arith::SubIOp::create(b, lastKey, firstPos), w));
+  }
+  return full;
+}
+
+/// Clamps `x` to [lo, hi] (signed).
+Value clamp(ImplicitLocOpBuilder &b, Value x, Value lo, Value hi) {
+  return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, x, lo), hi);
+}
+
+/// The keys [kBegin, kEnd) that some query in [q0, q0 + lq) may see.
+std::pair<Value, Value> visibleKeys(ImplicitLocOpBuilder &b,
+                                    const SoftmaxInfo &info, Value q0,
+                                    Value lq) {
+  Value zero = arith::ConstantIndexOp::create(b, 0);
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  Value offset = arith::SubIOp::create(b, info.tk, info.tq);
+  Value firstPos = arith::AddIOp::create(b, offset, q0);
+  Value lastPos = arith::AddIOp::create(
+      b, firstPos, arith::SubIOp::create(b, lq, one));
+  Value begin = zero, end = info.tk;
+  if (info.causal)
+    end = arith::AddIOp::create(b, lastPos, one);
+  else if (info.window)
+    end = arith::AddIOp::create(
+        b, lastPos, arith::ConstantIndexOp::create(b, *info.window));
+  if (info.window)
+    begin = arith::SubIOp::create(
+        b, arith::AddIOp::create(b, firstPos, one),
+        arith::ConstantIndexOp::create(b, *info.window));
+  begin = clamp(b, begin, zero, info.tk);
+  end = clamp(b, end, begin, info.tk);
+  return {begin, end};
+}
+
+/// Queries [q0, q0 + lq) of slice (bi, hi) against the keys of its KV head,
+/// in key blocks of `chunk` (all keys at once when `chunk` is 0).
+Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
+                    Value hi, Value q0, Value lq, int64_t chunk, Value dest) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  SoftmaxAttentionOp op = info.op;
+  // Query head h reads KV head floor(h H_kv / H).
+  Value kvHead = arith::DivUIOp::create(
+      b, arith::MulIOp::create(b, hi, kb.index(info.Hkv)), kb.index(info.H));
+  Value Q = rows(kb, op.getQ(), bi, hi, q0, lq, info.K);
+  RowState st = initialState(kb, info, lq);
+  if (chunk == 0) {
+    Value zero = kb.index(0);
+    Value Kb = rows(kb, op.getK(), bi, kvHead, kb.ofr(0), info.tk, info.K);
+    Value Vb = rows(kb, op.getV(), bi, kvHead, kb.ofr(0), info.tk, info.V);
+    bool masked = info.causal || info.window;
+    st = attendBlock(kb, info, Q, q0, lq, Kb, Vb, zero, info.tk, st,
+                     masked ? Visibility::Masked : Visibility::All);
+    return normalize(kb, st, dest);
+  }
+  std::pair<Value, Value> keys = visibleKeys(b, info, q0, lq);
+  Value kBegin = keys.first, kEnd = keys.second;
+  Value step = kb.index(chunk);
+  auto loop = scf::ForOp::create(
+      b, kBegin, kEnd, step, ValueRange{st.m, st.l, st.acc},
+      [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value lk = arith::MinSIOp::create(
+            ib, step, arith::SubIOp::create(ib, kEnd, k0));
+        Value Kb = rows(k, op.getK(), bi, kvHead, k0, lk, info.K);
+        Value Vb = rows(k, op.getV(), bi, kvHead, k0, lk, info.V);
+        RowState in{iter[0], iter[1], iter[2]};
+        RowState next;
+        if (!info.causal && !info.window) {
+          next = attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, lk, in,
+                             Visibility::All);
+        } else {
+          // Only partial blocks pay for the mask.
+          Value full = blockIsFull(ib, info, q0, lq, k0, lk);
+          auto branch = scf::IfOp::create(
+              ib, full,
+              [&](OpBuilder &tb, Location tl) {
+                ImplicitLocOpBuilder tib(tl, tb);
+                SliceKernelBuilder tk(tib);
+                RowState r = attendBlock(tk, info, Q, q0, lq, Kb, Vb, k0, lk,
+                                         in, Visibility::All);
+                scf::YieldOp::create(tib, ValueRange{r.m, r.l, r.acc});
+              },
+              [&](OpBuilder &eb, Location el) {
+                ImplicitLocOpBuilder eib(el, eb);
+                SliceKernelBuilder ek(eib);
+                RowState r = attendBlock(ek, info, Q, q0, lq, Kb, Vb, k0, lk,
+                                         in, Visibility::Masked);
+                scf::YieldOp::create(eib, ValueRange{r.m, r.l, r.acc});
+              });
+          next = {branch.getResult(0), branch.getResult(1),
+                  branch.getResult(2)};
+        }
+        scf::YieldOp::create(ib, ValueRange{next.m, next.l, next.acc});
+      });
+  st = {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
+  return normalize(kb, st, dest);
+}
+} // namespace
+
+std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp,
+                                               FormKind form) {
+  if (form == FormKind::recurrent)
+    return "the recurrent (decode) form of seqmix.softmax_attention is not "
+           "lowered yet; use parallel or chunked";
+  return "";
+}
+
+LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
+                                                  RewriterBase &rewriter) {
+  FormAttr form = getForm(op);
+  if (!form)
+    return op.emitOpError(
+        "has no form attribute; run seqmix-select-forms first "
+        "or set #seqmix.form<...>");
+  if (std::string why = whyNotLoweredSoftmax(op, form.getKind()); !why.empty())
+    return op.emitOpError() << "cannot be lowered: " << why;
+  auto qType = cast<RankedTensorType>(op.getQ().getType());
+  auto kType = cast<RankedTensorType>(op.getK().getType());
+  auto vType = cast<RankedTensorType>(op.getV().getType());
+  if (qType.isDynamicDim(1) || kType.isDynamicDim(1) || qType.isDynamicDim(3) ||
+      vType.isDynamicDim(3))
+    return op.emitOpError("cannot be lowered: heads, kv heads, key_dim and "
+                          "value_dim must be static");
+  if (!qType.getElementType().isF32())
+    return op.emitOpError() << "cannot be lowered: only f32 activations are "
+                               "lowered yet, got "
+                            << qType.getElementType();
+
+  rewriter.setInsertionPoint(op);
+  ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+  std::optional<int64_t> window;
+  if (IntegerAttr w = op.getWindowAttr())
+    window = w.getInt();
+  SoftmaxInfo info{op,
+                   qType.getDimSize(1),
+                   kType.getDimSize(1),
+                   qType.getDimSize(3),
+                   vType.getDimSize(3),
+                   tensor::DimOp::create(b, op.getQ(), 0),
+                   tensor::DimOp::create(b, op.getQ(), 2),
+                   tensor::DimOp::create(b, op.getK(), 2),
+                   op.getScale().convertToFloat(),
+                   op.getCausal(),
+                   window};
+  int64_t chunk =
+      form.getKind() == FormKind::chunked ? form.getChunk() : int64_t(0);
+  SliceKernelBuilder kb(b);
+
+  auto outType = cast<RankedTensorType>(op.getOut().getType());
+  SmallVector<Value> outDyn;
+  if (outType.isDynamicDim(0))
+    outDyn.push_back(info.batch);
+  if (outType.isDynamicDim(2))
+    outDyn.push_back(info.tq);
+  Value outInit = tensor::EmptyOp::create(b, outType, outDyn);
+  // (batch, head[, query block]) in parallel.
+  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(info.H)};
+  if (chunk) {
+    Value c = kb.index(chunk);
+    Value one = kb.index(1);
+    ubs.push_back(arith::DivUIOp::create(
+                      b, arith::SubIOp::create(
+                             b, arith::AddIOp::create(b, info.tq, c), one),
+                      c)
+                      .getResult());
+  }
+  auto forall =
+      scf::ForallOp::create(b, ubs, ValueRange{outInit}, std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getBody()->getTerminator());
+    Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
+    Value q0 = kb.index(0), lq = info.tq;
+    if (chunk) {
+      Value c = kb.index(chunk);
+      q0 = arith::MulIOp::create(b, forall.getInductionVars()[2], c);
+      lq = arith::MinSIOp::create(b, c, arith::SubIOp::create(b, info.tq, q0));
+    }
+    Value outArg = forall.getRegionIterArgs()[0];
+    Value dest = rows(kb, outArg, bi, hi, q0, lq, info.V);
+    Value o = attendQueries(kb, info, bi, hi, q0, lq, chunk, dest);
+    b.setInsertionPointToEnd(forall.getTerminator().getBody());
+    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+    tensor::ParallelInsertSliceOp::create(
+        b, o, outArg, ArrayRef<OpFoldResult>{bi, hi, q0, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), lq,
+                               b.getIndexAttr(info.V)},
+        strides);
+  }
+  rewriter.replaceOp(op, forall.getResults());
+  return success();
+}
