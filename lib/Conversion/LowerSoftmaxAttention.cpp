@@ -90,8 +90,8 @@ Value isVisible(OpBuilder &b, Location l, const SoftmaxInfo &info, Value pos,
 /// One online-softmax step of queries [q0, q0 + Lq) (rows `Q`) over keys
 /// [k0, k0 + Lk) (rows `Kb`, `Vb`).
 RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
-                     Value q0, Value lq, Value Kb, Value Vb, Value k0,
-                     Value lk, RowState st, Visibility vis) {
+                     Value q0, Value lq, Value Kb, Value Vb, Value k0, Value lk,
+                     RowState st, Visibility vis) {
   ImplicitLocOpBuilder &b = kb.builder();
   OpFoldResult Lq = lq, Lk = lk;
   Value scale = kb.f(info.scale);
@@ -109,37 +109,37 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
                        });
   // Scale, and mask before the exp (only blocks that need it).
   Value offset = arith::SubIOp::create(b, info.tk, info.tq);
-  S = kb.generic(
-      ValueRange{}, S, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
-      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        Value s = arith::MulFOp::create(bb, l, a[0], scale);
-        if (vis == Visibility::All)
-          return s;
-        Value r = linalg::IndexOp::create(bb, l, 0);
-        Value c = linalg::IndexOp::create(bb, l, 1);
-        Value pos = arith::AddIOp::create(
-            bb, l, offset, arith::AddIOp::create(bb, l, q0, r));
-        Value j = arith::AddIOp::create(bb, l, k0, c);
-        return arith::SelectOp::create(bb, l, isVisible(bb, l, info, pos, j),
-                                       s, ninf);
-      });
+  S = kb.generic(ValueRange{}, S, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
+                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   Value s = arith::MulFOp::create(bb, l, a[0], scale);
+                   if (vis == Visibility::All)
+                     return s;
+                   Value r = linalg::IndexOp::create(bb, l, 0);
+                   Value c = linalg::IndexOp::create(bb, l, 1);
+                   Value pos = arith::AddIOp::create(
+                       bb, l, offset, arith::AddIOp::create(bb, l, q0, r));
+                   Value j = arith::AddIOp::create(bb, l, k0, c);
+                   return arith::SelectOp::create(
+                       bb, l, isVisible(bb, l, info, pos, j), s, ninf);
+                 });
   // u = max(m, rowmax S) with -inf replaced by 0. The state is updated in
   // place (m last, after every read of the old m), so that the loop over key
   // blocks carries the same buffers.
   Value rowMax = kb.generic(
-      ValueRange{S}, kb.fill(kb.empty({Lq}), -std::numeric_limits<double>::infinity()),
-      2, {{0, 1}, {0}}, {kPar, kRed},
+      ValueRange{S},
+      kb.fill(kb.empty({Lq}), -std::numeric_limits<double>::infinity()), 2,
+      {{0, 1}, {0}}, {kPar, kRed},
       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
         return arith::MaximumFOp::create(bb, l, a[0], a[1]);
       });
-  Value use = kb.generic(
-      ValueRange{st.m, rowMax}, kb.empty({Lq}), 1, {{0}, {0}, {0}}, {kPar},
-      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        Value mx = arith::MaximumFOp::create(bb, l, a[0], a[1]);
-        Value isNinf = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ,
-                                             mx, ninf);
-        return arith::SelectOp::create(bb, l, isNinf, zero, mx);
-      });
+  Value use =
+      kb.generic(ValueRange{st.m, rowMax}, kb.empty({Lq}), 1, {{0}, {0}, {0}},
+                 {kPar}, [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   Value mx = arith::MaximumFOp::create(bb, l, a[0], a[1]);
+                   Value isNinf = arith::CmpFOp::create(
+                       bb, l, arith::CmpFPredicate::OEQ, mx, ninf);
+                   return arith::SelectOp::create(bb, l, isNinf, zero, mx);
+                 });
   // P = exp(S - u) (masked entries give exp(-inf) = 0); c = exp(m - u).
   Value P = kb.generic(ValueRange{use}, S, 2, {{0}, {0, 1}},
                        SliceKernelBuilder::parallel(2),
@@ -147,12 +147,12 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
                          Value d = arith::SubFOp::create(bb, l, a[1], a[0]);
                          return math::ExpOp::create(bb, l, d);
                        });
-  Value corr = kb.generic(ValueRange{st.m, use}, kb.empty({Lq}), 1,
-                          {{0}, {0}, {0}}, {kPar},
-                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                            Value d = arith::SubFOp::create(bb, l, a[0], a[1]);
-                            return math::ExpOp::create(bb, l, d);
-                          });
+  Value corr =
+      kb.generic(ValueRange{st.m, use}, kb.empty({Lq}), 1, {{0}, {0}, {0}},
+                 {kPar}, [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   Value d = arith::SubFOp::create(bb, l, a[0], a[1]);
+                   return math::ExpOp::create(bb, l, d);
+                 });
   Value mNew = kb.generic(ValueRange{rowMax}, st.m, 1, {{0}, {0}}, {kPar},
                           [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                             return arith::MaximumFOp::create(bb, l, a[0], a[1]);
@@ -163,11 +163,11 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
                  [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                    return arith::MulFOp::create(bb, l, a[0], a[1]);
                  });
-  Value lNew = kb.generic(ValueRange{P}, lScaled, 2, {{0, 1}, {0}},
-                          {kPar, kRed},
-                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                            return arith::AddFOp::create(bb, l, a[0], a[1]);
-                          });
+  Value lNew =
+      kb.generic(ValueRange{P}, lScaled, 2, {{0, 1}, {0}}, {kPar, kRed},
+                 [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   return arith::AddFOp::create(bb, l, a[0], a[1]);
+                 });
   // acc = c acc + P V.
   Value accScaled =
       kb.generic(ValueRange{corr}, st.acc, 2, {{0}, {0, 1}},
@@ -185,28 +185,26 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
 RowState initialState(SliceKernelBuilder &kb, const SoftmaxInfo &info,
                       Value lq) {
   OpFoldResult Lq = lq;
-  Value m = kb.generic(ValueRange{}, kb.empty({Lq}), 1, {{0}}, {kPar},
-                       [&](OpBuilder &bb, Location l, ValueRange) -> Value {
-                         return arith::ConstantOp::create(
-                             bb, l,
-                             bb.getF32FloatAttr(
-                                 -std::numeric_limits<float>::infinity()));
-                       });
+  Value m = kb.generic(
+      ValueRange{}, kb.empty({Lq}), 1, {{0}}, {kPar},
+      [&](OpBuilder &bb, Location l, ValueRange) -> Value {
+        return arith::ConstantOp::create(
+            bb, l, bb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+      });
   return {m, kb.zeros({Lq}), kb.zeros({Lq, kb.ofr(info.V)})};
 }
 
 /// O = acc / l, 0 where l = 0, written into `dest` [Lq, V].
 Value normalize(SliceKernelBuilder &kb, const RowState &st, Value dest) {
   Value zero = kb.f(0.0);
-  return kb.generic(
-      ValueRange{st.acc, st.l}, dest, 2, {{0, 1}, {0}, {0, 1}},
-      SliceKernelBuilder::parallel(2),
-      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        Value empty = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ,
-                                            a[1], zero);
-        Value o = arith::DivFOp::create(bb, l, a[0], a[1]);
-        return arith::SelectOp::create(bb, l, empty, zero, o);
-      });
+  return kb.generic(ValueRange{st.acc, st.l}, dest, 2, {{0, 1}, {0}, {0, 1}},
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value empty = arith::CmpFOp::create(
+                          bb, l, arith::CmpFPredicate::OEQ, a[1], zero);
+                      Value o = arith::DivFOp::create(bb, l, a[0], a[1]);
+                      return arith::SelectOp::create(bb, l, empty, zero, o);
+                    });
 }
 
 /// Rows [start, start + len) of head `head` of `src` [B, heads, T, width].
@@ -223,14 +221,15 @@ Value blockIsFull(ImplicitLocOpBuilder &b, const SoftmaxInfo &info, Value q0,
   Value one = arith::ConstantIndexOp::create(b, 1);
   Value offset = arith::SubIOp::create(b, info.tk, info.tq);
   Value firstPos = arith::AddIOp::create(b, offset, q0);
-  Value lastPos = arith::AddIOp::create(
-      b, firstPos, arith::SubIOp::create(b, lq, one));
-  Value lastKey = arith::AddIOp::create(b, k0, arith::SubIOp::create(b, lk, one));
+  Value lastPos =
+      arith::AddIOp::create(b, firstPos, arith::SubIOp::create(b, lq, one));
+  Value lastKey =
+      arith::AddIOp::create(b, k0, arith::SubIOp::create(b, lk, one));
   Value full = arith::ConstantIntOp::create(b, 1, 1);
   auto andWith = [&](Value c) { full = arith::AndIOp::create(b, full, c); };
   if (info.causal)
-    andWith(arith::CmpIOp::create(b, arith::CmpIPredicate::sle, lastKey,
-                                  firstPos));
+    andWith(
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sle, lastKey, firstPos));
   if (info.window) {
     Value w = arith::ConstantIndexOp::create(b, *info.window);
     // The farthest pair: the last query and the first key (behind), and the
@@ -238,9 +237,9 @@ Value blockIsFull(ImplicitLocOpBuilder &b, const SoftmaxInfo &info, Value q0,
     andWith(arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
                                   arith::SubIOp::create(b, lastPos, k0), w));
     if (!info.causal)
-      andWith(arith::CmpIOp::create(
-          b, arith::CmpIPredicate::slt,
-          arith::SubIOp::create(b, lastKey, firstPos), w));
+      andWith(arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                    arith::SubIOp::create(b, lastKey, firstPos),
+                                    w));
   }
   return full;
 }
@@ -258,8 +257,8 @@ std::pair<Value, Value> visibleKeys(ImplicitLocOpBuilder &b,
   Value one = arith::ConstantIndexOp::create(b, 1);
   Value offset = arith::SubIOp::create(b, info.tk, info.tq);
   Value firstPos = arith::AddIOp::create(b, offset, q0);
-  Value lastPos = arith::AddIOp::create(
-      b, firstPos, arith::SubIOp::create(b, lq, one));
+  Value lastPos =
+      arith::AddIOp::create(b, firstPos, arith::SubIOp::create(b, lq, one));
   Value begin = zero, end = info.tk;
   if (info.causal)
     end = arith::AddIOp::create(b, lastPos, one);
@@ -267,9 +266,9 @@ std::pair<Value, Value> visibleKeys(ImplicitLocOpBuilder &b,
     end = arith::AddIOp::create(
         b, lastPos, arith::ConstantIndexOp::create(b, *info.window));
   if (info.window)
-    begin = arith::SubIOp::create(
-        b, arith::AddIOp::create(b, firstPos, one),
-        arith::ConstantIndexOp::create(b, *info.window));
+    begin =
+        arith::SubIOp::create(b, arith::AddIOp::create(b, firstPos, one),
+                              arith::ConstantIndexOp::create(b, *info.window));
   begin = clamp(b, begin, zero, info.tk);
   end = clamp(b, end, begin, info.tk);
   return {begin, end};
@@ -303,8 +302,8 @@ Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         SliceKernelBuilder k(ib);
-        Value lk = arith::MinSIOp::create(
-            ib, step, arith::SubIOp::create(ib, kEnd, k0));
+        Value lk = arith::MinSIOp::create(ib, step,
+                                          arith::SubIOp::create(ib, kEnd, k0));
         Value Kb = rows(k, op.getK(), bi, kvHead, k0, lk, info.K);
         Value Vb = rows(k, op.getV(), bi, kvHead, k0, lk, info.V);
         RowState in{iter[0], iter[1], iter[2]};
@@ -402,11 +401,12 @@ LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
   if (chunk) {
     Value c = kb.index(chunk);
     Value one = kb.index(1);
-    ubs.push_back(arith::DivUIOp::create(
-                      b, arith::SubIOp::create(
-                             b, arith::AddIOp::create(b, info.tq, c), one),
-                      c)
-                      .getResult());
+    ubs.push_back(
+        arith::DivUIOp::create(
+            b,
+            arith::SubIOp::create(b, arith::AddIOp::create(b, info.tq, c), one),
+            c)
+            .getResult());
   }
   auto forall =
       scf::ForallOp::create(b, ubs, ValueRange{outInit}, std::nullopt);

@@ -326,12 +326,14 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
       }
       auto limit = layer->limits.find(a.dimNames[d]);
       if (limit != layer->limits.end() && s > limit->second) {
-        setError(error, "dimension " + a.dimNames[d] + " of argument '" +
-                            a.name + "' is " + std::to_string(s) +
-                            ", above this layer's limit of " +
-                            std::to_string(limit->second) +
-                            " (the parallel form's T x T workspace); compile "
-                            "it with --form=recurrent for longer sequences");
+        setError(error,
+                 "dimension " + a.dimNames[d] + " of argument '" + a.name +
+                     "' is " + std::to_string(s) +
+                     ", above this layer's limit of " +
+                     std::to_string(limit->second) +
+                     " (the parallel form's T x T workspace); compile it "
+                     "in another form (--form=chunked or recurrent) "
+                     "for longer sequences");
         return 1;
       }
       auto it = bound.find(a.dimNames[d]);

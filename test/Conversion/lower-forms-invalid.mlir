@@ -41,8 +41,16 @@ func.func @dynamic_head_dim(%q: tensor<1x1x4x?xf32>) -> tensor<1x1x4x?xf32> {
 // -----
 
 func.func @other_family(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{'seqmix.softmax_attention' op cannot be lowered in form parallel: seqmix.softmax_attention has no lowering yet}}
-  %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  // expected-error @+1 {{'seqmix.linear_attention' op cannot be lowered in form parallel: seqmix.linear_attention has no lowering yet}}
+  %o = seqmix.linear_attention %q, %q, %q {feature_map = #seqmix.feature_map<elu1>, scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @softmax_decode(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{[C7] softmax attention has no recurrent form}}
+  %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
 

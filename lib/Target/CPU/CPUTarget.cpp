@@ -21,6 +21,7 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <cmath>
+#include <map>
 
 #ifndef SEQMIX_CLANG_PATH
 #define SEQMIX_CLANG_PATH "/usr/lib/llvm-22/bin/clang"
@@ -126,47 +127,78 @@ FailureOr<std::string> mlir::seqmix::buildAbiMetadata(ModuleOp module) {
   return text;
 }
 
+namespace {
+/// The ABI name of dimension `dim` of `value` when it is an argument of the
+/// public entry function (its seqmix.dims annotation), else `fallback`.
+std::string entryDimName(Value value, unsigned dim, StringRef fallback) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg)
+    return fallback.str();
+  auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+  if (!fn)
+    return fallback.str();
+  if (auto dims = fn.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), kDimsAttr))
+    if (dim < dims.size())
+      if (auto s = dyn_cast<StringAttr>(dims[dim]))
+        return s.str();
+  return fallback.str();
+}
+} // namespace
+
 FailureOr<std::string> mlir::seqmix::workspaceLimits(ModuleOp module,
                                                      int64_t workspaceBytes) {
-  std::optional<int64_t> maxSeqLen;
-  WalkResult walk = module.walk([&](GatedLinearAttentionOp op) {
-    // Every form keeps a K x V f32 state per slice (malloc'ed by the
-    // compiled code, which cannot report a failed allocation).
-    auto qType = cast<RankedTensorType>(op.getQ().getType());
-    auto vType = cast<RankedTensorType>(op.getV().getType());
-    int64_t K = qType.getDimSize(3), V = vType.getDimSize(3);
-    if (!ShapedType::isDynamic(K) && !ShapedType::isDynamic(V) &&
-        static_cast<double>(K) * static_cast<double>(V) * 4.0 >
-            static_cast<double>(workspaceBytes)) {
-      op.emitOpError() << "the state of one head is " << K << " x " << V
-                       << " f32 values, more than the "
-                       << (workspaceBytes >> 20)
-                       << " MiB a slice may hold; use smaller heads";
-      return WalkResult::interrupt();
+  // The parallel forms keep T_q x T_k f32 matrices per slice (scores, their
+  // decay/mask, the segment sums of the scalar gate and a spare for the
+  // bufferized temporaries: four of them): each sequence length is capped.
+  const int64_t bound = static_cast<int64_t>(
+      std::sqrt(static_cast<double>(workspaceBytes) / (4.0 * 4.0)));
+  std::map<std::string, int64_t> limits;
+  auto limitSeqLen = [&](Operation *op, Value tensor) -> LogicalResult {
+    int64_t T = cast<RankedTensorType>(tensor.getType()).getDimSize(2);
+    if (!ShapedType::isDynamic(T) && T > bound)
+      return op->emitOpError()
+             << "the parallel form keeps T x T workspaces, so it takes at "
+                "most "
+             << bound << " tokens, but a sequence length is static " << T
+             << "; use form recurrent or chunked";
+    // The name the runtime checks this length under.
+    limits[entryDimName(tensor, 2, "seq_len")] = bound;
+    return success();
+  };
+  WalkResult walk = module.walk([&](Operation *op) {
+    FormAttr form = getForm(op);
+    if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
+      // Every form keeps a K x V f32 state per slice (malloc'ed by the
+      // compiled code, which cannot report a failed allocation).
+      auto qType = cast<RankedTensorType>(gla.getQ().getType());
+      auto vType = cast<RankedTensorType>(gla.getV().getType());
+      int64_t K = qType.getDimSize(3), V = vType.getDimSize(3);
+      if (!ShapedType::isDynamic(K) && !ShapedType::isDynamic(V) &&
+          static_cast<double>(K) * static_cast<double>(V) * 4.0 >
+              static_cast<double>(workspaceBytes)) {
+        gla.emitOpError() << "the state of one head is " << K << " x " << V
+                          << " f32 values, more than the "
+                          << (workspaceBytes >> 20)
+                          << " MiB a slice may hold; use smaller heads";
+        return WalkResult::interrupt();
+      }
+      if (form && form.getKind() == FormKind::parallel &&
+          failed(limitSeqLen(op, gla.getQ())))
+        return WalkResult::interrupt();
     }
-    FormAttr form = op.getFormAttr();
-    if (!form || form.getKind() != FormKind::parallel)
-      return WalkResult::advance();
-    // P and its decay/mask, the segment sums (scalar gate) and a spare for
-    // the bufferized temporaries: four T x T f32 matrices per slice.
-    int64_t bound = static_cast<int64_t>(
-        std::sqrt(static_cast<double>(workspaceBytes) / (4.0 * 4.0)));
-    int64_t T = qType.getDimSize(2);
-    if (!ShapedType::isDynamic(T) && T > bound) {
-      op.emitOpError() << "the parallel form keeps T x T workspaces, so it "
-                          "takes at most "
-                       << bound << " tokens, but seq_len is static " << T
-                       << "; use form recurrent or chunked";
-      return WalkResult::interrupt();
-    }
-    maxSeqLen = maxSeqLen ? std::min(*maxSeqLen, bound) : bound;
+    if (auto softmax = dyn_cast<SoftmaxAttentionOp>(op))
+      if (form && form.getKind() == FormKind::parallel &&
+          (failed(limitSeqLen(op, softmax.getQ())) ||
+           failed(limitSeqLen(op, softmax.getK()))))
+        return WalkResult::interrupt();
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
     return failure();
-  if (!maxSeqLen)
-    return std::string();
-  return "limit seq_len " + std::to_string(*maxSeqLen) + "\n";
+  std::string lines;
+  for (auto &[dim, max] : limits)
+    lines += "limit " + dim + " " + std::to_string(max) + "\n";
+  return lines;
 }
 
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>

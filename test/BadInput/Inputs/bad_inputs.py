@@ -239,7 +239,7 @@ for kw, pat in [(dict(heads=1, key_dim=65536, value_dim=65536),
                 (dict(heads=1, key_dim=4096, value_dim=262144),
                  r"the state of one head is"),
                 (dict(seq_len=2**24, form="parallel"),
-                 r"the parallel form .* takes at most 11585 tokens, but seq_len "
+                 r"the parallel form .* takes at most 11585 tokens, but a sequence length "
                  r"is static 16777216"),
                 (dict(seq_len=20000, form="parallel"), r"at most 11585 tokens")]:
     f = spec_file("size_%d.json" % len(CASES), spec(**kw))
