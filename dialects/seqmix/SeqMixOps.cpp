@@ -206,9 +206,6 @@ LogicalResult SoftmaxAttentionOp::verify() {
   if (failed(
           checkFinite(*this, getScale().convertToFloat(), "scale", "C6", true)))
     return failure();
-  if (auto form = getFormAttr(); form && form.getKind() == FormKind::recurrent)
-    return emitOpError() << "[C7] softmax attention has no recurrent form; use "
-                            "parallel or chunked";
   return success();
 }
 

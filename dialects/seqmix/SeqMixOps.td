@@ -22,8 +22,12 @@ def SeqMix_SoftmaxAttentionOp : SeqMix_Op<"softmax_attention", [Pure]> {
     - C4: `H` is a multiple of `Hkv`.
     - C5: `window`, when given, is at least 1.
     - C6: `scale` is finite and positive.
-    - C7: the form is `parallel` or `chunked` (softmax attention keeps no
-      fixed-size state).
+
+    Forms: `parallel` materializes the T_q x T_k scores, `chunked` is the
+    tiled online softmax, and `recurrent` is the decode form: every query of
+    the call (one or a few new tokens) against the T_k cached keys, one key
+    block at a time (softmax attention has no fixed-size state; its decode
+    state is the KV cache passed as k and v).
 
     ```mlir
     %o = seqmix.softmax_attention %q, %k, %v {causal = true, scale = 0.125 : f32}

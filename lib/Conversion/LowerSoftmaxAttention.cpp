@@ -17,6 +17,9 @@
 //   (m, l, acc). Query and key blocks both have the form's chunk size C.
 //   Key blocks no query of the block can see (causal, window) are not
 //   visited; blocks every query sees in full skip the mask arithmetic.
+// - recurrent (decode, FORMS.md 1.4): all T_q queries (one or a few new
+//   tokens) as one block against the T_k cached keys, 256 keys per step of
+//   the key loop; (batch, head) in parallel. Split-KV is not done yet.
 //
 // Positions are bottom-right aligned: query i sits at T_k - T_q + i. Query
 // head h reads KV head floor(h H_kv / H); K and V are never repeated.
@@ -40,6 +43,8 @@ using namespace mlir::seqmix;
 
 namespace {
 using utils::IteratorType;
+/// Keys per step of the recurrent (decode) form.
+constexpr int64_t kDecodeKeyBlock = 256;
 constexpr IteratorType kPar = IteratorType::parallel;
 constexpr IteratorType kRed = IteratorType::reduction;
 
@@ -340,11 +345,7 @@ Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
 }
 } // namespace
 
-std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp,
-                                               FormKind form) {
-  if (form == FormKind::recurrent)
-    return "the recurrent (decode) form of seqmix.softmax_attention is not "
-           "lowered yet; use parallel or chunked";
+std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp, FormKind) {
   return "";
 }
 
@@ -387,6 +388,9 @@ LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
                    window};
   int64_t chunk =
       form.getKind() == FormKind::chunked ? form.getChunk() : int64_t(0);
+  // Decode: all queries in one block, keys in blocks of kDecodeKeyBlock.
+  int64_t keyBlock =
+      form.getKind() == FormKind::recurrent ? kDecodeKeyBlock : chunk;
   SliceKernelBuilder kb(b);
 
   auto outType = cast<RankedTensorType>(op.getOut().getType());
@@ -422,7 +426,7 @@ LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
     }
     Value outArg = forall.getRegionIterArgs()[0];
     Value dest = rows(kb, outArg, bi, hi, q0, lq, info.V);
-    Value o = attendQueries(kb, info, bi, hi, q0, lq, chunk, dest);
+    Value o = attendQueries(kb, info, bi, hi, q0, lq, keyBlock, dest);
     b.setInsertionPointToEnd(forall.getTerminator().getBody());
     SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
     tensor::ParallelInsertSliceOp::create(

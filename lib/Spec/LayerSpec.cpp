@@ -365,7 +365,7 @@ std::vector<llvm::StringRef> allowedFields(Mixer m) {
   switch (m) {
   case Mixer::SoftmaxAttention:
     add({"heads", "kv_heads", "head_dim", "key_dim", "value_dim", "causal",
-         "scale", "window"});
+         "scale", "window", "kv_len"});
     break;
   case Mixer::LinearAttention:
     add({"heads", "key_dim", "value_dim", "feature_map", "normalize", "eps",
@@ -540,6 +540,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
           perHead(r, "value_dim", r.integer("value_dim", true, 0), spec.heads);
     }
     spec.causal = r.boolean("causal", true);
+    spec.kvLen = r.integer("kv_len", false, 0, 1, true);
     if (r.has("window") && !r.get("window", false)->getAsNull())
       spec.window = r.integer("window", false, 1);
     spec.scale =
@@ -701,12 +702,17 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
   switch (mixer) {
   case Mixer::SoftmaxAttention:
     bhtd("q", heads, "heads", headKeyDim, "key_dim");
-    in.push_back({"k",
-                  {B, kvHeads, T, headKeyDim},
-                  {"batch", "kv_heads", "seq_len", "key_dim"}});
-    in.push_back({"v",
-                  {B, kvHeads, T, headValueDim},
-                  {"batch", "kv_heads", "seq_len", "value_dim"}});
+    {
+      // Keys and values have their own length only when the spec gives one.
+      int64_t Tk = kvLen == 0 ? T : kvLen;
+      const char *tk = kvLen == 0 ? "seq_len" : "kv_len";
+      in.push_back({"k",
+                    {B, kvHeads, Tk, headKeyDim},
+                    {"batch", "kv_heads", tk, "key_dim"}});
+      in.push_back({"v",
+                    {B, kvHeads, Tk, headValueDim},
+                    {"batch", "kv_heads", tk, "value_dim"}});
+    }
     break;
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:

@@ -17,11 +17,13 @@ int64_t HostTensor::elements() const {
 }
 
 std::vector<int64_t> seqmix::concreteShape(const TensorDesc &d, int64_t B,
-                                           int64_t T) {
+                                           int64_t T, int64_t Tk) {
   std::vector<int64_t> s = d.shape;
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] < 0)
-      s[i] = d.dims[i] == "batch" ? B : T;
+      s[i] = d.dims[i] == "batch"               ? B
+             : d.dims[i] == "kv_len" && Tk >= 0 ? Tk
+                                                : T;
   return s;
 }
 
@@ -86,8 +88,9 @@ void seqmix::insertSeqLen(HostTensor &whole, const HostTensor &part,
 }
 
 namespace {
-HostTensor allocate(const TensorDesc &d, int64_t B, int64_t T) {
-  HostTensor t{d, concreteShape(d, B, T), {}};
+HostTensor allocate(const TensorDesc &d, int64_t B, int64_t T,
+                    int64_t Tk = -1) {
+  HostTensor t{d, concreteShape(d, B, T, Tk), {}};
   t.data.assign(static_cast<size_t>(t.elements() * (d.complex ? 2 : 1)), 0.0f);
   return t;
 }
@@ -242,11 +245,11 @@ std::optional<GateRegime> seqmix::parseGateRegime(llvm::StringRef name) {
 
 std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
                                            int64_t T, uint64_t seed,
-                                           GateRegime gates) {
+                                           GateRegime gates, int64_t Tk) {
   std::vector<HostTensor> in;
   Gen g(seed);
   for (const TensorDesc &d : spec.inputs()) {
-    in.push_back(allocate(d, B, T));
+    in.push_back(allocate(d, B, T, Tk));
     fill(spec, in.back(), g);
     if (d.name == "g")
       stressGates(in.back(), g, gates);

@@ -161,13 +161,6 @@ struct SelectFormsPass
       if (!isSequenceMixer(op))
         return WalkResult::advance();
       if (forced) {
-        if (*forced == FormKind::recurrent && isa<SoftmaxAttentionOp>(op)) {
-          op->emitError(
-              "form 'recurrent' cannot be used for 'seqmix.softmax_attention': "
-              "softmax attention keeps no fixed-size state (use parallel or "
-              "chunked)");
-          return WalkResult::interrupt();
-        }
         int64_t chunk =
             *forced == FormKind::chunked ? (requested ? requested : 64) : 0;
         op->setAttr(kFormAttrName, FormAttr::get(ctx, *forced, chunk));

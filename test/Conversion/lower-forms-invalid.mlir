@@ -48,14 +48,6 @@ func.func @other_family(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 
 // -----
 
-func.func @softmax_decode(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{[C7] softmax attention has no recurrent form}}
-  %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
-  return %o : tensor<1x1x4x8xf32>
-}
-
-// -----
-
 func.func @mixed_static_dynamic(%q: tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32> {
   // expected-error @+1 {{cannot be lowered: dimension batch is static in some tensors and dynamic in others ('tensor<?x1x4x8xf32>' vs 'tensor<2x1x4x8xf32>')}}
   %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32>

@@ -96,13 +96,6 @@ func.func @softmax_c6_nan(%q: tensor<1x1x4x8xf32>) {
   return
 }
 
-// -----
-
-func.func @softmax_c7_form(%q: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{[C7] softmax attention has no recurrent form}}
-  %o = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
-  return
-}
 
 //===-- form attribute --------------------------------------------------------===//
 

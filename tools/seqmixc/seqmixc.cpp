@@ -107,6 +107,11 @@ static cl::list<int64_t>
                cl::desc("run: sequence lengths, comma separated "
                         "(default: spec, else 64)"),
                cl::CommaSeparated, cl::cat(runCat));
+static cl::opt<int64_t>
+    runKvLen("kv-len",
+             cl::desc("run: key/value length for a softmax spec with a dynamic "
+                      "kv_len (default: the spec's, else the sequence length)"),
+             cl::init(0), cl::cat(runCat));
 static cl::opt<uint64_t> runSeed("seed", cl::desc("run: input seed"),
                                  cl::init(0), cl::cat(runCat));
 static cl::opt<unsigned>
@@ -636,6 +641,21 @@ int runMain(MLIRContext &ctx) {
           " but the spec fixes seq_len = " + std::to_string(spec.seqLen));
   }
 
+  if (runKvLen.getNumOccurrences()) {
+    if (spec.kvLen == 0)
+      return fail("--kv-len needs a spec with a \"kv_len\" field (softmax "
+                  "attention whose keys differ in length from its queries)");
+    if (runKvLen < 1)
+      return fail("--kv-len must be >= 1, got " +
+                  std::to_string(int64_t(runKvLen)));
+    if (spec.kvLen > 0 && runKvLen != spec.kvLen)
+      return fail("--kv-len=" + std::to_string(int64_t(runKvLen)) +
+                  " but the spec fixes kv_len = " + std::to_string(spec.kvLen));
+  }
+  // The key/value length of every run (-1: the sequence length).
+  int64_t Tk = runKvLen.getNumOccurrences() ? int64_t(runKvLen)
+               : spec.kvLen > 0             ? spec.kvLen
+                                            : -1;
   if (runCheckSplit) {
     if (!spec.initialState || !spec.finalState)
       return fail("--check-split needs a spec with \"state\": {\"initial\": "
@@ -748,7 +768,7 @@ int runMain(MLIRContext &ctx) {
     for (const auto &list : {spec.inputs(), spec.outputs()})
       for (const ::seqmix::TensorDesc &d : list) {
         double n = (d.complex ? 2 : 1) * 12.0;
-        for (int64_t s : ::seqmix::concreteShape(d, B, T))
+        for (int64_t s : ::seqmix::concreteShape(d, B, T, Tk))
           n *= static_cast<double>(s);
         bytes += n;
       }
@@ -763,7 +783,7 @@ int runMain(MLIRContext &ctx) {
                                 B, T, bytes / (1 << 30), physical / (1 << 30))
                       .str());
     }
-    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime);
+    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime, Tk);
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
     std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
     if (std::optional<std::string> msg = callLayer(layer, args)) {
@@ -775,6 +795,8 @@ int runMain(MLIRContext &ctx) {
     std::string line;
     llvm::raw_string_ostream os(line);
     os << llvm::format("  T=%-5lld", static_cast<long long>(T));
+    if (Tk >= 0)
+      os << llvm::format(" T_k=%-5lld", static_cast<long long>(Tk));
     bool ok = true;
     for (size_t i = 0; i < outputs.size(); ++i) {
       ::seqmix::ErrorStats e =

@@ -57,6 +57,9 @@ struct LayerSpec {
   Mixer mixer = Mixer::GatedLinearAttention;
   int64_t batch = -1;  ///< -1: dynamic ("?")
   int64_t seqLen = -1; ///< -1: dynamic ("?")
+  /// Softmax attention: the key/value length when it differs from the query
+  /// length (decode against a KV cache): -1 dynamic, 0 = same as seq_len.
+  int64_t kvLen = 0;
   std::string dtype = "f32";
   bool initialState = false, finalState = false;
   std::string form = "auto"; ///< auto | parallel | chunked | recurrent

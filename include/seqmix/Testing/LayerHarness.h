@@ -28,8 +28,10 @@ struct HostTensor {
   int64_t elements() const;
 };
 
-/// Concrete shapes of the spec's tensors for batch `B` and sequence `T`.
-std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T);
+/// Concrete shapes of the spec's tensors for batch `B` and sequence `T`;
+/// a dynamic kv_len (softmax decode) is `Tk`, or `T` when Tk < 0.
+std::vector<int64_t> concreteShape(const TensorDesc &d, int64_t B, int64_t T,
+                                   int64_t Tk = -1);
 
 /// The tokens [t0, t1) of `t` along its seq_len dimension; a tensor without
 /// one (weights, states) is returned whole.
@@ -54,7 +56,8 @@ std::optional<GateRegime> parseGateRegime(llvm::StringRef name);
 /// gate regimes).
 std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
                                    uint64_t seed,
-                                   GateRegime gates = GateRegime::Default);
+                                   GateRegime gates = GateRegime::Default,
+                                   int64_t Tk = -1);
 
 /// Zero-filled outputs of the right shapes.
 std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,

@@ -549,6 +549,20 @@ case("driver", [SEQMIXC, spec_file("other.json", spec(gate="none")), "-o", other
 CASES[-1].then = Case("driver", [SEQMIXC, "run", gla, "--layer=" + other], "error",
                       r"was not compiled from a spec with the arguments of")
 case("driver", [SEQMIXC, "run", tmp("nofile.json")], "error", r"nofile\.json: cannot read")
+SOFTMAX = {"seqmix": 1, "name": "a", "mixer": "softmax_attention", "heads": 2,
+           "head_dim": 4}
+for v in [0, -1, "x", 2**40, 1.5]:
+    f = spec_file("kvlen_%d.json" % len(CASES), dict(SOFTMAX, kv_len=v))
+    case("driver", [SEQMIXC, f, "--compile-to=import"], "error",
+         r"\.json:\d+:\d+: field 'kv_len'")
+f = spec_file("kvlen_gla.json", spec(kv_len="?"))
+case("driver", [SEQMIXC, f, "--compile-to=import"], "error", r"unknown field 'kv_len'")
+case("driver", [SEQMIXC, "run", spec_file("kvlen_none.json", SOFTMAX), "--kv-len=4"], "error",
+     r"--kv-len needs a spec with a \"kv_len\" field")
+for opt, pat in [("--kv-len=0", r"--kv-len must be >= 1, got 0"),
+                 ("--kv-len=5", r"--kv-len=5 but the spec fixes kv_len = 4")]:
+    f = spec_file("kvlen_fixed.json", dict(SOFTMAX, kv_len=4))
+    case("driver", [SEQMIXC, "run", f, opt], "error", pat)
 case("driver", [SEQMIXC, "run", gla_ir], "error", r"needs a layer spec")
 case("driver", [SEQMIXC, "--help"], "ok", r"--help-hidden lists")
 case("driver", [SEQMIXC, "--help-hidden"], "ok", r"--mlir-print-ir-after-all")
