@@ -47,7 +47,9 @@ def compile_layer(name, fields, form):
     with open(path, "w") as f:
         json.dump(spec, f)
     so = os.path.join(tmp, "%s_%s.so" % (name, form.replace("=", "").replace(" ", "")))
-    subprocess.run([seqmixc, path, "-o", so] + form.split(), check=True)
+    # seqmixc brings its own (static) ASan runtime under check-asan.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run([seqmixc, path, "-o", so] + form.split(), check=True, env=env)
     err = ctypes.c_char_p()
     layer = rt.seqmix_layer_load(so.encode(), ctypes.byref(err))
     if not layer:
