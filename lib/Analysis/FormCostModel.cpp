@@ -44,20 +44,37 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
   double items = slices;
   switch (p.family) {
-  case Mixer::SoftmaxAttention:
+  case Mixer::SoftmaxAttention: {
+    // T is the number of queries, Tk of keys (bottom-right aligned).
+    const double Tk = p.kvLen > 0 ? static_cast<double>(p.kvLen) : T;
+    // Scores a causal mask leaves visible (FORMS.md 1.1).
+    const double visible =
+        p.causal ? std::max(0.0, T * (Tk - T) + T * (T + 1) / 2) : T * Tk;
     if (form == Form::Chunked) {
-      double tiles = T * (T + 1) / 2 + T * C / 2;
+      // Key blocks no query of a block sees are skipped; the partial
+      // (diagonal) blocks are computed whole.
+      double tiles = std::min(T * Tk, visible + (p.causal ? T * C / 2 : 0));
       e.flopsMatmul = 2 * tiles * (K + V);
       e.flopsVector = 6 * tiles;
-      e.depth = nc;
+      e.depth = std::ceil(Tk / C);
       items = slices * nc;
+    } else if (form == Form::Recurrent) {
+      // Decode: all queries as one block over the keys up to the last
+      // query's position, 256 keys a step, (batch, head) in parallel.
+      const double Cd = 256;
+      double tiles = T * Tk; // one query block: no key block is skipped
+      e.flopsMatmul = 2 * tiles * (K + V);
+      e.flopsVector = 6 * tiles;
+      e.bytes = 4 * T * Cd;
+      e.depth = std::ceil(Tk / Cd);
     } else {
-      e.flopsMatmul = 2 * T * T * (K + V);
-      e.flopsVector = 6 * T * T;
-      e.bytes = 16 * T * T;
+      e.flopsMatmul = 2 * T * Tk * (K + V);
+      e.flopsVector = 6 * T * Tk;
+      e.bytes = 16 * T * Tk;
       e.depth = 1;
     }
     break;
+  }
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:
   case Mixer::DeltaRule: {

@@ -36,6 +36,8 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
         p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
         p.keyDim = sizeOr(o.getQ(), 3, 64);
         p.valueDim = sizeOr(o.getV(), 3, 64);
+        p.kvLen = sizeOr(o.getK(), 2, assumedSeqLen);
+        p.causal = o.getCausal();
       })
       .Case<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>(
           [&](auto o) {
@@ -93,10 +95,13 @@ FormKind fromModel(::seqmix::Form f) {
 } // namespace
 
 std::string FormEstimates::sizes() const {
-  return llvm::formatv("B={0} H={1} T={2} K={3} V={4}", problem.batch,
-                       problem.heads, problem.seqLen, problem.keyDim,
-                       problem.valueDim)
-      .str();
+  std::string s = llvm::formatv("B={0} H={1} T={2} K={3} V={4}", problem.batch,
+                                problem.heads, problem.seqLen, problem.keyDim,
+                                problem.valueDim)
+                      .str();
+  if (problem.family == ::seqmix::Mixer::SoftmaxAttention)
+    s += " T_k=" + std::to_string(problem.kvLen);
+  return s;
 }
 
 std::string FormEstimates::candidates() const {
@@ -120,8 +125,6 @@ std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op) {
   // so the IR can be inspected; lower-forms reports what is missing.
   if (lowered.empty())
     lowered = {FormKind::parallel, FormKind::chunked, FormKind::recurrent};
-  if (isa<SoftmaxAttentionOp>(op))
-    llvm::erase(lowered, FormKind::recurrent);
   std::vector<::seqmix::Form> candidates;
   for (FormKind k : lowered)
     candidates.push_back(toModel(k));

@@ -488,7 +488,8 @@ int compileMain(MLIRContext &ctx) {
 /// The FLOPs of the chosen form (FORMS.md 6.1, as the cost model counts
 /// them), when the layer is one op whose form the model describes.
 std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
-                                llvm::StringRef forms, int64_t B, int64_t T) {
+                                llvm::StringRef forms, int64_t B, int64_t T,
+                                int64_t Tk = -1) {
   ::seqmix::Problem p;
   switch (spec.mixer) {
   case ::seqmix::Mixer::GatedLinearAttention:
@@ -506,6 +507,8 @@ std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
     break;
   case ::seqmix::Mixer::SoftmaxAttention:
     p.family = ::seqmix::Mixer::SoftmaxAttention;
+    p.kvLen = Tk > 0 ? Tk : 0;
+    p.causal = spec.causal;
     break;
   default:
     return std::nullopt;
@@ -844,7 +847,7 @@ int runMain(MLIRContext &ctx) {
     }
     double ms = median(times);
     os << llvm::format(" time %.3f ms", ms);
-    if (std::optional<double> flops = formFlops(spec, c->formSummary, B, T))
+    if (std::optional<double> flops = formFlops(spec, c->formSummary, B, T, Tk))
       os << llvm::format(" (%.2f GFLOP/s)", *flops / (ms * 1e6));
     os << (ok ? "  ok" : "  FAIL");
     llvm::outs() << line << "\n";

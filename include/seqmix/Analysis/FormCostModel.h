@@ -27,6 +27,9 @@ struct Problem {
   Mixer family = Mixer::GatedLinearAttention;
   Gate gate = Gate::None;
   int64_t batch = 1, heads = 1, seqLen = 1, keyDim = 64, valueDim = 64;
+  /// Softmax attention: the number of keys (0: seqLen) and the mask.
+  int64_t kvLen = 0;
+  bool causal = true;
 };
 
 /// Target parameters of FORMS.md 6.2.
