@@ -69,14 +69,6 @@ TextPosition positionOf(llvm::StringRef text, size_t offset) {
               offset - (nl == llvm::StringRef::npos ? 0 : nl + 1) + 1)};
 }
 
-/// Skips the string literal that opens at text[i]; returns the offset of its
-/// closing quote (text.size() when unterminated).
-size_t skipString(llvm::StringRef text, size_t i) {
-  for (++i; i < text.size() && text[i] != '"';)
-    i += text[i] == '\\' ? 2 : 1;
-  return std::min(i, text.size());
-}
-
 /// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 bool isJsonNumber(llvm::StringRef t) {
   t.consume_front("-");
@@ -153,7 +145,7 @@ TextLayout scanLayout(llvm::StringRef text) {
     if (c != '"')
       continue;
     size_t start = i;
-    i = skipString(text, i);
+    i = skipStringLiteral(text, i);
     llvm::StringRef str = text.slice(start + 1, i);
     size_t next = text.find_first_not_of(" \t\r\n", i + 1);
     bool isKey = !scopes.empty() && scopes.back().isObject &&

@@ -1,37 +1,13 @@
 //===- seqmix-opt.cpp - the mlir-opt of seqmix ----------------------------===//
 #include "seqmix/Pipelines/Pipelines.h"
-#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
-
-namespace {
-using ::seqmix::kMaxIRNesting;
-
-/// False (after a located error) when `buffer` nests too deeply to parse.
-bool checkNesting(const llvm::MemoryBuffer &buffer) {
-  std::optional<size_t> deep = ::seqmix::findTooDeep(
-      buffer.getBuffer(), kMaxIRNesting, "([{<", ")]}>", true);
-  if (!deep)
-    return true;
-  llvm::SourceMgr sm;
-  sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(
-                            buffer.getBuffer(), buffer.getBufferIdentifier()),
-                        llvm::SMLoc());
-  sm.PrintMessage(
-      llvm::SMLoc::getFromPointer(buffer.getBufferStart() + *deep),
-      llvm::SourceMgr::DK_Error,
-      "input nests deeper than " + llvm::Twine(kMaxIRNesting) +
-          " levels of brackets; seqmix-opt refuses it before parsing");
-  return false;
-}
-} // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -57,7 +33,7 @@ int main(int argc, char **argv) {
     llvm::errs() << error << "\n";
     return 1;
   }
-  if (!checkNesting(*file))
+  if (!::seqmix::checkIRNesting(*file, "seqmix-opt"))
     return 1;
   std::unique_ptr<llvm::ToolOutputFile> out =
       mlir::openOutputFile(output, &error);

@@ -12,7 +12,6 @@
 #include "seqmix/SeqMixDialect.h"
 #include "seqmix/Spec/ImportSpec.h"
 #include "seqmix/Spec/LayerSpec.h"
-#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
 #include "seqmix/Testing/LayerHarness.h"
@@ -213,20 +212,10 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
       fail(err);
       return failure();
     }
-    llvm::StringRef text = file->getBuffer();
     // MLIR's parser recurses per nesting level; refuse absurd depths first.
-    std::optional<size_t> deep = ::seqmix::findTooDeep(
-        text, ::seqmix::kMaxIRNesting, "([{<", ")]}>", /*lineComments=*/true);
-    const char *start = text.data();
-    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-    if (deep) {
-      sm.PrintMessage(
-          llvm::SMLoc::getFromPointer(start + *deep), llvm::SourceMgr::DK_Error,
-          "input nests deeper than " + llvm::Twine(::seqmix::kMaxIRNesting) +
-              " levels of brackets; seqmixc refuses it before "
-              "parsing");
+    if (!::seqmix::checkIRNesting(*file, "seqmixc"))
       return failure();
-    }
+    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     c.module = parseSourceFile<ModuleOp>(sm, &ctx);
     if (!c.module)
       return failure();

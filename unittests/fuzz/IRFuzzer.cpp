@@ -10,7 +10,6 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix-c/Runtime.h"
 #include "seqmix/Pipelines/Pipelines.h"
-#include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
 
@@ -52,8 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string copy(reinterpret_cast<const char *>(data), size);
   llvm::StringRef text(copy.c_str(), size);
   // seqmixc refuses deeper input before parsing (MLIR's parser recurses).
-  if (::seqmix::findTooDeep(text, ::seqmix::kMaxIRNesting, "([{<", ")]}>",
-                            true))
+  if (::seqmix::findTooDeepIR(text))
     return 0;
   MLIRContext &ctx = context();
   OwningOpRef<ModuleOp> module =

@@ -8,12 +8,26 @@
 #ifndef SEQMIX_SUPPORT_NESTING_H
 #define SEQMIX_SUPPORT_NESTING_H
 
+#include "seqmix/Support/Limits.h"
+
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <algorithm>
 #include <optional>
 
 namespace seqmix {
+
+/// Skips the string literal ("...", with backslash escapes) that opens at
+/// text[i]; returns the offset of its closing quote (text.size() when it is
+/// unterminated).
+inline size_t skipStringLiteral(llvm::StringRef text, size_t i) {
+  for (++i; i < text.size() && text[i] != '"';)
+    i += text[i] == '\\' ? 2 : 1;
+  return std::min(i, text.size());
+}
 
 /// The offset of the first opening bracket (a character of `open`) that is
 /// more than `max` levels deep, or nullopt. String literals ("...", with
@@ -27,8 +41,7 @@ inline std::optional<size_t> findTooDeep(llvm::StringRef text, unsigned max,
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '"') {
-      for (++i; i < text.size() && text[i] != '"';)
-        i += text[i] == '\\' ? 2 : 1;
+      i = skipStringLiteral(text, i);
     } else if (lineComments && c == '/' && text.substr(i).starts_with("//")) {
       i = std::min(text.find('\n', i), text.size());
     } else if (open.contains(c)) {
@@ -40,6 +53,32 @@ inline std::optional<size_t> findTooDeep(llvm::StringRef text, unsigned max,
     }
   }
   return std::nullopt;
+}
+
+/// findTooDeep for MLIR text: every bracket kind MLIR's parser recurses on,
+/// `//` comments skipped, at most kMaxIRNesting levels.
+inline std::optional<size_t> findTooDeepIR(llvm::StringRef text) {
+  return findTooDeep(text, kMaxIRNesting, "([{<", ")]}>",
+                     /*lineComments=*/true);
+}
+
+/// False, after an error at the offending bracket naming `tool`, when
+/// `buffer` nests too deeply for MLIR's (recursive) parser.
+inline bool checkIRNesting(const llvm::MemoryBuffer &buffer,
+                           llvm::StringRef tool) {
+  std::optional<size_t> deep = findTooDeepIR(buffer.getBuffer());
+  if (!deep)
+    return true;
+  llvm::SourceMgr sm;
+  sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBuffer(
+                            buffer.getBuffer(), buffer.getBufferIdentifier()),
+                        llvm::SMLoc());
+  sm.PrintMessage(llvm::SMLoc::getFromPointer(buffer.getBufferStart() + *deep),
+                  llvm::SourceMgr::DK_Error,
+                  "input nests deeper than " + llvm::Twine(kMaxIRNesting) +
+                      " levels of brackets; " + tool +
+                      " refuses it before parsing");
+  return false;
 }
 
 } // namespace seqmix
