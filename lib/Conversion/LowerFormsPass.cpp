@@ -75,15 +75,28 @@ struct LowerFormsPass
         failedAny = true;
         continue;
       }
-      if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
-        failedAny |= failed(lowerGatedLinearAttention(gla, rewriter));
-        continue;
-      }
-      if (auto softmax = dyn_cast<SoftmaxAttentionOp>(op)) {
-        failedAny |= failed(lowerSoftmaxAttention(softmax, rewriter));
-        continue;
-      }
       FormAttr form = getForm(op);
+      if (isa<GatedLinearAttentionOp, SoftmaxAttentionOp>(op)) {
+        // What every lowering needs first: a form it has.
+        if (!form) {
+          op->emitOpError("has no form attribute; run seqmix-select-forms "
+                          "first or set #seqmix.form<...>");
+          failedAny = true;
+          continue;
+        }
+        if (std::string why = whyNotLowered(op, form.getKind()); !why.empty()) {
+          op->emitOpError() << "cannot be lowered: " << why;
+          failedAny = true;
+          continue;
+        }
+        LogicalResult lowered =
+            isa<GatedLinearAttentionOp>(op)
+                ? lowerGatedLinearAttention(cast<GatedLinearAttentionOp>(op),
+                                            rewriter)
+                : lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), rewriter);
+        failedAny |= failed(lowered);
+        continue;
+      }
       op->emitOpError() << "cannot be lowered"
                         << (form ? " in form " +
                                        stringifyFormKind(form.getKind()).str()

@@ -522,12 +522,6 @@ std::string mlir::seqmix::whyNotLoweredGLA(GatedLinearAttentionOp gla,
 LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                                       RewriterBase &rewriter) {
   FormAttr form = getForm(op);
-  if (!form)
-    return op.emitOpError(
-        "has no form attribute; run seqmix-select-forms first "
-        "or set #seqmix.form<...>");
-  if (std::string why = whyNotLoweredGLA(op, form.getKind()); !why.empty())
-    return op.emitOpError() << "cannot be lowered: " << why;
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());
   if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))

@@ -319,22 +319,17 @@ Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
         } else {
           // Only partial blocks pay for the mask.
           Value full = blockIsFull(ib, info, q0, lq, k0, lk);
-          auto branch = scf::IfOp::create(
-              ib, full,
-              [&](OpBuilder &tb, Location tl) {
-                ImplicitLocOpBuilder tib(tl, tb);
-                SliceKernelBuilder tk(tib);
-                RowState r = attendBlock(tk, info, Q, q0, lq, Kb, Vb, k0, lk,
-                                         in, Visibility::All);
-                scf::YieldOp::create(tib, ValueRange{r.m, r.l, r.acc});
-              },
-              [&](OpBuilder &eb, Location el) {
-                ImplicitLocOpBuilder eib(el, eb);
-                SliceKernelBuilder ek(eib);
-                RowState r = attendBlock(ek, info, Q, q0, lq, Kb, Vb, k0, lk,
-                                         in, Visibility::Masked);
-                scf::YieldOp::create(eib, ValueRange{r.m, r.l, r.acc});
-              });
+          auto step = [&](Visibility vis) {
+            return [&, vis](OpBuilder &nb, Location l) {
+              ImplicitLocOpBuilder bb(l, nb);
+              SliceKernelBuilder k(bb);
+              RowState r =
+                  attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, lk, in, vis);
+              scf::YieldOp::create(bb, ValueRange{r.m, r.l, r.acc});
+            };
+          };
+          auto branch = scf::IfOp::create(ib, full, step(Visibility::All),
+                                          step(Visibility::Masked));
           next = {branch.getResult(0), branch.getResult(1),
                   branch.getResult(2)};
         }
@@ -352,12 +347,6 @@ std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp, FormKind) {
 LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
                                                   RewriterBase &rewriter) {
   FormAttr form = getForm(op);
-  if (!form)
-    return op.emitOpError(
-        "has no form attribute; run seqmix-select-forms first "
-        "or set #seqmix.form<...>");
-  if (std::string why = whyNotLoweredSoftmax(op, form.getKind()); !why.empty())
-    return op.emitOpError() << "cannot be lowered: " << why;
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto kType = cast<RankedTensorType>(op.getK().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());

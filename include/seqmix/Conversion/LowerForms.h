@@ -17,8 +17,9 @@ std::string whyNotLowered(Operation *op, FormKind form);
 
 /// Per family (one file each, lib/Conversion/Lower<Family>.cpp): why `form`
 /// is not lowered for the op ("" when it is), and the lowering, which
-/// replaces the op by linalg/scf/tensor IR computing its form and emits an
-/// error on the op when the form is not lowered.
+/// replaces the op by linalg/scf/tensor IR computing its form. The lowering
+/// is called by seqmix-lower-forms once the op has a form that whyNotLowered
+/// accepts; it emits an error on the op for shapes or types it cannot take.
 std::string whyNotLoweredGLA(GatedLinearAttentionOp op, FormKind form);
 LogicalResult lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                         RewriterBase &rewriter);
