@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 using namespace seqmix::ref;
@@ -74,6 +75,25 @@ TEST(Reference, SoftmaxFullyMaskedRowIsZero) {
                              scalars({3, 5}), {1.0, true, std::nullopt});
   EXPECT_EQ(o.data[0], 0.0);
   EXPECT_FALSE(std::isnan(o.data[1]));
+}
+
+TEST(Reference, SoftmaxLogSumExp) {
+  // KAT-A1: row 0 sees one key of score 0, row 1 scores [0, ln 3].
+  Array lse;
+  softmaxAttention(scalars({0, 1}), scalars({0, std::log(3.0)}),
+                   scalars({4, 8}), {1.0, true, std::nullopt}, &lse);
+  ASSERT_EQ(lse.shape, (std::vector<int64_t>{1, 1, 2}));
+  EXPECT_NEAR(lse.data[0], 0.0, 1e-12);
+  EXPECT_NEAR(lse.data[1], std::log(4.0), 1e-12);
+  // Logits near 1000 shift the lse by 1000; a row with no visible key has
+  // lse -inf.
+  softmaxAttention(scalars({0, 1}), scalars({1000, 1000 + std::log(3.0)}),
+                   scalars({4, 8}), {1.0, true, std::nullopt}, &lse);
+  EXPECT_NEAR(lse.data[1], 1000 + std::log(4.0), 1e-9);
+  softmaxAttention(scalars({1, 1, 1}), scalars({1, 1}), scalars({3, 5}),
+                   {1.0, true, std::nullopt}, &lse);
+  EXPECT_EQ(lse.data[0], -std::numeric_limits<double>::infinity());
+  EXPECT_NEAR(lse.data[2], 1 + std::log(2.0), 1e-12);
 }
 
 TEST(Reference, KAT_L1_LinearIdentity) {

@@ -206,6 +206,10 @@ LogicalResult SoftmaxAttentionOp::verify() {
   if (failed(
           checkFinite(*this, getScale().convertToFloat(), "scale", "C6", true)))
     return failure();
+  if (Value lse = getLse())
+    if (failed(s.check(lse, "lse", {"B", "H", "Tq"}, "C7", "C7")) ||
+        failed(checkF32(*this, lse, "lse", "C7")))
+      return failure();
   return success();
 }
 
@@ -434,6 +438,8 @@ mlir::seqmix::getDimensionRoles(Operation *op) {
         add(o.getK(), {"batch", "kv_heads", "kv_len", "key_dim"});
         add(o.getV(), {"batch", "kv_heads", "kv_len", "value_dim"});
         add(o.getOut(), {"batch", "heads", "q_len", "value_dim"});
+        if (Value lse = o.getLse())
+          add(lse, {"batch", "heads", "q_len"});
       })
       .Case<LinearAttentionOp>([&](auto o) {
         addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),

@@ -22,6 +22,9 @@ def SeqMix_SoftmaxAttentionOp : SeqMix_Op<"softmax_attention", [Pure]> {
     - C4: `H` is a multiple of `Hkv`.
     - C5: `window`, when given, is at least 1.
     - C6: `scale` is finite and positive.
+    - C7: the optional second result `lse` is f32 `[B, H, Tq]`: the
+      log-sum-exp `m + log l` of each row's scaled, masked scores, `-inf` for
+      a row with no visible key (FORMS.md 1.1).
 
     Forms: `parallel` materializes the T_q x T_k scores, `chunked` is the
     tiled online softmax, and `recurrent` is the decode form: every query of
@@ -40,7 +43,7 @@ def SeqMix_SoftmaxAttentionOp : SeqMix_Op<"softmax_attention", [Pure]> {
     DefaultValuedAttr<BoolAttr, "true">:$causal,
     OptionalAttr<I64Attr>:$window,
     OptionalAttr<SeqMix_FormAttr>:$form);
-  let results = (outs AnyRankedTensor:$out);
+  let results = (outs AnyRankedTensor:$out, Optional<AnyRankedTensor>:$lse);
   let assemblyFormat = [{
     $q `,` $k `,` $v attr-dict `:` functional-type(operands, results)
   }];

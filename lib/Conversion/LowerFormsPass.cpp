@@ -6,6 +6,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <thread>
+
 namespace mlir::seqmix {
 #define GEN_PASS_DEF_SEQMIXLOWERFORMS
 #include "seqmix/Transforms/Passes.h.inc"
@@ -62,6 +64,7 @@ SmallVector<FormKind> mlir::seqmix::getLoweredForms(Operation *op) {
 namespace {
 struct LowerFormsPass
     : mlir::seqmix::impl::SeqMixLowerFormsBase<LowerFormsPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<Operation *> mixers;
     getOperation().walk([&](Operation *op) {
@@ -70,6 +73,15 @@ struct LowerFormsPass
     });
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
+    if (workers < 0) {
+      getOperation().emitError()
+          << "seqmix-lower-forms: workers must be >= 0, got "
+          << workers.getValue();
+      return signalPassFailure();
+    }
+    int64_t threads =
+        workers ? workers.getValue()
+                : std::max<int64_t>(1, std::thread::hardware_concurrency());
     for (Operation *op : mixers) {
       if (failed(checkUniformDims(op))) {
         failedAny = true;
@@ -93,7 +105,8 @@ struct LowerFormsPass
             isa<GatedLinearAttentionOp>(op)
                 ? lowerGatedLinearAttention(cast<GatedLinearAttentionOp>(op),
                                             rewriter)
-                : lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), rewriter);
+                : lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), rewriter,
+                                        threads);
         failedAny |= failed(lowered);
         continue;
       }

@@ -19,7 +19,12 @@
 //   visited; blocks every query sees in full skip the mask arithmetic.
 // - recurrent (decode, FORMS.md 1.4): all T_q queries (one or a few new
 //   tokens) as one block against the T_k cached keys, 256 keys per step of
-//   the key loop; (batch, head) in parallel. Split-KV is not done yet.
+//   the key loop. When batch x heads is smaller than the workers the keys
+//   are split into segments (split-KV, flash-decoding): (batch, head,
+//   segment) run in parallel and the partial states are merged by FORMS.md
+//   0.5(d).
+//
+// With the optional lse result, lse = m + log l from the same state.
 //
 // Positions are bottom-right aligned: query i sits at T_k - T_q + i. Query
 // head h reads KV head floor(h H_kv / H); K and V are never repeated.
@@ -199,16 +204,40 @@ RowState initialState(SliceKernelBuilder &kb, const SoftmaxInfo &info,
   return {m, kb.zeros({Lq}), kb.zeros({Lq, kb.ofr(info.V)})};
 }
 
-/// O = acc / l, 0 where l = 0, written into `dest` [Lq, V].
-Value normalize(SliceKernelBuilder &kb, const RowState &st, Value dest) {
+/// The consecutive loop dimensions [0, n).
+SmallVector<unsigned> firstDims(unsigned n) {
+  SmallVector<unsigned> d;
+  for (unsigned i = 0; i < n; ++i)
+    d.push_back(i);
+  return d;
+}
+
+/// O = acc / l, 0 where l = 0, written into `dest` (acc and dest [..., V],
+/// l [...]).
+Value normalize(SliceKernelBuilder &kb, Value acc, Value l, Value dest) {
+  unsigned rank = cast<RankedTensorType>(dest.getType()).getRank();
   Value zero = kb.f(0.0);
-  return kb.generic(ValueRange{st.acc, st.l}, dest, 2, {{0, 1}, {0}, {0, 1}},
-                    SliceKernelBuilder::parallel(2),
-                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+  return kb.generic(ValueRange{acc, l}, dest, rank,
+                    {firstDims(rank), firstDims(rank - 1), firstDims(rank)},
+                    SliceKernelBuilder::parallel(rank),
+                    [&](OpBuilder &bb, Location loc, ValueRange a) -> Value {
                       Value empty = arith::CmpFOp::create(
-                          bb, l, arith::CmpFPredicate::OEQ, a[1], zero);
-                      Value o = arith::DivFOp::create(bb, l, a[0], a[1]);
-                      return arith::SelectOp::create(bb, l, empty, zero, o);
+                          bb, loc, arith::CmpFPredicate::OEQ, a[1], zero);
+                      Value o = arith::DivFOp::create(bb, loc, a[0], a[1]);
+                      return arith::SelectOp::create(bb, loc, empty, zero, o);
+                    });
+}
+
+/// lse = m + log l into `dest` (same shape). A row with no visible key has
+/// m = -inf and l = 0 and gets -inf + log 0 = -inf, never NaN.
+Value logSumExp(SliceKernelBuilder &kb, Value m, Value l, Value dest) {
+  unsigned rank = cast<RankedTensorType>(dest.getType()).getRank();
+  return kb.generic(ValueRange{m, l}, dest, rank,
+                    {firstDims(rank), firstDims(rank), firstDims(rank)},
+                    SliceKernelBuilder::parallel(rank),
+                    [](OpBuilder &bb, Location loc, ValueRange a) -> Value {
+                      Value logL = math::LogOp::create(bb, loc, a[1]);
+                      return arith::AddFOp::create(bb, loc, a[0], logL);
                     });
 }
 
@@ -279,29 +308,22 @@ std::pair<Value, Value> visibleKeys(ImplicitLocOpBuilder &b,
   return {begin, end};
 }
 
-/// Queries [q0, q0 + lq) of slice (bi, hi) against the keys of its KV head,
-/// in key blocks of `chunk` (all keys at once when `chunk` is 0).
-Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
-                    Value hi, Value q0, Value lq, int64_t chunk, Value dest) {
+/// Query head h reads KV head floor(h H_kv / H).
+Value kvHeadOf(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value hi) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  return arith::DivUIOp::create(
+      b, arith::MulIOp::create(b, hi, kb.index(info.Hkv)), kb.index(info.H));
+}
+
+/// Queries [q0, q0 + lq) (rows `Q`) of batch `bi` against keys [kBegin, kEnd)
+/// of KV head `kvHead`, in key blocks of `block`, starting from `st`. Only
+/// partial blocks pay for the mask.
+RowState attendKeyRange(SliceKernelBuilder &kb, const SoftmaxInfo &info,
+                        Value Q, Value q0, Value lq, Value bi, Value kvHead,
+                        Value kBegin, Value kEnd, int64_t block, RowState st) {
   ImplicitLocOpBuilder &b = kb.builder();
   SoftmaxAttentionOp op = info.op;
-  // Query head h reads KV head floor(h H_kv / H).
-  Value kvHead = arith::DivUIOp::create(
-      b, arith::MulIOp::create(b, hi, kb.index(info.Hkv)), kb.index(info.H));
-  Value Q = rows(kb, op.getQ(), bi, hi, q0, lq, info.K);
-  RowState st = initialState(kb, info, lq);
-  if (chunk == 0) {
-    Value zero = kb.index(0);
-    Value Kb = rows(kb, op.getK(), bi, kvHead, kb.ofr(0), info.tk, info.K);
-    Value Vb = rows(kb, op.getV(), bi, kvHead, kb.ofr(0), info.tk, info.V);
-    bool masked = info.causal || info.window;
-    st = attendBlock(kb, info, Q, q0, lq, Kb, Vb, zero, info.tk, st,
-                     masked ? Visibility::Masked : Visibility::All);
-    return normalize(kb, st, dest);
-  }
-  std::pair<Value, Value> keys = visibleKeys(b, info, q0, lq);
-  Value kBegin = keys.first, kEnd = keys.second;
-  Value step = kb.index(chunk);
+  Value step = kb.index(block);
   auto loop = scf::ForOp::create(
       b, kBegin, kEnd, step, ValueRange{st.m, st.l, st.acc},
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
@@ -317,7 +339,6 @@ Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
           next = attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, lk, in,
                              Visibility::All);
         } else {
-          // Only partial blocks pay for the mask.
           Value full = blockIsFull(ib, info, q0, lq, k0, lk);
           auto step = [&](Visibility vis) {
             return [&, vis](OpBuilder &nb, Location l) {
@@ -335,8 +356,194 @@ Value attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
         }
         scf::YieldOp::create(ib, ValueRange{next.m, next.l, next.acc});
       });
-  st = {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
-  return normalize(kb, st, dest);
+  return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
+}
+
+/// The final (m, l, acc) of queries [q0, q0 + lq) of slice (bi, hi) against
+/// the keys of its KV head, in key blocks of `chunk` over the visible keys
+/// (all keys as one block when `chunk` is 0).
+RowState attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info,
+                       Value bi, Value hi, Value q0, Value lq, int64_t chunk) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  SoftmaxAttentionOp op = info.op;
+  Value kvHead = kvHeadOf(kb, info, hi);
+  Value Q = rows(kb, op.getQ(), bi, hi, q0, lq, info.K);
+  RowState st = initialState(kb, info, lq);
+  if (chunk == 0) {
+    Value Kb = rows(kb, op.getK(), bi, kvHead, kb.ofr(0), info.tk, info.K);
+    Value Vb = rows(kb, op.getV(), bi, kvHead, kb.ofr(0), info.tk, info.V);
+    bool masked = info.causal || info.window;
+    return attendBlock(kb, info, Q, q0, lq, Kb, Vb, kb.index(0), info.tk, st,
+                       masked ? Visibility::Masked : Visibility::All);
+  }
+  std::pair<Value, Value> keys = visibleKeys(b, info, q0, lq);
+  return attendKeyRange(kb, info, Q, q0, lq, bi, kvHead, keys.first,
+                        keys.second, chunk, st);
+}
+
+/// ceil(a / b) for a >= 0, b > 0.
+Value ceilDiv(ImplicitLocOpBuilder &b, Value a, Value d) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  return arith::DivUIOp::create(
+      b, arith::SubIOp::create(b, arith::AddIOp::create(b, a, d), one), d);
+}
+
+/// Output tensors of the op, empty: out [B, H, Tq, V] and, when the op has
+/// it, lse [B, H, Tq].
+SmallVector<Value> emptyResults(ImplicitLocOpBuilder &b,
+                                const SoftmaxInfo &info) {
+  SmallVector<Value> inits;
+  for (Value r : info.op->getResults()) {
+    auto type = cast<RankedTensorType>(r.getType());
+    SmallVector<Value> dyn;
+    if (type.isDynamicDim(0))
+      dyn.push_back(info.batch);
+    if (type.isDynamicDim(2))
+      dyn.push_back(info.tq);
+    inits.push_back(tensor::EmptyOp::create(b, type, dyn));
+  }
+  return inits;
+}
+
+/// Parallel and chunked: (batch, head[, query block]) in parallel, each
+/// writing its rows of out (and lse).
+SmallVector<Value> lowerBlocked(SliceKernelBuilder &kb, const SoftmaxInfo &info,
+                                int64_t chunk) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(info.H)};
+  if (chunk)
+    ubs.push_back(ceilDiv(b, info.tq, kb.index(chunk)));
+  auto forall =
+      scf::ForallOp::create(b, ubs, emptyResults(b, info), std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
+  Value q0 = kb.index(0), lq = info.tq;
+  if (chunk) {
+    Value c = kb.index(chunk);
+    q0 = arith::MulIOp::create(b, forall.getInductionVars()[2], c);
+    lq = arith::MinSIOp::create(b, c, arith::SubIOp::create(b, info.tq, q0));
+  }
+  RowState st = attendQueries(kb, info, bi, hi, q0, lq, chunk);
+  ValueRange outs = forall.getRegionIterArgs();
+  Value o =
+      normalize(kb, st.acc, st.l, rows(kb, outs[0], bi, hi, q0, lq, info.V));
+  Value lse;
+  SmallVector<OpFoldResult> lseOffsets = {bi, hi, q0},
+                            lseSizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                        lq};
+  if (outs.size() > 1)
+    lse =
+        logSumExp(kb, st.m, st.l, kb.slice(outs[1], lseOffsets, lseSizes, {2}));
+  b.setInsertionPointToEnd(forall.getTerminator().getBody());
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(
+      b, o, outs[0], ArrayRef<OpFoldResult>{bi, hi, q0, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), lq,
+                             b.getIndexAttr(info.V)},
+      strides);
+  if (lse)
+    tensor::ParallelInsertSliceOp::create(
+        b, lse, outs[1], lseOffsets, lseSizes,
+        ArrayRef<OpFoldResult>(strides).drop_back());
+  return SmallVector<Value>(forall.getResults());
+}
+
+/// Decode (FORMS.md 1.4): every query as one block against its visible keys.
+/// With split-KV the visible keys are cut into S segments, S = min(ceil(
+/// workers / (B H)), ceil(keys / kDecodeKeyBlock)) chosen at run time (1 when
+/// B H fills the workers); the (batch, head, segment) loop is parallel and
+/// each segment's partial (m, l, acc) is merged by FORMS.md 0.5(d):
+///   M = max_s m_s, w_s = exp(m_s - M), l = sum_s w_s l_s,
+///   acc = sum_s w_s acc_s, O = acc / l, lse = M + log l.
+SmallVector<Value> lowerDecode(SliceKernelBuilder &kb, const SoftmaxInfo &info,
+                               int64_t workers) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  SoftmaxAttentionOp op = info.op;
+  Value zero = kb.index(0), one = kb.index(1);
+  std::pair<Value, Value> keys = visibleKeys(b, info, zero, info.tq);
+  Value kBegin = keys.first, kEnd = keys.second;
+  Value visible = arith::SubIOp::create(b, kEnd, kBegin);
+  Value byKeys = arith::MaxUIOp::create(
+      b, one, ceilDiv(b, visible, kb.index(kDecodeKeyBlock)));
+  Value tasks = arith::MaxUIOp::create(
+      b, one, arith::MulIOp::create(b, info.batch, kb.index(info.H)));
+  Value wanted = ceilDiv(b, kb.index(workers), tasks);
+  Value splits = arith::MinUIOp::create(b, wanted, byKeys);
+  Value segment = ceilDiv(b, visible, splits);
+
+  OpFoldResult B = info.batch, H = b.getIndexAttr(info.H), S = splits,
+               Tq = info.tq, V = b.getIndexAttr(info.V);
+  SmallVector<Value> parts = {kb.empty({B, H, S, Tq}), kb.empty({B, H, S, Tq}),
+                              kb.empty({B, H, S, Tq, V})};
+  auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{B, H, S}, parts,
+                                      std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getBody()->getTerminator());
+    SmallVector<Value> iv(forall.getInductionVars());
+    Value s0 = arith::MinUIOp::create(
+        b,
+        arith::AddIOp::create(b, kBegin,
+                              arith::MulIOp::create(b, iv[2], segment)),
+        kEnd);
+    Value s1 =
+        arith::MinUIOp::create(b, arith::AddIOp::create(b, s0, segment), kEnd);
+    Value Q = rows(kb, op.getQ(), iv[0], iv[1], zero, info.tq, info.K);
+    RowState st = attendKeyRange(
+        kb, info, Q, zero, info.tq, iv[0], kvHeadOf(kb, info, iv[1]), s0, s1,
+        kDecodeKeyBlock, initialState(kb, info, info.tq));
+    b.setInsertionPointToEnd(forall.getTerminator().getBody());
+    ValueRange outs = forall.getRegionIterArgs();
+    OpFoldResult c0 = b.getIndexAttr(0), c1 = b.getIndexAttr(1);
+    SmallVector<OpFoldResult> offsets = {iv[0], iv[1], iv[2], c0, c0};
+    SmallVector<OpFoldResult> sizes = {c1, c1, c1, Tq, V};
+    SmallVector<OpFoldResult> strides(5, c1);
+    SmallVector<Value, 3> partial = {st.m, st.l, st.acc};
+    for (auto [i, v] : llvm::enumerate(partial)) {
+      size_t rank = i == 2 ? 5 : 4;
+      tensor::ParallelInsertSliceOp::create(
+          b, v, outs[i], ArrayRef<OpFoldResult>(offsets).take_front(rank),
+          ArrayRef<OpFoldResult>(sizes).take_front(rank),
+          ArrayRef<OpFoldResult>(strides).take_front(rank));
+    }
+  }
+  Value mParts = forall.getResult(0), lParts = forall.getResult(1),
+        accParts = forall.getResult(2);
+  // The merge: loops (b, h, i[, e], s) with the segment innermost.
+  Value ninf = negInf(kb), fzero = kb.f(0.0);
+  Value M = kb.generic(
+      ValueRange{mParts},
+      kb.fill(kb.empty({B, H, Tq}), -std::numeric_limits<double>::infinity()),
+      4, {{0, 1, 3, 2}, {0, 1, 2}}, {kPar, kPar, kPar, kRed},
+      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        return arith::MaximumFOp::create(bb, l, a[0], a[1]);
+      });
+  Value W = kb.generic(
+      ValueRange{mParts, M}, kb.empty({B, H, S, Tq}), 4,
+      {{0, 1, 2, 3}, {0, 1, 3}, {0, 1, 2, 3}}, SliceKernelBuilder::parallel(4),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value isNinf =
+            arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OEQ, a[1], ninf);
+        Value u = arith::SelectOp::create(bb, l, isNinf, fzero, a[1]);
+        Value d = arith::SubFOp::create(bb, l, a[0], u);
+        return math::ExpOp::create(bb, l, d);
+      });
+  auto weighted = [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+    Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+    return arith::AddFOp::create(bb, l, a[2], p);
+  };
+  Value L = kb.generic(ValueRange{W, lParts}, kb.zeros({B, H, Tq}), 4,
+                       {{0, 1, 3, 2}, {0, 1, 3, 2}, {0, 1, 2}},
+                       {kPar, kPar, kPar, kRed}, weighted);
+  Value A = kb.generic(ValueRange{W, accParts}, kb.zeros({B, H, Tq, V}), 5,
+                       {{0, 1, 4, 2}, {0, 1, 4, 2, 3}, {0, 1, 2, 3}},
+                       {kPar, kPar, kPar, kPar, kRed}, weighted);
+  SmallVector<Value> inits = emptyResults(b, info);
+  SmallVector<Value> results = {normalize(kb, A, L, inits[0])};
+  if (inits.size() > 1)
+    results.push_back(logSumExp(kb, M, L, inits[1]));
+  return results;
 }
 } // namespace
 
@@ -345,7 +552,8 @@ std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp, FormKind) {
 }
 
 LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
-                                                  RewriterBase &rewriter) {
+                                                  RewriterBase &rewriter,
+                                                  int64_t workers) {
   FormAttr form = getForm(op);
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto kType = cast<RankedTensorType>(op.getK().getType());
@@ -375,55 +583,13 @@ LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
                    op.getScale().convertToFloat(),
                    op.getCausal(),
                    window};
-  int64_t chunk =
-      form.getKind() == FormKind::chunked ? form.getChunk() : int64_t(0);
-  // Decode: all queries in one block, keys in blocks of kDecodeKeyBlock.
-  int64_t keyBlock =
-      form.getKind() == FormKind::recurrent ? kDecodeKeyBlock : chunk;
   SliceKernelBuilder kb(b);
-
-  auto outType = cast<RankedTensorType>(op.getOut().getType());
-  SmallVector<Value> outDyn;
-  if (outType.isDynamicDim(0))
-    outDyn.push_back(info.batch);
-  if (outType.isDynamicDim(2))
-    outDyn.push_back(info.tq);
-  Value outInit = tensor::EmptyOp::create(b, outType, outDyn);
-  // (batch, head[, query block]) in parallel.
-  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(info.H)};
-  if (chunk) {
-    Value c = kb.index(chunk);
-    Value one = kb.index(1);
-    ubs.push_back(
-        arith::DivUIOp::create(
-            b,
-            arith::SubIOp::create(b, arith::AddIOp::create(b, info.tq, c), one),
-            c)
-            .getResult());
-  }
-  auto forall =
-      scf::ForallOp::create(b, ubs, ValueRange{outInit}, std::nullopt);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forall.getBody()->getTerminator());
-    Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
-    Value q0 = kb.index(0), lq = info.tq;
-    if (chunk) {
-      Value c = kb.index(chunk);
-      q0 = arith::MulIOp::create(b, forall.getInductionVars()[2], c);
-      lq = arith::MinSIOp::create(b, c, arith::SubIOp::create(b, info.tq, q0));
-    }
-    Value outArg = forall.getRegionIterArgs()[0];
-    Value dest = rows(kb, outArg, bi, hi, q0, lq, info.V);
-    Value o = attendQueries(kb, info, bi, hi, q0, lq, keyBlock, dest);
-    b.setInsertionPointToEnd(forall.getTerminator().getBody());
-    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    tensor::ParallelInsertSliceOp::create(
-        b, o, outArg, ArrayRef<OpFoldResult>{bi, hi, q0, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), lq,
-                               b.getIndexAttr(info.V)},
-        strides);
-  }
-  rewriter.replaceOp(op, forall.getResults());
+  SmallVector<Value> results =
+      form.getKind() == FormKind::recurrent
+          ? lowerDecode(kb, info, workers)
+          : lowerBlocked(kb, info,
+                         form.getKind() == FormKind::chunked ? form.getChunk()
+                                                             : int64_t(0));
+  rewriter.replaceOp(op, results);
   return success();
 }

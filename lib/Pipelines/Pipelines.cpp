@@ -89,9 +89,13 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     pm.addPass(createSeqMixSelectForms(o));
     return success();
   }
-  case Phase::LowerForms:
-    pm.addPass(createSeqMixLowerForms());
+  case Phase::LowerForms: {
+    SeqMixLowerFormsOptions o;
+    // A serial build runs on one thread: split-KV would only add a merge.
+    o.workers = opts.openmp ? opts.workers : 1;
+    pm.addPass(createSeqMixLowerForms(o));
     break;
+  }
   case Phase::Schedule: {
     std::string err;
     llvm::raw_string_ostream os(err);
@@ -149,6 +153,11 @@ void mlir::seqmix::registerSeqMixPassesAndPipelines() {
                         llvm::cl::desc("run the (batch, head) loop on "
                                        "OpenMP threads"),
                         llvm::cl::init(true)};
+    Option<int64_t> workers{*this, "workers",
+                            llvm::cl::desc("threads the code runs on, for "
+                                           "split-KV decode (0 = this "
+                                           "machine's)"),
+                            llvm::cl::init(0)};
   };
   auto upTo = [](Phase last) {
     return [last](OpPassManager &pm, const PipelineOptions &o) {
@@ -156,6 +165,7 @@ void mlir::seqmix::registerSeqMixPassesAndPipelines() {
       opts.form = o.form;
       opts.chunkSize = o.chunkSize;
       opts.openmp = o.openmp;
+      opts.workers = o.workers;
       for (int p = static_cast<int>(Phase::SelectForms);
            p <= static_cast<int>(last); ++p)
         (void)addPhasePasses(pm, static_cast<Phase>(p), opts);

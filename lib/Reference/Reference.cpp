@@ -34,11 +34,14 @@ static void require(bool cond, const char *what) {
 }
 
 Array seqmix::ref::softmaxAttention(const Array &q, const Array &k,
-                                    const Array &v, const SoftmaxParams &p) {
+                                    const Array &v, const SoftmaxParams &p,
+                                    Array *lse) {
   const int64_t B = q.dim(0), H = q.dim(1), Tq = q.dim(2), K = q.dim(3);
   const int64_t Hkv = k.dim(1), Tk = k.dim(2), V = v.dim(3);
   require(H % Hkv == 0, "heads must be a multiple of kv heads");
   Array o({B, H, Tq, V});
+  if (lse)
+    *lse = Array({B, H, Tq});
   std::vector<double> s(Tk);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
@@ -61,11 +64,17 @@ Array seqmix::ref::softmaxAttention(const Array &q, const Array &k,
           s[j] = p.scale * dot;
           m = std::max(m, s[j]);
         }
-        if (m == -std::numeric_limits<double>::infinity())
-          continue; // no visible key: output row stays 0
+        if (m == -std::numeric_limits<double>::infinity()) {
+          // No visible key: the output row stays 0 and lse is -inf.
+          if (lse)
+            (*lse)(b, h, i) = m;
+          continue;
+        }
         double l = 0;
         for (int64_t j = 0; j < Tk; ++j)
           l += std::exp(s[j] - m);
+        if (lse)
+          (*lse)(b, h, i) = m + std::log(l);
         for (int64_t j = 0; j < Tk; ++j) {
           double w = std::exp(s[j] - m) / l;
           if (w == 0)

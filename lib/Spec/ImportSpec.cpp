@@ -84,8 +84,9 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
   Operation *op = nullptr;
   switch (spec.mixer) {
   case Mixer::SoftmaxAttention: {
+    // The optional second result is the log-sum-exp (spec "outputs").
     auto o = SoftmaxAttentionOp::create(
-        b, loc, out, arg["q"], arg["k"], arg["v"], scale,
+        b, loc, results, arg["q"], arg["k"], arg["v"], scale,
         b.getBoolAttr(spec.causal),
         spec.window ? b.getI64IntegerAttr(*spec.window) : IntegerAttr(),
         FormAttr());

@@ -357,7 +357,7 @@ std::vector<llvm::StringRef> allowedFields(Mixer m) {
   switch (m) {
   case Mixer::SoftmaxAttention:
     add({"heads", "kv_heads", "head_dim", "key_dim", "value_dim", "causal",
-         "scale", "window", "kv_len"});
+         "scale", "window", "kv_len", "outputs"});
     break;
   case Mixer::LinearAttention:
     add({"heads", "key_dim", "value_dim", "feature_map", "normalize", "eps",
@@ -535,6 +535,26 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
     spec.kvLen = r.integer("kv_len", false, 0, 1, true);
     if (r.has("window") && !r.get("window", false)->getAsNull())
       spec.window = r.integer("window", false, 1);
+    if (const Value *o = r.get("outputs", false)) {
+      // ["out"] or ["out", "lse"]: the result, then the log-sum-exp.
+      const llvm::json::Array *arr = o->getAsArray();
+      std::vector<std::string> names;
+      for (size_t i = 0; arr && i < arr->size(); ++i) {
+        std::optional<llvm::StringRef> n = (*arr)[i].getAsString();
+        if (!n) {
+          arr = nullptr;
+          break;
+        }
+        names.push_back(n->str());
+      }
+      if (!arr || names.empty() || names.size() > 2 || names[0] != "out" ||
+          (names.size() == 2 && names[1] != "lse"))
+        r.fail("outputs",
+               "expected [\"out\"] or [\"out\", \"lse\"] (the result, then "
+               "the optional log-sum-exp of each row)");
+      else
+        spec.lse = names.size() == 2;
+    }
     spec.scale =
         r.numberOrAuto("scale", true)
             .value_or(spec.headKeyDim ? 1.0 / std::sqrt(double(spec.headKeyDim))
@@ -776,6 +796,8 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
     out.push_back({"out",
                    {B, heads, T, headValueDim},
                    {"batch", "heads", "seq_len", "value_dim"}});
+    if (lse)
+      out.push_back({"lse", {B, heads, T}, {"batch", "heads", "seq_len"}});
     if (finalState)
       out.push_back({"final_state",
                      {B, heads, featureDim(), stateColumns()},

@@ -18,6 +18,30 @@ func.func @softmax_c1_result(%q: tensor<1x2x4x8xf32>) {
 
 // -----
 
+func.func @softmax_c7_lse_shape(%q: tensor<1x2x4x8xf32>) {
+  // expected-error @+1 {{[C7] dimension Tq is 4 in q but 5 in lse}}
+  %o, %l = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x5xf32>)
+  return
+}
+
+// -----
+
+func.func @softmax_c7_lse_rank(%q: tensor<1x2x4x8xf32>) {
+  // expected-error @+1 {{[C7] lse must be a rank-3 tensor [B, H, Tq], got 'tensor<1x2x4x1xf32>'}}
+  %o, %l = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4x1xf32>)
+  return
+}
+
+// -----
+
+func.func @softmax_c7_lse_f32(%q: tensor<1x2x4x8xf16>) {
+  // expected-error @+1 {{[C7] lse must have element type f32, got 'f16'}}
+  %o, %l = seqmix.softmax_attention %q, %q, %q {scale = 1.0 : f32} : (tensor<1x2x4x8xf16>, tensor<1x2x4x8xf16>, tensor<1x2x4x8xf16>) -> (tensor<1x2x4x8xf16>, tensor<1x2x4xf16>)
+  return
+}
+
+// -----
+
 func.func @softmax_c2_elem(%q: tensor<1x1x4x8xf32>, %k: tensor<1x1x4x8xf16>) {
   // expected-error @+1 {{[C2] k has element type 'f16' but q has 'f32'}}
   %o = seqmix.softmax_attention %q, %k, %q {scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf16>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>

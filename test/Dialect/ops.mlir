@@ -18,6 +18,14 @@ func.func @softmax_noncausal(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
   return %o : tensor<1x1x4x8xf32>
 }
 
+// CHECK-LABEL: func @softmax_lse
+func.func @softmax_lse(%q: tensor<?x4x?x8xf32>, %k: tensor<?x1x?x8xf32>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = seqmix.softmax_attention {{.*}} : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>)
+  %o, %lse = seqmix.softmax_attention %q, %k, %k {scale = 1.0 : f32}
+      : (tensor<?x4x?x8xf32>, tensor<?x1x?x8xf32>, tensor<?x1x?x8xf32>) -> (tensor<?x4x?x8xf32>, tensor<?x4x?xf32>)
+  return %o, %lse : tensor<?x4x?x8xf32>, tensor<?x4x?xf32>
+}
+
 // CHECK-LABEL: func @linear
 func.func @linear(%q: tensor<2x4x?x16xf32>, %v: tensor<2x4x?x32xf32>, %s: tensor<2x4x16x33xf32>)
     -> (tensor<2x4x?x32xf32>, tensor<2x4x16x33xf32>) {

@@ -97,6 +97,11 @@ static cl::opt<std::string> threading(
     cl::desc("How the independent (batch, head) slices run: openmp (threads "
              "of LLVM's libomp; OMP_NUM_THREADS sets how many) or none"),
     cl::value_desc("kind"), cl::init("openmp"), cl::cat(compileCat));
+static cl::opt<int64_t> workers(
+    "workers",
+    cl::desc("Threads the layer will run on, for split-KV decode of softmax "
+             "attention (0: this machine's hardware threads)"),
+    cl::init(0), cl::cat(compileCat));
 
 static cl::opt<int64_t>
     runBatch("batch", cl::desc("run: batch size (default: spec, else 2)"),
@@ -126,11 +131,12 @@ static cl::opt<std::string> runGates(
     cl::desc("run: log gates to generate: default (FORMS.md 7.3), strong "
              "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens)"),
     cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
-static cl::opt<std::string> runCrossCheck(
+static cl::list<std::string> runCrossCheck(
     "cross-check",
-    cl::desc("run: also compile the layer in this form (JIT) and check that "
-             "both forms agree on every output"),
-    cl::value_desc("form"), cl::init(""), cl::cat(runCat));
+    cl::desc("run: also compile the layer in these forms (JIT, comma "
+             "separated) and check each against the reference and against "
+             "the main form on every output"),
+    cl::value_desc("forms"), cl::CommaSeparated, cl::cat(runCat));
 static cl::opt<bool> runCheckSplit(
     "check-split",
     cl::desc("run: also run each sequence in two calls, the second starting "
@@ -229,6 +235,12 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     return failure();
   }
   opts.openmp = threading == "openmp";
+  if (workers < 0 || workers > 4096) {
+    fail("--workers must be between 0 (this machine's threads) and 4096, got " +
+         llvm::Twine(int64_t(workers)));
+    return failure();
+  }
+  opts.workers = workers;
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
     fail("--form must be auto, parallel, chunked or recurrent, got '" +
          opts.form + "'");
@@ -610,6 +622,11 @@ int runMain(MLIRContext &ctx) {
                                            : (spec.batch > 0 ? spec.batch : 2);
   if (B < 1)
     return fail("--batch must be >= 1");
+  for (const std::string &f : runCrossCheck)
+    if (f != "parallel" && f != "chunked" && f != "recurrent")
+      return fail("--cross-check takes forms parallel, chunked or recurrent, "
+                  "got '" +
+                  f + "'");
   if (runReps < 1 || runReps > 100000)
     return fail("--reps must be between 1 and 100000, got " +
                 llvm::Twine(unsigned(runReps)));
@@ -719,28 +736,35 @@ int runMain(MLIRContext &ctx) {
 
   // A second compilation of the same spec in another form, to check that the
   // forms agree with each other (FORMS.md 7.4).
-  std::unique_ptr<ExecutionEngine> crossEngine;
-  seqmix_layer *cross = nullptr;
-  if (!runCrossCheck.empty()) {
-    FailureOr<Compilation> c2 = compile(ctx, sm, Phase::Import, kLastPhase,
-                                        true, std::string(runCrossCheck));
+  std::vector<std::unique_ptr<ExecutionEngine>> crossEngines;
+  std::vector<seqmix_layer *> crosses;
+  auto freeLayers = [&] {
+    seqmix_layer_free(layer);
+    for (seqmix_layer *x : crosses)
+      seqmix_layer_free(x);
+  };
+  for (const std::string &crossForm : runCrossCheck) {
+    FailureOr<Compilation> c2 =
+        compile(ctx, sm, Phase::Import, kLastPhase, true, crossForm);
     if (failed(c2)) {
-      seqmix_layer_free(layer);
+      freeLayers();
       return 1;
     }
     auto jit = createJit(*c2->module);
     if (!jit) {
-      seqmix_layer_free(layer);
+      freeLayers();
       return fail("JIT compilation failed: " + llvm::toString(jit.takeError()));
     }
-    crossEngine = std::move(*jit);
-    auto sym = crossEngine->lookup("_mlir_ciface_" + spec.name);
-    if (sym)
-      cross = seqmix_layer_from_entry(*sym, c2->metadata.c_str(), &err);
+    crossEngines.push_back(std::move(*jit));
+    auto sym = crossEngines.back()->lookup("_mlir_ciface_" + spec.name);
+    seqmix_layer *cross =
+        sym ? seqmix_layer_from_entry(*sym, c2->metadata.c_str(), &err)
+            : nullptr;
     if (!cross) {
-      seqmix_layer_free(layer);
-      return fail("cannot build the cross-check layer");
+      freeLayers();
+      return fail("cannot build the cross-check layer in form " + crossForm);
     }
+    crosses.push_back(cross);
   }
 
   std::string gate = spec.mixer == ::seqmix::Mixer::GatedLinearAttention
@@ -767,8 +791,7 @@ int runMain(MLIRContext &ctx) {
     double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) *
                       static_cast<double>(sysconf(_SC_PAGESIZE));
     if (bytes > 0.5 * physical) {
-      seqmix_layer_free(layer);
-      seqmix_layer_free(cross);
+      freeLayers();
       return fail(llvm::formatv("B={0} T={1} needs about {2:f1} GiB for the "
                                 "inputs, outputs and reference; this machine "
                                 "has {3:f1} GiB",
@@ -779,8 +802,7 @@ int runMain(MLIRContext &ctx) {
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
     std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
     if (std::optional<std::string> msg = callLayer(layer, args)) {
-      seqmix_layer_free(layer);
-      seqmix_layer_free(cross);
+      freeLayers();
       return fail("call failed: " + *msg);
     }
     auto ref = ::seqmix::referenceOutputs(spec, inputs);
@@ -801,20 +823,26 @@ int runMain(MLIRContext &ctx) {
                          outputs[i].desc.name.c_str(), e.maxAbs, e.maxRel,
                          e.relRms);
     }
-    if (cross) {
+    for (auto [x, cross] : llvm::enumerate(crosses)) {
       // Two forms may each be off by the tolerance, in opposite directions.
       ::seqmix::Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
       auto other = ::seqmix::makeOutputs(spec, B, T);
-      // A failed call leaves zeros, which the comparison below rejects.
+      // A failed call leaves zeros, which the comparisons below reject.
       (void)callLayer(cross, tensorArgs(inputs, other));
-      os << " vs " << runCrossCheck << ":";
+      os << " vs " << runCrossCheck[x] << ":";
       for (size_t i = 0; i < outputs.size(); ++i) {
         std::vector<double> theirs(other[i].data.begin(), other[i].data.end());
         ::seqmix::ErrorStats e =
             ::seqmix::compareToReference(outputs[i].data, theirs);
-        ok &= ::seqmix::withinTolerance(e, mutual);
-        os << llvm::format(" %s max_rel %.2e;", outputs[i].desc.name.c_str(),
-                           e.maxRel);
+        ::seqmix::ErrorStats r =
+            ::seqmix::compareToReference(other[i].data, ref[i]);
+        ok &= ::seqmix::withinTolerance(e, mutual) &&
+              ::seqmix::withinTolerance(r, tol);
+        worstAbs = std::max(worstAbs, r.maxAbs);
+        worstRel = std::max(worstRel, r.maxRel);
+        worstRms = std::max(worstRms, r.relRms);
+        os << llvm::format(" %s max_rel %.2e (vs reference %.2e);",
+                           outputs[i].desc.name.c_str(), e.maxRel, r.maxRel);
       }
     }
     if (runCheckSplit) {
@@ -842,8 +870,7 @@ int runMain(MLIRContext &ctx) {
     llvm::outs() << line << "\n";
     allOk &= ok;
   }
-  seqmix_layer_free(layer);
-  seqmix_layer_free(cross);
+  freeLayers();
   llvm::outs() << llvm::format(
       "max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
       "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",

@@ -24,8 +24,10 @@ std::string whyNotLoweredGLA(GatedLinearAttentionOp op, FormKind form);
 LogicalResult lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                         RewriterBase &rewriter);
 std::string whyNotLoweredSoftmax(SoftmaxAttentionOp op, FormKind form);
+/// `workers` (>= 1): threads the code runs on; the decode form splits its
+/// keys when batch x heads is smaller (split-KV, FORMS.md 1.4).
 LogicalResult lowerSoftmaxAttention(SoftmaxAttentionOp op,
-                                    RewriterBase &rewriter);
+                                    RewriterBase &rewriter, int64_t workers);
 
 } // namespace mlir::seqmix
 

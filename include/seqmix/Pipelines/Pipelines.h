@@ -30,6 +30,8 @@ struct CompileOptions {
   /// Run the (batch, head) loop on OpenMP threads (libomp) instead of
   /// serially.
   bool openmp = true;
+  /// Threads the code runs on, for split-KV decode (0: this machine's).
+  int64_t workers = 0;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

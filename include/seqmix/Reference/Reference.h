@@ -62,14 +62,16 @@ double logsigmoid(double x);
 double silu(double x);
 
 /// Softmax attention. q [B,H,Tq,K], k [B,Hkv,Tk,K], v [B,Hkv,Tk,V]. Queries
-/// are bottom-right aligned; rows with no visible key give 0.
+/// are bottom-right aligned; rows with no visible key give 0. When `lse` is
+/// given it receives [B,H,Tq]: m + log l of each row (-inf for a row with no
+/// visible key).
 struct SoftmaxParams {
   double scale = 1.0;
   bool causal = true;
   std::optional<int64_t> window;
 };
 Array softmaxAttention(const Array &q, const Array &k, const Array &v,
-                       const SoftmaxParams &p);
+                       const SoftmaxParams &p, Array *lse = nullptr);
 
 enum class FeatureMap { Identity, Elu1, Relu, Taylor };
 /// phi(x) for one vector x of length K (FORMS.md 2.2).

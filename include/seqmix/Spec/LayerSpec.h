@@ -71,6 +71,9 @@ struct LayerSpec {
   bool causal = true;
   double scale = 1.0;
   std::optional<int64_t> window;
+  /// Softmax attention: also return lse [B, H, T_q] ("outputs": ["out",
+  /// "lse"]).
+  bool lse = false;
   std::string featureMap = "identity"; ///< identity | elu1 | relu | taylor
   bool normalize = false;
   double eps = 1e-6;
@@ -86,7 +89,8 @@ struct LayerSpec {
 
   /// Inputs in calling order (FORMS.md App. A order, initial state last).
   std::vector<TensorDesc> inputs() const;
-  /// Outputs in calling order: the result, then the final state if any.
+  /// Outputs in calling order: the result, then the log-sum-exp or the final
+  /// state if any.
   std::vector<TensorDesc> outputs() const;
   /// Feature dimension after the feature map (linear attention).
   int64_t featureDim() const;

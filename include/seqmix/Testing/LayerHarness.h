@@ -63,8 +63,8 @@ std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
 std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,
                                     int64_t T);
 
-/// The reference outputs (out, then final state when the spec has one) as
-/// flat doubles in the same layout as the outputs (complex interleaved).
+/// The reference outputs (out, then lse or final state when the spec has one)
+/// as flat doubles in the same layout as the outputs (complex interleaved).
 std::vector<std::vector<double>>
 referenceOutputs(const LayerSpec &spec, const std::vector<HostTensor> &inputs);
 
@@ -74,7 +74,9 @@ struct ErrorStats {
 };
 
 /// FORMS.md 7.2: rel_rms = |x - ref|_2 / (|ref|_2 + 1e-30),
-/// max_rel = max|x - ref| / (max|ref| + 1e-30).
+/// max_rel = max|x - ref| / (max|ref| + 1e-30). An infinite reference value
+/// must be matched exactly (else `finite` is false) and is left out of the
+/// norms.
 ErrorStats compareToReference(const std::vector<float> &got,
                               const std::vector<double> &ref);
 

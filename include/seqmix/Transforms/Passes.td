@@ -53,7 +53,16 @@ def SeqMixLowerForms : Pass<"seqmix-lower-forms", "::mlir::ModuleOp"> {
     tensors. The lowering reads only the op's `form` attribute; an op without
     one, or a form that has no lowering for the op yet, is an error that names
     the op and the form.
+
+    `workers` is the number of threads the code will run on (0: this
+    machine's hardware threads). The decode form of softmax attention splits
+    its keys over workers (split-KV) when batch x heads is smaller.
   }];
+  let options = [
+    Option<"workers", "workers", "int64_t", /*default=*/"0",
+           "Threads the compiled code runs on, for split-KV decode (0: this "
+           "machine's hardware threads)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",

@@ -534,7 +534,7 @@ for opt, pat in [("--emit=bogus", r"--emit must be"), ("--compile-to=bogus", r"-
                  ("--chunk-size=16 --form=recurrent", r"applies to --form=chunked"),
                  ("--no-such-flag", r"Unknown command line argument")]:
     case("driver", [SEQMIXC, gla] + opt.split(), "error", pat)
-for opt, pat in [("--cross-check=bogus", r"--form must be"), ("--gates=bogus", r"--gates must be"),
+for opt, pat in [("--cross-check=bogus", r"--cross-check takes forms parallel, chunked or recurrent, got .bogus."), ("--gates=bogus", r"--gates must be"),
                  ("--layer=/nonexistent.so", r"cannot load"), ("--layer=%s" % gla, r"cannot load"),
                  ("--layer=x.so --jit", r"exclude each other|cannot load"),
                  ("--check-split", r"--check-split needs|dynamic"),
@@ -555,6 +555,16 @@ for v in [0, -1, "x", 2**40, 1.5]:
     f = spec_file("kvlen_%d.json" % len(CASES), dict(SOFTMAX, kv_len=v))
     case("driver", [SEQMIXC, f, "--compile-to=import"], "error",
          r"\.json:\d+:\d+: field 'kv_len'")
+for v in [[], ["lse"], ["out", "out"], ["out", "lse", "lse"], ["out", 1], "out", None,
+          {"out": 1}, ["out", "final_state"]]:
+    f = spec_file("outputs_%d.json" % len(CASES), dict(SOFTMAX, outputs=v))
+    case("driver", [SEQMIXC, f, "--compile-to=import"], "error",
+         r"\.json:\d+:\d+: field 'outputs': expected \[\"out\"\] or \[\"out\", \"lse\"\]")
+f = spec_file("outputs_gla.json", spec(outputs=["out"]))
+case("driver", [SEQMIXC, f, "--compile-to=import"], "error", r"unknown field 'outputs'")
+for v in [["out"], ["out", "lse"]]:
+    f = spec_file("outputs_ok_%d.json" % len(CASES), dict(SOFTMAX, outputs=v))
+    case("driver", [SEQMIXC, f, "--compile-to=import"], "ok", r"seqmix.softmax_attention")
 f = spec_file("kvlen_gla.json", spec(kv_len="?"))
 case("driver", [SEQMIXC, f, "--compile-to=import"], "error", r"unknown field 'kv_len'")
 case("driver", [SEQMIXC, "run", spec_file("kvlen_none.json", SOFTMAX), "--kv-len=4"], "error",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Known answers of FORMS.md 7.7 (KAT-A1..A4) and the stress cases of 7.6 for
+"""Known answers of FORMS.md 7.7 (KAT-A1..A5) and the stress cases of 7.6 for
 softmax attention, through compiled layers in every form, called with the C
 runtime API (ctypes): logits near 1000 (no overflow), windows, causal means,
 fully masked rows (exactly 0) and masked keys holding huge values (no effect).
@@ -57,23 +57,26 @@ def compile_layer(name, fields, form):
     return layer
 
 
-def call(layer, q, k, v):
-    """q, k, v: lists (one head, head_dim 1); returns the output list."""
+def call(layer, q, k, v, lse=False):
+    """q, k, v: lists (one head, head_dim 1); returns the output list, or the
+    output and lse lists for a layer compiled with "outputs": ["out", "lse"]."""
     keep = []
 
-    def tensor(values):
+    def tensor(values, rank=4):
         buf = (ctypes.c_float * len(values))(*values)
-        shape = (ctypes.c_int64 * 4)(1, 1, len(values), 1)
+        shape = (ctypes.c_int64 * rank)(*([1, 1, len(values), 1][:rank]))
         keep.extend([buf, shape])
-        return Tensor(ctypes.cast(buf, ctypes.c_void_p), 4, shape, None)
+        return Tensor(ctypes.cast(buf, ctypes.c_void_p), rank, shape, None)
 
-    out = [0.0] * len(q)
-    args = (Tensor * 4)(tensor(q), tensor(k), tensor(v), tensor(out))
+    n = 5 if lse else 4
+    outs = [tensor([0.0] * len(q))] + ([tensor([0.0] * len(q), 3)] if lse else [])
+    args = (Tensor * n)(tensor(q), tensor(k), tensor(v), *outs)
     err = ctypes.c_char_p()
-    if rt.seqmix_layer_call(layer, ctypes.addressof(args), 4, ctypes.byref(err)):
+    if rt.seqmix_layer_call(layer, ctypes.addressof(args), n, ctypes.byref(err)):
         sys.exit("call failed: %s" % err.value)
-    res = ctypes.cast(args[3].data, ctypes.POINTER(ctypes.c_float))
-    return [res[i] for i in range(len(q))]
+    res = [ctypes.cast(args[i].data, ctypes.POINTER(ctypes.c_float)) for i in range(3, n)]
+    res = [[r[i] for i in range(len(q))] for r in res]
+    return res if lse else res[0]
 
 
 failures = 0
@@ -81,7 +84,9 @@ failures = 0
 
 def check(what, got, want, tol=1e-4):
     global failures
+    # -inf (lse of a row with no visible key) must be matched exactly.
     ok = len(got) == len(want) and all(
+        g == w if math.isinf(w) else
         math.isfinite(g) and abs(g - w) <= tol * max(1.0, abs(w)) for g, w in zip(got, want))
     exact = [g for g, w in zip(got, want) if w == 0.0]
     ok = ok and all(g == 0.0 for g in exact)  # rows with no visible key: exactly 0
@@ -124,6 +129,39 @@ for form in ["--form=parallel", "--form=chunked --chunk-size=2",
     huge = [1e30] * 5 + keys[5:]
     check("%s masked keys hold 1e30" % form, call(dec, [1], huge, [3e38] * 5 + vals[5:]), want, 1e-6)
     rt.seqmix_layer_free(dec)
+
+    # The log-sum-exp output (FORMS.md 1.1): row 0 of KAT-A1 sees one key of
+    # score 0 (lse 0), row 1 scores [0, ln 3] (lse ln 4); a row with no
+    # visible key has lse -inf and output 0.
+    lse = compile_layer("lse", {"causal": True, "outputs": ["out", "lse"]}, form)
+    o, l = call(lse, [0, 1], [0, ln3], [4, 8], lse=True)
+    check("%s KAT-A1 out with lse" % form, o, [4, 7])
+    check("%s KAT-A1 lse" % form, l, [0, math.log(4.0)])
+    o, l = call(lse, [0, 1], [1000, 1000 + ln3], [4, 8], lse=True)
+    check("%s KAT-A2 lse (logits 1000)" % form, l, [0, 1000 + math.log(4.0)], 1e-6)
+    o, l = call(lse, [1, 1, 1], [0], [4], lse=True)
+    check("%s no visible key: out" % form, o, [0, 0, 4])
+    check("%s no visible key: lse -inf" % form, l, [-math.inf, -math.inf, 0])
+    rt.seqmix_layer_free(lse)
+
+# KAT-A5, the split-KV merge (FORMS.md 0.5(d)) of the decode form: compiled
+# for 16 workers, one query against 512 keys splits into two segments of 256
+# whose partial states are (m, l, a) = (0, 1, 4) and (ln 3, 1, 8) (every
+# other key scores -1e4, weight exactly 0): m = ln 3, l = 4/3, o = 7,
+# lse = ln 4.
+split = compile_layer("split", {"causal": True, "seq_len": 1, "outputs": ["out", "lse"]},
+                      "--form=recurrent --workers=16")
+keys, vals = [-1e4] * 512, [1e30] * 512
+keys[0], vals[0], keys[256], vals[256] = 0.0, 4.0, ln3, 8.0
+o, l = call(split, [1], keys, vals, lse=True)
+check("KAT-A5 split-KV merge: out", o, [7])
+check("KAT-A5 split-KV merge: lse", l, [math.log(4.0)])
+# The same keys in the other order of segments, and a ragged last segment.
+o, l = call(split, [1], keys[256:] + keys[:256] + [-1e4] * 7,
+            vals[256:] + vals[:256] + [1.0] * 7, lse=True)
+check("KAT-A5 segments swapped, ragged: out", o, [7])
+check("KAT-A5 segments swapped, ragged: lse", l, [math.log(4.0)])
+rt.seqmix_layer_free(split)
 
 print("%d failed" % failures)
 sys.exit(1 if failures else 0)
