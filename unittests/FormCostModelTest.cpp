@@ -69,3 +69,73 @@ TEST(FormCostModel, ChunkSizesStayWithinSequence) {
   for (const Estimate &e : seen)
     EXPECT_TRUE(e.chunk <= 40 || e.chunk == 16) << e.chunk;
 }
+
+namespace {
+Problem softmax(int64_t B, int64_t H, int64_t T, int64_t Tk, bool causal) {
+  Problem p;
+  p.family = Mixer::SoftmaxAttention;
+  p.batch = B;
+  p.heads = H;
+  p.seqLen = T;
+  p.kvLen = Tk;
+  p.keyDim = p.valueDim = 64;
+  p.causal = causal;
+  return p;
+}
+const std::vector<Form> kAllForms = {Form::Parallel, Form::Chunked,
+                                     Form::Recurrent};
+} // namespace
+
+TEST(FormCostModel, SoftmaxCausalSkipsHalfTheScores) {
+  Machine m = Machine::hostCpu();
+  Estimate causal =
+      estimateForm(softmax(1, 8, 4096, 4096, true), Form::Chunked, 64, m);
+  Estimate full =
+      estimateForm(softmax(1, 8, 4096, 4096, false), Form::Chunked, 64, m);
+  // Visible pairs T(T+1)/2 plus half a block per query on the diagonal.
+  EXPECT_DOUBLE_EQ(causal.flopsMatmul,
+                   8 * 2.0 * (4096.0 * 4097 / 2 + 4096.0 * 64 / 2) * 128);
+  EXPECT_DOUBLE_EQ(full.flopsMatmul, 8 * 2.0 * 4096 * 4096 * 128);
+  EXPECT_NEAR(causal.seconds / full.seconds, 0.5, 0.02);
+}
+
+TEST(FormCostModel, SoftmaxPrefillIsChunkedWithMidSizedBlocks) {
+  // Measured on this machine's kind (causal, B=1 H=8 D=64): blocks of 64 to
+  // 128 beat 16 (block-step overhead) and 256 (partial diagonal blocks),
+  // and the chunked form beats the materialized one.
+  Machine m = Machine::hostCpu();
+  Estimate best;
+  std::vector<Estimate> seen;
+  for (int64_t T : {1024, 4096}) {
+    seen.clear();
+    ASSERT_TRUE(
+        selectForm(softmax(1, 8, T, T, true), kAllForms, m, best, &seen));
+    EXPECT_EQ(best.form, Form::Chunked) << T;
+    EXPECT_GE(best.chunk, 64) << T;
+    EXPECT_LE(best.chunk, 128) << T;
+    // Every candidate is reported: parallel, chunked 16..256, recurrent.
+    EXPECT_EQ(seen.size(), 7u);
+  }
+}
+
+TEST(FormCostModel, SoftmaxParallelOnlyWhileScoresAreSmall) {
+  Machine m = Machine::hostCpu();
+  Estimate best;
+  ASSERT_TRUE(selectForm(softmax(1, 8, 64, 64, false), kAllForms, m, best));
+  EXPECT_EQ(best.form, Form::Parallel);
+  ASSERT_TRUE(selectForm(softmax(1, 8, 4096, 4096, false), kAllForms, m, best));
+  EXPECT_NE(best.form, Form::Parallel);
+}
+
+TEST(FormCostModel, SoftmaxDecodeIsRecurrentAndSplitsFewSlices) {
+  Machine m = Machine::hostCpu();
+  Estimate best;
+  for (int64_t H : {1, 8}) {
+    ASSERT_TRUE(selectForm(softmax(1, H, 1, 4096, true), kAllForms, m, best));
+    EXPECT_EQ(best.form, Form::Recurrent) << H;
+  }
+  // One slice: split-KV spreads the 32 key steps over both workers.
+  Estimate one =
+      estimateForm(softmax(1, 1, 1, 4096, true), Form::Recurrent, 0, m);
+  EXPECT_DOUBLE_EQ(one.depth, 16);
+}

@@ -23,13 +23,30 @@ Machine Machine::hostCpu() {
   // efficiencies are those measured for the code this compiler generates
   // today (loops vectorized by LLVM, no register tiling; seqmixc run on
   // gated linear attention, K = V = 64, 2 threads): about 28 GFLOP/s in the
-  // matmul-shaped forms and 60 GFLOP/s in the recurrent form.
-  return Machine{453.6e9, 453.6e9, 0.06, 0.13, 25e9, 2, 0.2e-6, 0.02e-6, 2e-6};
+  // matmul-shaped forms and 60 GFLOP/s in the recurrent form. The block
+  // step of softmax attention, about 4.4 us a block and worker, is fitted to
+  // the chunked form's times over chunk sizes 16 to 256 (causal, B=1 H=8
+  // D=64, T = 512 and 1024, seqmixc run on 2 threads of an AVX-512 Xeon):
+  // small blocks pay for it, large ones for the partial diagonal blocks.
+  // The parallel form's rate halves once its T_q x T_k scores outgrow 1 MiB
+  // of cache (measured: 29 GFLOP/s at T = 512, 21 at 1024, 13 at 4096), and
+  // so does the decode form's with its T_q x 128 steps on a long prefill
+  // (28 GFLOP/s at T_q = 1024, 21 at 4096, non-causal).
+  return Machine{453.6e9, 453.6e9, 0.06, 0.13,   25e9,    2,
+                 0.2e-6,  0.02e-6, 2e-6, 4.4e-6, 1 << 20, 32 << 10};
 }
 
 Machine Machine::illustrativeCpu() {
   // FORMS.md 6.2: a 16-core AVX-512 CPU with tuned micro-kernels.
-  return Machine{2.56e12, 2.56e12, 0.7, 0.4, 100e9, 16, 0.2e-6, 0.02e-6, 2e-6};
+  return Machine{2.56e12, 2.56e12, 0.7,  0.4,    100e9,   16,
+                 0.2e-6,  0.02e-6, 2e-6, 0.5e-6, 1 << 20, 32 << 10};
+}
+
+/// How much slower the softmax steps run when their score matrix (`bytes`)
+/// outgrows the cache: up to 2x, reached at 16x the cache.
+static double spillSlowdown(double bytes, const Machine &m) {
+  double spill = bytes / m.cacheBytes;
+  return spill > 1 ? 1 + std::min(1.0, std::log2(spill) / 4) : 1;
 }
 
 Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
@@ -43,6 +60,9 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   const double slices = static_cast<double>(p.batch) * p.heads;
   const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
   double items = slices;
+  double blocks = 0;   // block steps per slice (softmax attention)
+  double slowdown = 1; // of the compute rate (softmax scores out of cache)
+  double keyBlock = 0; // keys per block step (softmax: K^T is K x keyBlock)
   switch (p.family) {
   case Mixer::SoftmaxAttention: {
     // T is the number of queries, Tk of keys (bottom-right aligned).
@@ -51,27 +71,43 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     const double visible =
         p.causal ? std::max(0.0, T * (Tk - T) + T * (T + 1) / 2) : T * Tk;
     if (form == Form::Chunked) {
-      // Key blocks no query of a block sees are skipped; the partial
-      // (diagonal) blocks are computed whole.
-      double tiles = std::min(T * Tk, visible + (p.causal ? T * C / 2 : 0));
+      // Query blocks of C = min(chunk, T) rows, key blocks of Ck =
+      // min(chunk, T_k) keys. Key blocks no query of a block sees are
+      // skipped; the partial (diagonal) blocks are computed whole.
+      const double Ck = std::max<double>(1, std::min<double>(chunk, Tk));
+      double tiles = std::min(T * Tk, visible + (p.causal ? T * Ck / 2 : 0));
       e.flopsMatmul = 2 * tiles * (K + V);
       e.flopsVector = 6 * tiles;
-      e.depth = std::ceil(Tk / C);
+      e.depth = std::ceil(Tk / Ck);
       items = slices * nc;
+      blocks = std::max(nc, std::ceil(tiles / (C * Ck)));
+      keyBlock = Ck;
     } else if (form == Form::Recurrent) {
       // Decode: all queries as one block over the keys up to the last
-      // query's position, 256 keys a step, (batch, head) in parallel.
-      const double Cd = 256;
+      // query's position, 128 keys a step; with split-KV the keys are cut
+      // into S segments so that (batch, head, segment) fill the workers, as
+      // the lowering does.
+      const double Cd = 128;
       double tiles = T * Tk; // one query block: no key block is skipped
+      double steps = std::max(1.0, std::ceil(Tk / Cd));
+      double splits =
+          std::min(std::max(1.0, std::ceil(m.saturation / slices)), steps);
       e.flopsMatmul = 2 * tiles * (K + V);
-      e.flopsVector = 6 * tiles;
+      e.flopsVector = 6 * tiles + 4 * splits * T * V; // + the merge
       e.bytes = 4 * T * Cd;
-      e.depth = std::ceil(Tk / Cd);
+      e.depth = std::ceil(steps / splits);
+      items = slices * splits;
+      blocks = steps;
+      keyBlock = std::min(Cd, Tk);
+      slowdown = spillSlowdown(4 * T * Cd, m); // T_q x 128 scores a step
     } else {
       e.flopsMatmul = 2 * T * Tk * (K + V);
       e.flopsVector = 6 * T * Tk;
       e.bytes = 16 * T * Tk;
       e.depth = 1;
+      blocks = 1;
+      keyBlock = Tk;
+      slowdown = spillSlowdown(4 * T * Tk, m);
     }
     break;
   }
@@ -123,9 +159,19 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   e.flopsVector *= slices;
   e.bytes *= slices;
   double use = std::min(1.0, items / m.saturation);
-  double compute = (e.flopsMatmul / (m.etaMatmul * m.peakMatmul) +
-                    e.flopsVector / (m.etaVector * m.peakVector)) /
-                   use;
+  // Block steps spread over the workers in use: their fixed cost, and the
+  // transposed key block, which writes one cache line per element once it
+  // outgrows the first-level cache (measured: the parallel form of a decode
+  // step, T_k = 4096, is 5x slower than 128-key steps).
+  double perBlock = m.blockStep;
+  if (4 * K * keyBlock > m.l1Bytes)
+    perBlock += K * keyBlock * 64 / m.bandwidth;
+  double compute =
+      slowdown *
+          (e.flopsMatmul / (m.etaMatmul * m.peakMatmul) +
+           e.flopsVector / (m.etaVector * m.peakVector)) /
+          use +
+      blocks * slices * perBlock / std::max(1.0, std::min(items, m.saturation));
   double tau = form == Form::Recurrent ? m.tauToken : m.tauChunk;
   e.seconds =
       std::max(compute, e.bytes / m.bandwidth) + e.depth * tau + m.launch;

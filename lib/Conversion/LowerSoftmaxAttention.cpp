@@ -18,7 +18,7 @@
 //   Key blocks no query of the block can see (causal, window) are not
 //   visited; blocks every query sees in full skip the mask arithmetic.
 // - recurrent (decode, FORMS.md 1.4): all T_q queries (one or a few new
-//   tokens) as one block against the T_k cached keys, 256 keys per step of
+//   tokens) as one block against the T_k cached keys, 128 keys per step of
 //   the key loop. When batch x heads is smaller than the workers the keys
 //   are split into segments (split-KV, flash-decoding): (batch, head,
 //   segment) run in parallel and the partial states are merged by FORMS.md
@@ -49,7 +49,7 @@ using namespace mlir::seqmix;
 namespace {
 using utils::IteratorType;
 /// Keys per step of the recurrent (decode) form.
-constexpr int64_t kDecodeKeyBlock = 256;
+constexpr int64_t kDecodeKeyBlock = 128;
 constexpr IteratorType kPar = IteratorType::parallel;
 constexpr IteratorType kRed = IteratorType::reduction;
 

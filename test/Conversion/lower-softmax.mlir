@@ -67,9 +67,9 @@ func.func @parallel(%q: tensor<?x8x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: tens
   return %o : tensor<?x8x?x8xf32>
 }
 
-// Decode with split-KV: S = min(ceil(16 / (B * 4)), ceil(keys / 256))
+// Decode with split-KV: S = min(ceil(16 / (B * 4)), ceil(keys / 128))
 // segments chosen at run time; (batch, head, segment) in parallel, each
-// segment's keys in steps of 256; then the merge of the partial states:
+// segment's keys in steps of 128; then the merge of the partial states:
 // M = max_s m_s, w_s = exp(m_s - M), l = sum_s w_s l_s, acc = sum_s w_s acc_s.
 // CHECK-LABEL: func @decode
 // CHECK: %[[TASKS:.*]] = arith.muli %{{.*}}, %c4
@@ -79,7 +79,7 @@ func.func @parallel(%q: tensor<?x8x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: tens
 // CHECK: %[[MP:.*]] = tensor.empty(%{{.*}}, %[[S]]) : tensor<?x4x?x1xf32>
 // CHECK: %[[AP:.*]] = tensor.empty(%{{.*}}, %[[S]]) : tensor<?x4x?x1x8xf32>
 // CHECK: %[[PARTS:.*]]:3 = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 4, %[[S]])
-// CHECK: scf.for %{{.*}} step %c256
+// CHECK: scf.for %{{.*}} step %c128
 // CHECK: linalg.matmul
 // CHECK: scf.forall.in_parallel
 // CHECK-COUNT-3: tensor.parallel_insert_slice

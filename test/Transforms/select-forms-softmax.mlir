@@ -14,10 +14,10 @@ func.func @softmax(%q: tensor<1x1x4096x64xf32>) -> tensor<1x1x4096x64xf32> {
   return %o : tensor<1x1x4096x64xf32>
 }
 
-// Decode (one query against 4096 cached keys): one score row, so the
-// materialized or the recurrent (decode) form, never query blocks.
+// Decode (one query against 4096 cached keys): the recurrent (decode) form;
+// the materialized form would transpose all 4096 keys at once.
 // CHECK-LABEL: func @decode
-// CHECK: form = #seqmix.form<{{parallel|recurrent}}>
+// CHECK: form = #seqmix.form<recurrent>
 func.func @decode(%q: tensor<1x8x1x64xf32>, %kv: tensor<1x8x4096x64xf32>) -> tensor<1x8x1x64xf32> {
   %o = seqmix.softmax_attention %q, %kv, %kv {scale = 1.0 : f32}
       : (tensor<1x8x1x64xf32>, tensor<1x8x4096x64xf32>, tensor<1x8x4096x64xf32>) -> tensor<1x8x1x64xf32>

@@ -43,6 +43,15 @@ struct Machine {
   double tauChunk;   ///< seconds per dependent chunk step
   double tauToken;   ///< seconds per dependent token step
   double launch;     ///< seconds of fixed overhead
+  /// Seconds of fixed cost per block step of one worker (softmax attention:
+  /// one query block against one key block, whatever its size).
+  double blockStep = 0;
+  /// Bytes of cache per worker; a softmax score matrix larger than this
+  /// slows the parallel form down (its passes over the scores leave cache).
+  double cacheBytes = 1 << 20;
+  /// Bytes of first-level cache per worker; a transposed key block larger
+  /// than this costs one cache line per element.
+  double l1Bytes = 32 << 10;
 
   /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md),
   /// with the efficiencies measured for the code seqmix generates today.

@@ -145,20 +145,21 @@ for form in ["--form=parallel", "--form=chunked --chunk-size=2",
     rt.seqmix_layer_free(lse)
 
 # KAT-A5, the split-KV merge (FORMS.md 0.5(d)) of the decode form: compiled
-# for 16 workers, one query against 512 keys splits into two segments of 256
+# for 16 workers, one query against 256 keys splits into two segments of 128
 # whose partial states are (m, l, a) = (0, 1, 4) and (ln 3, 1, 8) (every
 # other key scores -1e4, weight exactly 0): m = ln 3, l = 4/3, o = 7,
 # lse = ln 4.
 split = compile_layer("split", {"causal": True, "seq_len": 1, "outputs": ["out", "lse"]},
                       "--form=recurrent --workers=16")
-keys, vals = [-1e4] * 512, [1e30] * 512
-keys[0], vals[0], keys[256], vals[256] = 0.0, 4.0, ln3, 8.0
+keys, vals = [-1e4] * 256, [1e30] * 256
+keys[0], vals[0], keys[128], vals[128] = 0.0, 4.0, ln3, 8.0
 o, l = call(split, [1], keys, vals, lse=True)
 check("KAT-A5 split-KV merge: out", o, [7])
 check("KAT-A5 split-KV merge: lse", l, [math.log(4.0)])
-# The same keys in the other order of segments, and a ragged last segment.
-o, l = call(split, [1], keys[256:] + keys[:256] + [-1e4] * 7,
-            vals[256:] + vals[:256] + [1.0] * 7, lse=True)
+# The same keys in the other order, in three segments of 88, 88 and 87 keys
+# (the last one holds no key of weight above 0).
+o, l = call(split, [1], keys[128:] + keys[:128] + [-1e4] * 7,
+            vals[128:] + vals[:128] + [1.0] * 7, lse=True)
 check("KAT-A5 segments swapped, ragged: out", o, [7])
 check("KAT-A5 segments swapped, ragged: lse", l, [math.log(4.0)])
 rt.seqmix_layer_free(split)
