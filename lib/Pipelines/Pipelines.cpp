@@ -64,12 +64,14 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
       // alloca scopes of the OpenMP regions fail to verify.
       return "convert-linalg-to-loops,scf-forall-to-parallel,"
              "convert-scf-to-openmp,expand-strided-metadata,lower-affine,"
-             "finalize-memref-to-llvm,convert-scf-to-cf,convert-math-to-llvm,"
+             "convert-vector-to-llvm,finalize-memref-to-llvm,convert-scf-to-cf,"
+             "convert-math-to-llvm,"
              "convert-arith-to-llvm,convert-index-to-llvm,"
              "convert-openmp-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
              "convert-ub-to-llvm,reconcile-unrealized-casts";
     return "convert-linalg-to-loops,scf-forall-to-for,convert-scf-to-cf,"
-           "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+           "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
+           "finalize-memref-to-llvm,"
            "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
            "convert-func-to-llvm,convert-cf-to-llvm,convert-ub-to-llvm,"
            "reconcile-unrealized-casts";
@@ -97,6 +99,11 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     break;
   }
   case Phase::Schedule: {
+    // Register tiles for every contraction, then the remaining (partial or
+    // elementwise) linalg ops in unit-stride loop order.
+    SeqMixTileContractionsOptions tiles;
+    tiles.vectorWidth = opts.vectorWidth;
+    pm.addPass(createSeqMixTileContractions(tiles));
     std::string err;
     llvm::raw_string_ostream os(err);
     if (failed(parsePassPipeline("linalg-generalize-named-ops", pm, os)))
@@ -109,6 +116,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     break;
   case Phase::LLVM:
     pm.addPass(createSeqMixHideEntry());
+    pm.addPass(createSeqMixLowerVectors());
     pm.addPass(createSeqMixExpandMemRefCopies());
     pm.addPass(createSeqMixApproximateExp());
     break;

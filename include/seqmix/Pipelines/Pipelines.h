@@ -32,6 +32,9 @@ struct CompileOptions {
   bool openmp = true;
   /// Threads the code runs on, for split-KV decode (0: this machine's).
   int64_t workers = 0;
+  /// f32 lanes of the target's vector registers for the register tiles (0:
+  /// this machine's).
+  int64_t vectorWidth = 0;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

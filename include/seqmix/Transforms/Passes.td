@@ -69,6 +69,49 @@ def SeqMixLowerForms : Pass<"seqmix-lower-forms", "::mlir::ModuleOp"> {
     "::mlir::tensor::TensorDialect"];
 }
 
+def SeqMixTileContractions
+    : Pass<"seqmix-tile-contractions", "::mlir::ModuleOp"> {
+  let summary = "Register-tile every matmul-shaped linalg op (phase schedule, CPU)";
+  let description = [{
+    For every linalg op on f32 tensors that is a contraction with loops
+    (m, n, k) and a multiply-add body, whichever lowering emitted it: tiles
+    (m, n) by MR x NR with scf.for, peels the loops so that the main tiles are
+    static, steps the static tiles by one over k, vectorizes them into
+    `vector.contract` on an MR x NR accumulator, and hoists the accumulator's
+    read and write out of the k loop (a loop-carried vector). The partial
+    tiles of dynamic or ragged dimensions stay linalg ops.
+
+    NR is two vectors of the target's f32 lanes and MR is 8 with 16 lanes
+    (AVX-512: 8 x 32, 16 of the 32 registers), else 6 (AVX2: 6 x 16).
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of a vector register (0: this machine's: 16 with "
+           "AVX-512, 8 with AVX2, else 4)">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
+           "Rows MR of the register tile (0: from the vector width)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+}
+
+def SeqMixLowerVectors : Pass<"seqmix-lower-vectors", "::mlir::ModuleOp"> {
+  let summary = "Lower register tiles (vector.contract, transfers) to FMAs, loads and stores";
+  let description = [{
+    Runs after bufferization, in four ordered pattern groups: contractions to
+    outer products to `vector.fma`; transfer permutations, broadcasts,
+    transposes and shape casts; n-D transfers to unrolled 1-D transfers; 1-D
+    transfers to `vector.load`/`vector.store`. A `vector.contract` that
+    survives is an error. No canonicalization may follow (it would fold the
+    accumulators into scalars).
+  }];
+  let dependentDialects = ["::mlir::vector::VectorDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def SeqMixDestinationPassingEntry
     : Pass<"seqmix-dps-entry", "::mlir::ModuleOp"> {
   let summary = "Turn tensor results of public functions into caller-owned output buffers";

@@ -1,0 +1,79 @@
+//===- LowerVectors.cpp - register tiles down to FMAs ---------------------===//
+//
+// Lowers the vector ops of the register tiles (seqmix-tile-contractions)
+// after bufferization, in the ordered pattern groups of CPU_CODEGEN.md 2d:
+// one set with all of them loops without end (pitfall 1), and no
+// canonicalization may follow (pitfall 2: it folds the accumulator back into
+// hundreds of scalars).
+//   1. vector.contract -> vector.outerproduct -> vector.fma;
+//   2. transfer permutation maps, broadcasts, transposes, shape casts;
+//   3. n-D transfers -> 1-D transfers (fully unrolled);
+//   4. 1-D transfers -> vector.load / vector.store.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix/Transforms/Passes.h"
+
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::seqmix {
+#define GEN_PASS_DEF_SEQMIXLOWERVECTORS
+#include "seqmix/Transforms/Passes.h.inc"
+} // namespace mlir::seqmix
+
+using namespace mlir;
+
+namespace {
+struct LowerVectorsPass
+    : mlir::seqmix::impl::SeqMixLowerVectorsBase<LowerVectorsPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    auto apply = [&](auto populate) {
+      RewritePatternSet patterns(ctx);
+      populate(patterns);
+      // With folding, as transform.apply_patterns does: without it the
+      // broadcast lowering of a cast-away unit dimension produced wrong code
+      // (a row of B replaced by its first element).
+      return applyPatternsGreedily(getOperation(), std::move(patterns));
+    };
+    bool ok =
+        succeeded(apply([](RewritePatternSet &p) {
+          vector::populateCastAwayVectorLeadingOneDimPatterns(p);
+          vector::populateVectorContractLoweringPatterns(
+              p, vector::VectorContractLowering::OuterProduct);
+          vector::populateVectorOuterProductLoweringPatterns(p);
+        })) &&
+        succeeded(apply([](RewritePatternSet &p) {
+          vector::populateVectorTransferPermutationMapLoweringPatterns(p);
+          vector::populateVectorBroadcastLoweringPatterns(p);
+          vector::populateVectorTransposeLoweringPatterns(
+              p, vector::VectorTransposeLowering::EltWise);
+          vector::populateVectorShapeCastLoweringPatterns(p);
+        })) &&
+        succeeded(apply([](RewritePatternSet &p) {
+          populateVectorToSCFConversionPatterns(
+              p,
+              VectorTransferToSCFOptions().enableFullUnroll().setTargetRank(1));
+        })) &&
+        succeeded(apply([](RewritePatternSet &p) {
+          vector::populateVectorTransferLoweringPatterns(p, 1);
+        }));
+    if (!ok) {
+      getOperation().emitError("seqmix-lower-vectors: the vector lowering "
+                               "did not converge");
+      return signalPassFailure();
+    }
+    // A contraction left here would reach LLVM as a scalarized loop.
+    WalkResult left = getOperation().walk([](vector::ContractionOp op) {
+      op.emitError("seqmix-lower-vectors: vector.contract was not lowered "
+                   "to FMAs");
+      return WalkResult::interrupt();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

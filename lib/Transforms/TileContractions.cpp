@@ -1,0 +1,206 @@
+//===- TileContractions.cpp - register tiles for matmul-shaped ops --------===//
+//
+// The CPU schedule for every contraction a lowering emits (phase schedule,
+// on tensors; CPU_CODEGEN.md 4): each linalg op with loops (m, n, k) and a
+// multiply-add body, whichever family emitted it, is
+//   1. tiled by MR x NR over (m, n) with scf.for (8 x 32 f32 with 32 vector
+//      registers of 16 lanes, derived from the vector width otherwise);
+//   2. peeled, so that the main tiles have static MR x NR shapes and only the
+//      last, partial tile of a dynamic or ragged dimension stays general;
+//   3. for the static tiles, stepped by one over k and vectorized into
+//      vector.contract on an MR x NR accumulator, whose read and write are
+//      hoisted out of the k loop, so the accumulator is loop-carried in
+//      registers (seqmix-lower-vectors turns the contract into FMAs).
+// Partial tiles are left as linalg ops for the loop lowering.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix/Transforms/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/TargetParser/Host.h"
+
+namespace mlir::seqmix {
+#define GEN_PASS_DEF_SEQMIXTILECONTRACTIONS
+#include "seqmix/Transforms/Passes.h.inc"
+} // namespace mlir::seqmix
+
+using namespace mlir;
+
+namespace {
+constexpr llvm::StringLiteral kMarker = "seqmix.contraction";
+
+/// Whether `op` is a 2-D contraction C[m, n] += A[m, k] B[k, n] (operands in
+/// any layout) with the loops in (m, n, k) order on f32 tensors.
+bool isTileableContraction(linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumLoops() != 3 ||
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !linalg::isaContractionOpInterface(op))
+    return false;
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1 || dims->m[0] != 0 ||
+      dims->n[0] != 1 || dims->k[0] != 2)
+    return false;
+  for (Value v : op->getOperands())
+    if (!cast<ShapedType>(v.getType()).getElementType().isF32())
+      return false;
+  return true;
+}
+
+/// Whether the contraction's output tile is static (its reduction may be
+/// dynamic: it is stepped by one).
+bool hasStaticTile(linalg::LinalgOp op) {
+  auto t = dyn_cast<RankedTensorType>(op.getDpsInits()[0].getType());
+  return t && t.hasStaticShape();
+}
+
+/// Tiles `op` with `sizes` (one per loop) into scf.for loops; returns the
+/// loops (outermost first) and the tiled op.
+FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter, Operation *op,
+                                     ArrayRef<int64_t> sizes) {
+  scf::SCFTilingOptions options;
+  SmallVector<OpFoldResult> tileSizes;
+  for (int64_t s : sizes)
+    tileSizes.push_back(rewriter.getIndexAttr(s));
+  options.setTileSizes(tileSizes);
+  options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> r =
+      scf::tileUsingSCF(rewriter, cast<TilingInterface>(op), options);
+  if (succeeded(r))
+    rewriter.replaceOp(op, r->replacements);
+  return r;
+}
+
+struct TileContractionsPass
+    : mlir::seqmix::impl::SeqMixTileContractionsBase<TileContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    int64_t lanes = vectorWidth;
+    if (lanes == 0) {
+      llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+      lanes = features.lookup("avx512f") ? 16 : features.lookup("avx2") ? 8 : 4;
+    }
+    if (lanes < 1 || lanes > 64 || (lanes & (lanes - 1))) {
+      module.emitError() << "seqmix-tile-contractions: vector-width must be a "
+                            "power of two from 1 to 64 f32 lanes, got "
+                         << lanes;
+      return signalPassFailure();
+    }
+    // Two vectors per accumulator row; with 32 registers (AVX-512) eight
+    // rows, otherwise six (AVX2's 16 registers hold 12 accumulators, the
+    // two rows of B and a broadcast).
+    int64_t nr = 2 * lanes, mr = lanes >= 16 ? 8 : 6;
+    if (tileRows > 0)
+      mr = tileRows;
+
+    IRRewriter rewriter(&getContext());
+    SmallVector<linalg::LinalgOp> contractions;
+    module.walk([&](linalg::LinalgOp op) {
+      if (isTileableContraction(op))
+        contractions.push_back(op);
+    });
+    // 1-2: register tiles over (m, n), peeled.
+    for (linalg::LinalgOp op : contractions) {
+      op->setAttr(kMarker, rewriter.getUnitAttr());
+      FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, {mr, nr, 0});
+      if (failed(r)) {
+        op->emitError("seqmix-tile-contractions: cannot tile this "
+                      "contraction");
+        return signalPassFailure();
+      }
+      for (LoopLikeOpInterface loop : r->loops) {
+        auto forOp = cast<scf::ForOp>(loop.getOperation());
+        scf::ForOp partial;
+        rewriter.setInsertionPoint(forOp);
+        // Fails (harmlessly) when the trip count is already exact.
+        (void)scf::peelForLoopAndSimplifyBounds(rewriter, forOp, partial);
+      }
+    }
+    // Fold the peeled bounds into static tile shapes.
+    if (failed(applyPatternsGreedily(module, canonicalization()))) {
+      module.emitError("seqmix-tile-contractions: canonicalization failed");
+      return signalPassFailure();
+    }
+    // 3: the static tiles, stepped by one over k and vectorized.
+    SmallVector<Operation *> tiles;
+    module.walk([&](linalg::LinalgOp op) {
+      if (op->hasAttr(kMarker) && hasStaticTile(op))
+        tiles.push_back(op);
+    });
+    for (Operation *op : tiles) {
+      FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, {0, 0, 1});
+      if (failed(r) || r->tiledOps.size() != 1) {
+        op->emitError("seqmix-tile-contractions: cannot step the reduction");
+        return signalPassFailure();
+      }
+      Operation *step = r->tiledOps.front();
+      rewriter.setInsertionPoint(step);
+      FailureOr<linalg::VectorizationResult> v = linalg::vectorize(
+          rewriter, step, /*inputVectorSizes=*/{}, /*inputScalableVecDims=*/{},
+          /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
+          /*assumeDynamicDimsMatchVecSizes=*/false,
+          /*createNamedContraction=*/true);
+      if (failed(v)) {
+        step->emitError("seqmix-tile-contractions: cannot vectorize the "
+                        "register tile");
+        return signalPassFailure();
+      }
+      rewriter.replaceOp(step, v->replacements);
+    }
+    // A generic's multiply and reduction become one vector.contract (before
+    // canonicalization folds the unit-size reduction away).
+    {
+      RewritePatternSet patterns(&getContext());
+      vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
+      vector::populateVectorReductionToContractPatterns(patterns);
+      if (failed(applyPatternsGreedily(module, std::move(patterns)))) {
+        module.emitError(
+            "seqmix-tile-contractions: contraction forming failed");
+        return signalPassFailure();
+      }
+    }
+    if (failed(applyPatternsGreedily(module, canonicalization()))) {
+      module.emitError("seqmix-tile-contractions: canonicalization failed");
+      return signalPassFailure();
+    }
+    // The accumulator's read and write become a loop-carried vector.
+    SmallVector<scf::ForOp> kLoops;
+    module.walk([&](scf::ForOp loop) {
+      if (!loop.getBody()->getOps<vector::ContractionOp>().empty())
+        kLoops.push_back(loop);
+    });
+    for (scf::ForOp loop : kLoops)
+      (void)hoistLoopInvariantSubsets(rewriter, loop);
+    module.walk([&](Operation *op) { op->removeAttr(kMarker); });
+  }
+
+  FrozenRewritePatternSet canonicalization() {
+    RewritePatternSet patterns(&getContext());
+    for (RegisteredOperationName name : getContext().getRegisteredOperations())
+      name.getCanonicalizationPatterns(patterns, &getContext());
+    for (Dialect *d : getContext().getLoadedDialects())
+      d->getCanonicalizationPatterns(patterns);
+    return FrozenRewritePatternSet(std::move(patterns));
+  }
+};
+} // namespace

@@ -1,0 +1,80 @@
+// RUN: seqmix-opt %s --seqmix-tile-contractions=vector-width=16 | FileCheck %s --enable-var-scope
+// RUN: seqmix-opt %s --seqmix-tile-contractions=vector-width=8 | FileCheck %s --check-prefix=AVX2
+// RUN: not seqmix-opt %s --seqmix-tile-contractions=vector-width=3 2>&1 | FileCheck %s --check-prefix=BADWIDTH
+
+// Every matmul-shaped linalg op (named or generic, any operand layout) gets
+// 8 x 32 register tiles with 16 lanes (6 x 16 with 8): static tiles step the
+// reduction by one into a vector.contract whose accumulator is a loop-carried
+// vector; the partial tile of a dynamic dimension stays a linalg op.
+
+// CHECK-LABEL: func @static_mm
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c8
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c32
+// CHECK: %[[ACC0:.*]] = vector.transfer_read {{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: %[[K:.*]]:2 = scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %{{.*}}, %[[ACC:.*]] = %[[ACC0]]) -> (tensor<8x32xf32>, vector<8x32xf32>)
+// CHECK: vector.contract {{.*}} %[[ACC]] : vector<8x1xf32>, vector<1x32xf32> into vector<8x32xf32>
+// CHECK: vector.transfer_write %[[K]]#1
+// CHECK-NOT: linalg.matmul
+// CHECK: return
+// AVX2-LABEL: func @static_mm
+// AVX2: scf.for %{{.*}} step %c6
+// AVX2: scf.for %{{.*}} step %c16
+// AVX2: vector.contract {{.*}} : vector<6x1xf32>, vector<1x16xf32> into vector<6x16xf32>
+// BADWIDTH: seqmix-tile-contractions: vector-width must be a power of two from 1 to 64 f32 lanes, got 3
+func.func @static_mm(%a: tensor<16x64xf32>, %b: tensor<64x64xf32>) -> tensor<16x64xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<16x64xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<16x64xf32>) -> tensor<16x64xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<16x64xf32>, tensor<64x64xf32>) outs(%z : tensor<16x64xf32>) -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+
+// A dynamic row count: the loop is peeled into full 8-row tiles (vectorized)
+// and one partial tile (a linalg.matmul on ? rows).
+// CHECK-LABEL: func @dynamic_m
+// CHECK: %[[DIM:.*]] = tensor.dim
+// CHECK: %[[SPLIT:.*]] = affine.apply {{.*}}()[%[[DIM]]]
+// CHECK: scf.for %{{.*}} = %c0 to %[[SPLIT]] step %c8
+// CHECK: vector.contract
+// CHECK: scf.for %{{.*}} = %[[SPLIT]] to %[[DIM]] step %c8
+// CHECK: linalg.matmul {{.*}} -> tensor<?x32xf32>
+func.func @dynamic_m(%a: tensor<?x64xf32>, %b: tensor<64x64xf32>, %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<?x64xf32>, tensor<64x64xf32>) outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// A generic reading A transposed (the state update K^T V) with a dynamic
+// reduction: the same register tile, the reduction loop over ? steps.
+#ka = affine_map<(m, n, k) -> (k, m)>
+#kb = affine_map<(m, n, k) -> (k, n)>
+#kc = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func @transposed_a
+// CHECK: %[[R:.*]] = tensor.dim
+// CHECK: scf.for %{{.*}} = %c0 to %[[R]] step %c1 iter_args({{.*}}) -> (tensor<8x32xf32>, vector<8x32xf32>)
+// CHECK: vector.contract {{.*}} : vector<1x8xf32>, vector<1x32xf32> into vector<8x32xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @transposed_a(%a: tensor<?x16xf32>, %b: tensor<?x32xf32>, %c: tensor<16x32xf32>) -> tensor<16x32xf32> {
+  %r = linalg.generic {indexing_maps = [#ka, #kb, #kc], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<?x16xf32>, tensor<?x32xf32>) outs(%c : tensor<16x32xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<16x32xf32>
+  return %r : tensor<16x32xf32>
+}
+
+// Not a contraction: left alone.
+#id = affine_map<(i, j) -> (i, j)>
+// CHECK-LABEL: func @elementwise
+// CHECK-NOT: scf.for
+// CHECK: linalg.generic
+func.func @elementwise(%a: tensor<16x32xf32>) -> tensor<16x32xf32> {
+  %r = linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%a : tensor<16x32xf32>) {
+  ^bb0(%x: f32):
+    %y = arith.mulf %x, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<16x32xf32>
+  return %r : tensor<16x32xf32>
+}
