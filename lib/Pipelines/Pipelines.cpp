@@ -101,11 +101,24 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   case Phase::Schedule: {
     // Register tiles for every contraction, then the remaining (partial or
     // elementwise) linalg ops in unit-stride loop order.
-    SeqMixTileContractionsOptions tiles;
-    tiles.vectorWidth = opts.vectorWidth;
-    pm.addPass(createSeqMixTileContractions(tiles));
     std::string err;
     llvm::raw_string_ostream os(err);
+    if (!opts.scheduleFile.empty()) {
+      // A user's transform script replaces the built-in register tiling.
+      if (failed(parsePassPipeline("transform-preload-library{transform-"
+                                   "library-paths=" +
+                                       opts.scheduleFile +
+                                       "},transform-interpreter",
+                                   pm, os))) {
+        llvm::errs() << "internal error: bad schedule pipeline: " << err
+                     << "\n";
+        return failure();
+      }
+    } else {
+      SeqMixTileContractionsOptions tiles;
+      tiles.vectorWidth = opts.vectorWidth;
+      pm.addPass(createSeqMixTileContractions(tiles));
+    }
     if (failed(parsePassPipeline("linalg-generalize-named-ops", pm, os)))
       return failure();
     pm.addPass(createSeqMixInterchangeForUnitStride());
@@ -116,6 +129,11 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     break;
   case Phase::LLVM:
     pm.addPass(createSeqMixHideEntry());
+    {
+      SeqMixVectorizeRowsOptions rows;
+      rows.vectorWidth = opts.vectorWidth;
+      pm.addPass(createSeqMixVectorizeRows(rows));
+    }
     pm.addPass(createSeqMixLowerVectors());
     pm.addPass(createSeqMixExpandMemRefCopies());
     pm.addPass(createSeqMixApproximateExp());

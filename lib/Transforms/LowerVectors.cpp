@@ -5,7 +5,8 @@
 // one set with all of them loops without end (pitfall 1), and no
 // canonicalization may follow (pitfall 2: it folds the accumulator back into
 // hundreds of scalars).
-//   1. vector.contract -> vector.outerproduct -> vector.fma;
+//   1. vector.contract -> vector.outerproduct -> vector.fma, row
+//      reductions -> vector.reduction;
 //   2. transfer permutation maps, broadcasts, transposes, shape casts;
 //   3. n-D transfers -> 1-D transfers (fully unrolled);
 //   4. 1-D transfers -> vector.load / vector.store.
@@ -45,6 +46,8 @@ struct LowerVectorsPass
           vector::populateVectorContractLoweringPatterns(
               p, vector::VectorContractLowering::OuterProduct);
           vector::populateVectorOuterProductLoweringPatterns(p);
+          vector::populateVectorMultiReductionLoweringPatterns(
+              p, vector::VectorMultiReductionLowering::InnerReduction);
         })) &&
         succeeded(apply([](RewritePatternSet &p) {
           vector::populateVectorTransferPermutationMapLoweringPatterns(p);

@@ -11,7 +11,9 @@
 //      vector.contract on an MR x NR accumulator, whose read and write are
 //      hoisted out of the k loop, so the accumulator is loop-carried in
 //      registers (seqmix-lower-vectors turns the contract into FMAs).
-// Partial tiles are left as linalg ops for the loop lowering.
+// Partial tiles are left as linalg ops for the loop lowering. Elementwise
+// work is vectorized after bufferization (seqmix-vectorize-rows), where its
+// many small tiles cost the bufferization analysis nothing.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Transforms/Passes.h"
@@ -95,17 +97,10 @@ struct TileContractionsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    int64_t lanes = vectorWidth;
-    if (lanes == 0) {
-      llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-      lanes = features.lookup("avx512f") ? 16 : features.lookup("avx2") ? 8 : 4;
-    }
-    if (lanes < 1 || lanes > 64 || (lanes & (lanes - 1))) {
-      module.emitError() << "seqmix-tile-contractions: vector-width must be a "
-                            "power of two from 1 to 64 f32 lanes, got "
-                         << lanes;
+    int64_t lanes = vectorWidth ? vectorWidth : mlir::seqmix::hostF32Lanes();
+    if (failed(mlir::seqmix::checkF32Lanes(module, lanes,
+                                           "seqmix-tile-contractions")))
       return signalPassFailure();
-    }
     // Two vectors per accumulator row; with 32 registers (AVX-512) eight
     // rows, otherwise six (AVX2's 16 registers hold 12 accumulators, the
     // two rows of B and a broadcast).
@@ -192,6 +187,11 @@ struct TileContractionsPass
     for (scf::ForOp loop : kLoops)
       (void)hoistLoopInvariantSubsets(rewriter, loop);
     module.walk([&](Operation *op) { op->removeAttr(kMarker); });
+    // Drop the tensor iter_args the hoisting left unused.
+    if (failed(applyPatternsGreedily(module, canonicalization()))) {
+      module.emitError("seqmix-tile-contractions: canonicalization failed");
+      return signalPassFailure();
+    }
   }
 
   FrozenRewritePatternSet canonicalization() {
@@ -204,3 +204,18 @@ struct TileContractionsPass
   }
 };
 } // namespace
+
+int64_t mlir::seqmix::hostF32Lanes() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512f") ? 16 : features.lookup("avx2") ? 8 : 4;
+}
+
+LogicalResult mlir::seqmix::checkF32Lanes(Operation *op, int64_t lanes,
+                                          StringRef pass) {
+  if (lanes >= 1 && lanes <= 64 && (lanes & (lanes - 1)) == 0)
+    return success();
+  return op->emitError() << pass
+                         << ": vector-width must be a power of two from 1 to "
+                            "64 f32 lanes, got "
+                         << lanes;
+}

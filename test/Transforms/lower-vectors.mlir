@@ -5,9 +5,7 @@
 // the loop-carried accumulator; no vector.contract, no transfer op and no
 // allocation are left in the micro-kernel.
 // CHECK-LABEL: func @mm
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args({{.*}}) -> (memref<8x32xf32{{.*}}>, vector<8x32xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args({{.*}}) -> (vector<8x32xf32>)
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: vector.transfer
 // CHECK-COUNT-8: vector.fma {{.*}} : vector<32xf32>

@@ -97,6 +97,11 @@ static cl::opt<std::string> threading(
     cl::desc("How the independent (batch, head) slices run: openmp (threads "
              "of LLVM's libomp; OMP_NUM_THREADS sets how many) or none"),
     cl::value_desc("kind"), cl::init("openmp"), cl::cat(compileCat));
+static cl::opt<std::string> scheduleFile(
+    "schedule",
+    cl::desc("A transform-dialect script (@__transform_main) to run as the "
+             "schedule phase instead of the built-in CPU schedule"),
+    cl::value_desc("file.mlir"), cl::init(""), cl::cat(compileCat));
 static cl::opt<int64_t> workers(
     "workers",
     cl::desc("Threads the layer will run on, for split-KV decode of softmax "
@@ -241,6 +246,18 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     return failure();
   }
   opts.workers = workers;
+  if (!scheduleFile.empty()) {
+    if (!llvm::sys::fs::is_regular_file(scheduleFile)) {
+      fail("--schedule: cannot read '" + scheduleFile +
+           "' (expected a transform-dialect .mlir file)");
+      return failure();
+    }
+    if (scheduleFile.getValue().find_first_of(",{}") != std::string::npos) {
+      fail("--schedule: the path may not contain ',', '{' or '}'");
+      return failure();
+    }
+    opts.scheduleFile = scheduleFile;
+  }
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
     fail("--form must be auto, parallel, chunked or recurrent, got '" +
          opts.form + "'");

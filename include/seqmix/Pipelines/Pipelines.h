@@ -35,6 +35,9 @@ struct CompileOptions {
   /// f32 lanes of the target's vector registers for the register tiles (0:
   /// this machine's).
   int64_t vectorWidth = 0;
+  /// A transform-dialect script run as the schedule phase instead of the
+  /// built-in one (empty: built-in).
+  std::string scheduleFile;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

@@ -97,6 +97,26 @@ def SeqMixTileContractions
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
 }
 
+def SeqMixVectorizeRows : Pass<"seqmix-vectorize-rows", "::mlir::ModuleOp"> {
+  let summary = "Vectorize elementwise work and row reductions in rows of one vector register (after bufferization)";
+  let description = [{
+    Every linalg op on f32 memrefs whose innermost loop walks the innermost,
+    contiguous dimension of each operand it indexes (scaling, masks, exp,
+    fills, row maxima and sums) is tiled into rows of `vector-width` elements
+    along that loop and 1 along the others; the row loop is peeled and the
+    full rows are vectorized (`vector.transfer_read`/`write`,
+    `vector.multi_reduction`). The ragged rest stays a linalg op.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of a vector register (0: this machine's)">
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::vector::VectorDialect"];
+}
+
 def SeqMixLowerVectors : Pass<"seqmix-lower-vectors", "::mlir::ModuleOp"> {
   let summary = "Lower register tiles (vector.contract, transfers) to FMAs, loads and stores";
   let description = [{

@@ -1,0 +1,62 @@
+// RUN: seqmix-opt %s --seqmix-vectorize-rows=vector-width=16 | FileCheck %s
+// RUN: not seqmix-opt %s --seqmix-vectorize-rows=vector-width=12 2>&1 | FileCheck %s --check-prefix=BADWIDTH
+
+// After bufferization, elementwise work and row reductions along the
+// innermost, contiguous dimension are cut into rows of 16 lanes, peeled, and
+// the full rows vectorized; the ragged rest of a dynamic row stays a linalg
+// op. BADWIDTH: seqmix-vectorize-rows: vector-width must be a power of two from 1 to 64 f32 lanes, got 12
+#id = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+#tr = affine_map<(i, j) -> (j, i)>
+
+// CHECK-LABEL: func @elementwise
+// CHECK: scf.for %{{.*}} = %c0 to %c16 step %c1
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16
+// CHECK: vector.transfer_read {{.*}} {in_bounds = [true, true]} {{.*}} vector<1x16xf32>
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<1x16xf32>
+// CHECK: vector.transfer_write
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @elementwise(%a: memref<16x32xf32>) {
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%a : memref<16x32xf32>) {
+  ^bb0(%x: f32):
+    %y = arith.mulf %x, %x : f32
+    linalg.yield %y : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func @row_max_dynamic
+// CHECK: %[[N:.*]] = memref.dim %{{.*}}, %c1
+// CHECK: %[[SPLIT:.*]] = affine.apply {{.*}}()[%[[N]]]
+// CHECK: scf.for %{{.*}} = %c0 to %[[SPLIT]] step %c16
+// CHECK: vector.multi_reduction <maximumf>, {{.*}} : vector<1x16xf32> to vector<1xf32>
+// CHECK: scf.for %{{.*}} = %[[SPLIT]] to %[[N]] step %c16
+// CHECK: linalg.generic
+func.func @row_max_dynamic(%s: memref<8x?xf32>, %m: memref<8xf32>) {
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%s : memref<8x?xf32>) outs(%m : memref<8xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %y = arith.maximumf %x, %acc : f32
+    linalg.yield %y : f32
+  }
+  return
+}
+
+// A transpose reads its input across rows, and a row with a non-unit inner
+// stride is not contiguous: neither is cut into rows.
+// CHECK-LABEL: func @not_rows
+// CHECK-NOT: scf.for
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+func.func @not_rows(%a: memref<16x32xf32>, %b: memref<32x16xf32>, %c: memref<16x32xf32, strided<[1, 16]>>) {
+  linalg.generic {indexing_maps = [#tr, #id], iterator_types = ["parallel", "parallel"]} ins(%a : memref<16x32xf32>) outs(%b : memref<32x16xf32>) {
+  ^bb0(%x: f32, %y: f32):
+    linalg.yield %x : f32
+  }
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%c : memref<16x32xf32, strided<[1, 16]>>) {
+  ^bb0(%x: f32):
+    %y = arith.mulf %x, %x : f32
+    linalg.yield %y : f32
+  }
+  return
+}
