@@ -246,6 +246,15 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     return failure();
   }
   opts.workers = workers;
+  if (targetCpu != "host") {
+    // The register tiles follow the named CPU's vector width.
+    llvm::Expected<int64_t> lanes = cpuF32Lanes(targetCpu);
+    if (!lanes) {
+      fail("--target-cpu: " + llvm::toString(lanes.takeError()));
+      return failure();
+    }
+    opts.vectorWidth = *lanes;
+  }
   if (!scheduleFile.empty()) {
     if (!llvm::sys::fs::is_regular_file(scheduleFile)) {
       fail("--schedule: cannot read '" + scheduleFile +

@@ -33,6 +33,10 @@ workspaceLimits(ModuleOp module, int64_t workspaceBytes = int64_t(1) << 31);
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createCpuTargetMachine(llvm::StringRef cpu);
 
+/// f32 lanes of the vector registers of a named CPU (`llc-22 -mcpu=help`): 16
+/// with AVX-512, 8 with AVX2, else 4; an error for an unknown name.
+llvm::Expected<int64_t> cpuF32Lanes(llvm::StringRef cpu);
+
 /// Translates an LLVM-dialect module to LLVM IR for `tm`, optimizes it at -O3
 /// and adds the `seqmix_abi_metadata` symbol.
 std::unique_ptr<llvm::Module>

@@ -201,6 +201,27 @@ FailureOr<std::string> mlir::seqmix::workspaceLimits(ModuleOp module,
   return lines;
 }
 
+llvm::Expected<int64_t> mlir::seqmix::cpuF32Lanes(llvm::StringRef cpu) {
+  initNativeTarget();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), err);
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (!generic || !generic->isCPUStringValid(cpu))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "unknown CPU '%s' for %s (llc-22 -mcpu=help lists the names)",
+        cpu.str().c_str(), triple.str().c_str());
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, cpu, ""));
+  if (sti->checkFeatures("+avx512f"))
+    return 16;
+  return sti->checkFeatures("+avx2") ? 8 : 4;
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 mlir::seqmix::createCpuTargetMachine(llvm::StringRef cpu) {
   initNativeTarget();
