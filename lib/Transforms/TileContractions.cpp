@@ -18,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix/Transforms/Passes.h"
 
+#include "ScheduleUtils.h"
+
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -34,8 +36,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
-#include "llvm/ADT/StringMap.h"
-#include "llvm/TargetParser/Host.h"
 
 namespace mlir::seqmix {
 #define GEN_PASS_DEF_SEQMIXTILECONTRACTIONS
@@ -46,6 +46,7 @@ using namespace mlir;
 
 namespace {
 constexpr llvm::StringLiteral kMarker = "seqmix.contraction";
+constexpr llvm::StringLiteral kPass = "seqmix-tile-contractions";
 
 /// Whether `op` is a 2-D contraction C[m, n] += A[m, k] B[k, n] (operands in
 /// any layout) with the loops in (m, n, k) order on f32 tensors.
@@ -97,10 +98,11 @@ struct TileContractionsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    int64_t lanes = vectorWidth ? vectorWidth : mlir::seqmix::hostF32Lanes();
-    if (failed(mlir::seqmix::checkF32Lanes(module, lanes,
-                                           "seqmix-tile-contractions")))
+    FailureOr<int64_t> width =
+        mlir::seqmix::resolveF32Lanes(module, vectorWidth, kPass);
+    if (failed(width))
       return signalPassFailure();
+    int64_t lanes = *width;
     // Two vectors per accumulator row; with 32 registers (AVX-512) eight
     // rows, otherwise six (AVX2's 16 registers hold 12 accumulators, the
     // two rows of B and a broadcast).
@@ -132,10 +134,8 @@ struct TileContractionsPass
       }
     }
     // Fold the peeled bounds into static tile shapes.
-    if (failed(applyPatternsGreedily(module, canonicalization()))) {
-      module.emitError("seqmix-tile-contractions: canonicalization failed");
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
-    }
     // 3: the static tiles, stepped by one over k and vectorized.
     SmallVector<Operation *> tiles;
     module.walk([&](linalg::LinalgOp op) {
@@ -149,18 +149,12 @@ struct TileContractionsPass
         return signalPassFailure();
       }
       Operation *step = r->tiledOps.front();
-      rewriter.setInsertionPoint(step);
-      FailureOr<linalg::VectorizationResult> v = linalg::vectorize(
-          rewriter, step, /*inputVectorSizes=*/{}, /*inputScalableVecDims=*/{},
-          /*vectorizeNDExtract=*/false, /*flatten1DDepthwiseConv=*/false,
-          /*assumeDynamicDimsMatchVecSizes=*/false,
-          /*createNamedContraction=*/true);
-      if (failed(v)) {
+      if (!mlir::seqmix::vectorizeInPlace(rewriter, step,
+                                          /*createNamedContraction=*/true)) {
         step->emitError("seqmix-tile-contractions: cannot vectorize the "
                         "register tile");
         return signalPassFailure();
       }
-      rewriter.replaceOp(step, v->replacements);
     }
     // A generic's multiply and reduction become one vector.contract (before
     // canonicalization folds the unit-size reduction away).
@@ -174,10 +168,8 @@ struct TileContractionsPass
         return signalPassFailure();
       }
     }
-    if (failed(applyPatternsGreedily(module, canonicalization()))) {
-      module.emitError("seqmix-tile-contractions: canonicalization failed");
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
-    }
     // The accumulator's read and write become a loop-carried vector.
     SmallVector<scf::ForOp> kLoops;
     module.walk([&](scf::ForOp loop) {
@@ -188,34 +180,15 @@ struct TileContractionsPass
       (void)hoistLoopInvariantSubsets(rewriter, loop);
     module.walk([&](Operation *op) { op->removeAttr(kMarker); });
     // Drop the tensor iter_args the hoisting left unused.
-    if (failed(applyPatternsGreedily(module, canonicalization()))) {
-      module.emitError("seqmix-tile-contractions: canonicalization failed");
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
-    }
   }
 
-  FrozenRewritePatternSet canonicalization() {
-    RewritePatternSet patterns(&getContext());
-    for (RegisteredOperationName name : getContext().getRegisteredOperations())
-      name.getCanonicalizationPatterns(patterns, &getContext());
-    for (Dialect *d : getContext().getLoadedDialects())
-      d->getCanonicalizationPatterns(patterns);
-    return FrozenRewritePatternSet(std::move(patterns));
+  LogicalResult initialize(MLIRContext *ctx) override {
+    canonicalization = mlir::seqmix::canonicalizationPatterns(ctx);
+    return success();
   }
+
+  FrozenRewritePatternSet canonicalization;
 };
 } // namespace
-
-int64_t mlir::seqmix::hostF32Lanes() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512f") ? 16 : features.lookup("avx2") ? 8 : 4;
-}
-
-LogicalResult mlir::seqmix::checkF32Lanes(Operation *op, int64_t lanes,
-                                          StringRef pass) {
-  if (lanes >= 1 && lanes <= 64 && (lanes & (lanes - 1)) == 0)
-    return success();
-  return op->emitError() << pass
-                         << ": vector-width must be a power of two from 1 to "
-                            "64 f32 lanes, got "
-                         << lanes;
-}

@@ -12,6 +12,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix/Transforms/Passes.h"
 
+#include "ScheduleUtils.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -28,6 +30,7 @@ using namespace mlir;
 
 namespace {
 constexpr llvm::StringLiteral kMarker = "seqmix.row";
+constexpr llvm::StringLiteral kPass = "seqmix-vectorize-rows";
 
 /// Whether `op` reads and writes every buffer along its innermost dimension
 /// in its innermost loop (or does not index it at all: broadcasts).
@@ -68,10 +71,11 @@ struct VectorizeRowsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    int64_t lanes = vectorWidth ? vectorWidth : mlir::seqmix::hostF32Lanes();
-    if (failed(mlir::seqmix::checkF32Lanes(module, lanes,
-                                           "seqmix-vectorize-rows")))
+    FailureOr<int64_t> width =
+        mlir::seqmix::resolveF32Lanes(module, vectorWidth, kPass);
+    if (failed(width))
       return signalPassFailure();
+    int64_t lanes = *width;
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::LinalgOp> ops;
     module.walk([&](linalg::LinalgOp op) {
@@ -104,7 +108,7 @@ struct VectorizeRowsPass
       }
     }
     // Fold the peeled bounds into static row shapes.
-    if (failed(canonicalize()))
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
     SmallVector<Operation *> rows;
     module.walk([&](linalg::LinalgOp op) {
@@ -120,30 +124,18 @@ struct VectorizeRowsPass
           op.getStaticLoopRanges().back() == lanes)
         rows.push_back(op);
     });
-    for (Operation *op : rows) {
-      rewriter.setInsertionPoint(op);
-      FailureOr<linalg::VectorizationResult> v =
-          linalg::vectorize(rewriter, op);
-      if (failed(v))
-        continue; // stays a loop
-      if (v->replacements.empty())
-        rewriter.eraseOp(op);
-      else
-        rewriter.replaceOp(op, v->replacements);
-    }
+    for (Operation *op : rows)
+      (void)mlir::seqmix::vectorizeInPlace(rewriter, op); // else: a loop
     // Folding proves the row transfers in bounds (no masks, no checks).
-    if (failed(canonicalize()))
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
   }
 
-  LogicalResult canonicalize() {
-    RewritePatternSet patterns(&getContext());
-    for (RegisteredOperationName name : getContext().getRegisteredOperations())
-      name.getCanonicalizationPatterns(patterns, &getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return getOperation().emitError(
-          "seqmix-vectorize-rows: canonicalization failed");
+  LogicalResult initialize(MLIRContext *ctx) override {
+    canonicalization = mlir::seqmix::canonicalizationPatterns(ctx);
     return success();
   }
+
+  FrozenRewritePatternSet canonicalization;
 };
 } // namespace

@@ -20,13 +20,6 @@ namespace mlir::seqmix {
 
 #define GEN_PASS_REGISTRATION
 #include "seqmix/Transforms/Passes.h.inc"
-
-/// f32 lanes of this machine's vector registers: 16 with AVX-512, 8 with
-/// AVX2, else 4.
-int64_t hostF32Lanes();
-/// Whether `lanes` is a usable vector width (a power of two, 1 to 64);
-/// emits the error on `op`, naming `pass`, when not.
-LogicalResult checkF32Lanes(Operation *op, int64_t lanes, StringRef pass);
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_TRANSFORMS_PASSES_H
