@@ -8,7 +8,7 @@ PKGS=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   clang-22 lld-22 clang-format-22 libomp-22-dev
   libgtest-dev
-  python3 python3-numpy
+  python3 python3-numpy python3-dev python3-venv
 )
 
 # --sanitizers: also the compiler-rt runtimes (ASan, UBSan, libFuzzer) for
@@ -24,7 +24,29 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
+# The project's Python environment: PyTorch for seqmix-bench's peers and the
+# tests that compare against them. It lives outside the checkout so that
+# every clone on this machine shares one copy of the (large) wheels;
+# SEQMIX_VENV moves it (then configure with -DSEQMIX_DEFAULT_PYTHON).
+SEQMIX_VENV=${SEQMIX_VENV:-$HOME/.cache/seqmix/venv}
+install_venv() {
+  # The stamp is written once the packages import (importing torch takes
+  # seconds; this check must not).
+  local stamp="$SEQMIX_VENV/.seqmix-deps-ok"
+  if [ -x "$SEQMIX_VENV/bin/python3" ] && [ -f "$stamp" ]; then
+    return 0
+  fi
+  echo "install-deps: creating $SEQMIX_VENV (numpy, PyTorch; a few GB)"
+  # Debian's interpreter: seqmix-bench embeds its libpython.
+  /usr/bin/python3 -m venv "$SEQMIX_VENV"
+  "$SEQMIX_VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    "numpy>=1.24" "torch>=2.5"
+  "$SEQMIX_VENV/bin/python3" -c "import torch, numpy"
+  touch "$stamp"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  install_venv
   exit 0
 fi
 
@@ -41,3 +63,4 @@ if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+install_venv

@@ -19,8 +19,20 @@ config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%examples", os.path.join(config.seqmix_src_root, "examples")))
 config.substitutions.append(("%seqmix_src", config.seqmix_src_root))
 config.substitutions.append(("%seqmix_obj", config.seqmix_obj_root))
-llvm_config.add_tool_substitutions(["seqmix-opt", "seqmixc", "seqmix-run-layer-c"],
+llvm_config.add_tool_substitutions(["seqmix-opt", "seqmixc", "seqmix-run-layer-c",
+                                    "seqmix-bench"],
                                    [config.seqmix_tools_dir])
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["not", "count", "split-file", "llvm-nm", "llvm-readelf"],
                                    [config.llvm_tools_dir])
+
+# The project's venv with PyTorch (scripts/install-deps.sh): tests that time
+# or compare against PyTorch peers say REQUIRES: torch.
+import subprocess
+try:
+    if subprocess.run([config.seqmix_python, "-c", "import torch"],
+                      capture_output=True, timeout=120).returncode == 0:
+        config.available_features.add("torch")
+except (OSError, subprocess.TimeoutExpired):
+    pass
+config.substitutions.append(("%seqmix_python", config.seqmix_python))

@@ -134,7 +134,8 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.depth = delta ? T : 1;
       items = slices;
     }
-    e.bytes += act + (vectorGate ? 4 * T * K : 0);
+    e.bytes += act + (vectorGate ? 4 * T * K : 0) +
+               4 * K * V * ((p.stateIn ? 1 : 0) + (p.stateOut ? 1 : 0));
     break;
   }
   case Mixer::SelectiveScan:

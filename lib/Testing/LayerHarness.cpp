@@ -390,3 +390,58 @@ ErrorStats seqmix::compareToReference(const std::vector<float> &got,
 bool seqmix::withinTolerance(const ErrorStats &e, const Tolerance &tol) {
   return e.finite && e.relRms <= tol.relRms && e.maxRel <= tol.maxRel;
 }
+
+std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
+                                              int64_t T, int64_t Tk) {
+  Problem p;
+  switch (spec.mixer) {
+  case Mixer::GatedLinearAttention:
+    p.gate = spec.gate == "constant" ? Gate::Constant
+             : spec.gate == "scalar" ? Gate::Scalar
+             : spec.gate == "vector" ? Gate::Vector
+                                     : Gate::None;
+    break;
+  case Mixer::LinearAttention:
+  case Mixer::DeltaRule:
+    break;
+  case Mixer::SoftmaxAttention:
+    p.kvLen = Tk > 0 ? Tk : 0;
+    p.causal = spec.causal;
+    break;
+  default:
+    return std::nullopt;
+  }
+  p.family = spec.mixer;
+  p.batch = B;
+  p.heads = spec.heads;
+  p.seqLen = T;
+  p.keyDim = spec.headKeyDim;
+  p.valueDim = spec.headValueDim;
+  p.stateIn = spec.initialState;
+  p.stateOut = spec.finalState;
+  return p;
+}
+
+std::optional<std::pair<Form, int64_t>>
+seqmix::parseFormName(llvm::StringRef name) {
+  int64_t chunk = 0;
+  if (name == "parallel")
+    return std::pair{Form::Parallel, int64_t(0)};
+  if (name == "recurrent")
+    return std::pair{Form::Recurrent, int64_t(0)};
+  if (name.consume_front("chunked(chunk ") && name.consume_back(")") &&
+      !name.getAsInteger(10, chunk) && chunk > 0)
+    return std::pair{Form::Chunked, chunk};
+  return std::nullopt;
+}
+
+std::optional<double> seqmix::formFlops(const LayerSpec &spec,
+                                        llvm::StringRef form, int64_t B,
+                                        int64_t T, int64_t Tk) {
+  std::optional<Problem> p = problemForSpec(spec, B, T, Tk);
+  std::optional<std::pair<Form, int64_t>> f = parseFormName(form);
+  if (!p || !f)
+    return std::nullopt;
+  Estimate e = estimateForm(*p, f->first, f->second, Machine::hostCpu());
+  return e.flopsMatmul + e.flopsVector;
+}

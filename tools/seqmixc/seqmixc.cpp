@@ -512,55 +512,6 @@ int compileMain(MLIRContext &ctx) {
   return emitNative(*c, kind, outputFile);
 }
 
-/// The FLOPs of the chosen form (FORMS.md 6.1, as the cost model counts
-/// them), when the layer is one op whose form the model describes.
-std::optional<double> formFlops(const ::seqmix::LayerSpec &spec,
-                                llvm::StringRef forms, int64_t B, int64_t T,
-                                int64_t Tk = -1) {
-  ::seqmix::Problem p;
-  switch (spec.mixer) {
-  case ::seqmix::Mixer::GatedLinearAttention:
-    p.family = ::seqmix::Mixer::GatedLinearAttention;
-    p.gate = spec.gate == "constant" ? ::seqmix::Gate::Constant
-             : spec.gate == "scalar" ? ::seqmix::Gate::Scalar
-             : spec.gate == "vector" ? ::seqmix::Gate::Vector
-                                     : ::seqmix::Gate::None;
-    break;
-  case ::seqmix::Mixer::LinearAttention:
-    p.family = ::seqmix::Mixer::LinearAttention;
-    break;
-  case ::seqmix::Mixer::DeltaRule:
-    p.family = ::seqmix::Mixer::DeltaRule;
-    break;
-  case ::seqmix::Mixer::SoftmaxAttention:
-    p.family = ::seqmix::Mixer::SoftmaxAttention;
-    p.kvLen = Tk > 0 ? Tk : 0;
-    p.causal = spec.causal;
-    break;
-  default:
-    return std::nullopt;
-  }
-  p.batch = B;
-  p.heads = spec.heads;
-  p.seqLen = T;
-  p.keyDim = spec.headKeyDim;
-  p.valueDim = spec.headValueDim;
-  ::seqmix::Form form;
-  int64_t chunk = 0;
-  if (forms == "parallel")
-    form = ::seqmix::Form::Parallel;
-  else if (forms == "recurrent")
-    form = ::seqmix::Form::Recurrent;
-  else if (forms.consume_front("chunked(chunk ") && forms.consume_back(")") &&
-           !forms.getAsInteger(10, chunk))
-    form = ::seqmix::Form::Chunked;
-  else
-    return std::nullopt;
-  ::seqmix::Estimate e =
-      ::seqmix::estimateForm(p, form, chunk, ::seqmix::Machine::hostCpu());
-  return e.flopsMatmul + e.flopsVector;
-}
-
 /// The runtime's view of host tensors: every input, then every output.
 std::vector<seqmix_tensor>
 tensorArgs(std::vector<::seqmix::HostTensor> &inputs,
@@ -890,7 +841,8 @@ int runMain(MLIRContext &ctx) {
     }
     double ms = median(times);
     os << llvm::format(" time %.3f ms", ms);
-    if (std::optional<double> flops = formFlops(spec, c->formSummary, B, T, Tk))
+    if (std::optional<double> flops =
+            ::seqmix::formFlops(spec, c->formSummary, B, T, Tk))
       os << llvm::format(" (%.2f GFLOP/s)", *flops / (ms * 1e6));
     os << (ok ? "  ok" : "  FAIL");
     llvm::outs() << line << "\n";

@@ -30,6 +30,9 @@ struct Problem {
   /// Softmax attention: the number of keys (0: seqLen) and the mask.
   int64_t kvLen = 0;
   bool causal = true;
+  /// The call reads an initial state / writes a final state (K x V fp32 per
+  /// slice for the linear families): memory traffic that dominates decode.
+  bool stateIn = false, stateOut = false;
 };
 
 /// Target parameters of FORMS.md 6.2.

@@ -9,6 +9,7 @@
 #ifndef SEQMIX_TESTING_LAYERHARNESS_H
 #define SEQMIX_TESTING_LAYERHARNESS_H
 
+#include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Reference/Reference.h"
 #include "seqmix/Spec/LayerSpec.h"
 
@@ -85,6 +86,21 @@ struct Tolerance {
   double relRms = 1e-5, maxRel = 1e-4;
 };
 bool withinTolerance(const ErrorStats &e, const Tolerance &tol);
+
+/// The cost model's view of one call of `spec` on batch `B`, `T` tokens
+/// (and `Tk` keys for softmax decode, -1: T), for FLOP and byte counts as
+/// FORMS.md 6.1 gives them; nullopt for a family the model does not count.
+std::optional<Problem> problemForSpec(const LayerSpec &spec, int64_t B,
+                                      int64_t T, int64_t Tk = -1);
+
+/// A form as layer metadata and remarks name it: "parallel", "recurrent" or
+/// "chunked(chunk N)"; nullopt for anything else.
+std::optional<std::pair<Form, int64_t>> parseFormName(llvm::StringRef name);
+
+/// FLOPs (matmul + vector) of `spec` computed in the form named `form` (as
+/// parseFormName reads it); nullopt when the model does not count it.
+std::optional<double> formFlops(const LayerSpec &spec, llvm::StringRef form,
+                                int64_t B, int64_t T, int64_t Tk = -1);
 
 } // namespace seqmix
 

@@ -1,0 +1,49 @@
+//===- Probe.h - this machine's fp32 FMA peak and read bandwidth -*- C++
+//-*-===//
+//
+// The yardsticks seqmix-bench reports against: the fp32 FMA throughput the
+// cores reach with independent register-resident FMA chains, and the rate at
+// which they stream reads from main memory. Measured in the same run as the
+// layers they judge, since machines of one kind differ (Zen 3/4/5, Intel) and
+// a shared VM drifts. No MLIR here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_BENCH_PROBE_H
+#define SEQMIX_BENCH_PROBE_H
+
+#include <cstdint>
+#include <string>
+
+namespace seqmix {
+
+/// What the probe measured, on `threads` threads.
+struct MachineProbe {
+  std::string cpu; ///< the CPU's model name (/proc/cpuinfo)
+  std::string isa; ///< the widest FMA the probe used: avx512, avx2 or scalar
+  int threads = 1;
+  double fmaFlops = 0;  ///< fp32 FLOP/s (an FMA is 2 FLOPs), best of the runs
+  double readBytes = 0; ///< bytes/s streamed from memory, best of the runs
+};
+
+/// The CPU's model name, or "unknown".
+std::string cpuModelName();
+
+/// The machine's hardware threads (at least 1).
+int hardwareThreads();
+
+/// fp32 FLOP/s of `threads` threads each running independent chains of
+/// vector FMAs (AVX-512 or AVX2+FMA where the CPU has them); the best of
+/// `runs` timings of about 50 ms each.
+double probeFmaPeak(int threads, int runs = 5);
+
+/// Bytes/s of `threads` threads each summing its share of a `bytes` buffer
+/// (far larger than the caches); the best of `runs` passes.
+double probeReadBandwidth(int threads, int64_t bytes = int64_t(256) << 20,
+                          int runs = 5);
+
+/// Both probes on `threads` threads.
+MachineProbe probeMachine(int threads);
+
+} // namespace seqmix
+
+#endif // SEQMIX_BENCH_PROBE_H

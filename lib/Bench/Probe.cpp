@@ -1,0 +1,239 @@
+//===- Probe.cpp - fp32 FMA peak and read bandwidth of this machine -------===//
+//
+// The FMA probe runs more independent accumulator chains than the FMA units'
+// latency x throughput needs (4-5 cycles x 2 units), so it is bound by issue
+// rate only. The kernels carry target attributes and are picked at run time,
+// so the library itself is built for the baseline ISA.
+//
+//===----------------------------------------------------------------------===//
+#include "seqmix/Bench/Probe.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <immintrin.h>
+#include <thread>
+#include <vector>
+
+using namespace seqmix;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// 16 chains of 16 lanes: 512 FLOPs per iteration.
+__attribute__((target("avx512f"))) float fmaChainsAvx512(int64_t iters,
+                                                         float seed) {
+  __m512 acc[16];
+  for (int j = 0; j < 16; ++j)
+    acc[j] = _mm512_set1_ps(seed + j);
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 16; ++j)
+      acc[j] = _mm512_fmadd_ps(acc[j], m, a);
+  }
+  __m512 s = acc[0];
+  for (int j = 1; j < 16; ++j)
+    s = _mm512_add_ps(s, acc[j]);
+  return _mm512_reduce_add_ps(s);
+}
+
+// 12 chains of 8 lanes (AVX2 has 16 registers): 192 FLOPs per iteration.
+__attribute__((target("avx2,fma"))) float fmaChainsAvx2(int64_t iters,
+                                                        float seed) {
+  __m256 acc[12];
+  for (int j = 0; j < 12; ++j)
+    acc[j] = _mm256_set1_ps(seed + j);
+  const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 12; ++j)
+      acc[j] = _mm256_fmadd_ps(acc[j], m, a);
+  }
+  __m256 s = acc[0];
+  for (int j = 1; j < 12; ++j)
+    s = _mm256_add_ps(s, acc[j]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  float r = 0;
+  for (float f : out)
+    r += f;
+  return r;
+}
+
+// 8 scalar chains: 16 FLOPs per iteration.
+float fmaChainsScalar(int64_t iters, float seed) {
+  volatile float mv = 0.999999f, av = 1e-7f;
+  float m = mv, a = av, acc[8];
+  for (int j = 0; j < 8; ++j)
+    acc[j] = seed + j;
+  for (int64_t i = 0; i < iters; ++i)
+    for (int j = 0; j < 8; ++j)
+      acc[j] = __builtin_fmaf(acc[j], m, a);
+  float r = 0;
+  for (float f : acc)
+    r += f;
+  return r;
+}
+
+struct FmaKernel {
+  const char *isa;
+  float (*run)(int64_t, float);
+  double flopsPerIter;
+};
+
+FmaKernel bestFmaKernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f"))
+    return {"avx512", fmaChainsAvx512, 16 * 16 * 2};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {"avx2", fmaChainsAvx2, 12 * 8 * 2};
+  return {"scalar", fmaChainsScalar, 8 * 2};
+}
+
+/// Runs `work(thread index)` on `threads` threads released together; returns
+/// the wall time from the release to the last finish.
+template <typename Fn> double timeOnThreads(int threads, Fn work) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire))
+        std::this_thread::yield();
+      work(t);
+    });
+  while (ready.load() < threads)
+    std::this_thread::yield();
+  Clock::time_point t0 = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (std::thread &th : pool)
+    th.join();
+  return secondsSince(t0);
+}
+
+__attribute__((target("avx2"))) uint64_t sumAvx2(const uint64_t *p, int64_t n) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(p + i)));
+    s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(p + i + 4)));
+    s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(p + i + 8)));
+    s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(p + i + 12)));
+  }
+  s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+  uint64_t out[4];
+  _mm256_storeu_si256((__m256i *)out, s0);
+  uint64_t r = out[0] + out[1] + out[2] + out[3];
+  for (; i < n; ++i)
+    r += p[i];
+  return r;
+}
+
+uint64_t sumScalar(const uint64_t *p, int64_t n) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += p[i];
+    s1 += p[i + 1];
+    s2 += p[i + 2];
+    s3 += p[i + 3];
+  }
+  for (; i < n; ++i)
+    s0 += p[i];
+  return s0 + s1 + s2 + s3;
+}
+} // namespace
+
+std::string seqmix::cpuModelName() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0)
+      continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos)
+      break;
+    std::string name = line.substr(colon + 1);
+    name.erase(0, name.find_first_not_of(" \t"));
+    return name.empty() ? "unknown" : name;
+  }
+  return "unknown";
+}
+
+int seqmix::hardwareThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+double seqmix::probeFmaPeak(int threads, int runs) {
+  threads = std::max(threads, 1);
+  FmaKernel k = bestFmaKernel();
+  // Size one run to about 50 ms on one thread.
+  int64_t iters = 1 << 16;
+  for (;;) {
+    Clock::time_point t0 = Clock::now();
+    volatile float sink = k.run(iters, 1.0f);
+    (void)sink;
+    if (secondsSince(t0) > 0.01 || iters > (int64_t(1) << 34))
+      break;
+    iters *= 2;
+  }
+  iters *= 5;
+  double best = 0;
+  std::vector<float> sinks(threads);
+  for (int r = 0; r < runs; ++r) {
+    double s = timeOnThreads(threads,
+                             [&](int t) { sinks[t] = k.run(iters, 1.0f + t); });
+    best = std::max(best, k.flopsPerIter * double(iters) * threads / s);
+  }
+  volatile float keep = sinks[0];
+  (void)keep;
+  return best;
+}
+
+double seqmix::probeReadBandwidth(int threads, int64_t bytes, int runs) {
+  threads = std::max(threads, 1);
+  int64_t words = bytes / 8;
+  int64_t share = (words / threads) & ~int64_t(15);
+  void *mem = nullptr;
+  if (share <= 0 || posix_memalign(&mem, 64, size_t(share * threads * 8)) != 0)
+    return 0;
+  auto *buf = static_cast<uint64_t *>(mem);
+  // Each thread touches its own share first, so its pages sit near it.
+  timeOnThreads(threads, [&](int t) {
+    std::memset(buf + t * share, t + 1, size_t(share * 8));
+  });
+  bool avx2 = __builtin_cpu_supports("avx2");
+  std::vector<uint64_t> sinks(threads);
+  double best = 0;
+  for (int r = 0; r < runs; ++r) {
+    double s = timeOnThreads(threads, [&](int t) {
+      const uint64_t *p = buf + t * share;
+      sinks[t] = avx2 ? sumAvx2(p, share) : sumScalar(p, share);
+    });
+    best = std::max(best, double(share * threads * 8) / s);
+  }
+  volatile uint64_t keep = sinks[0];
+  (void)keep;
+  std::free(mem);
+  return best;
+}
+
+MachineProbe seqmix::probeMachine(int threads) {
+  MachineProbe p;
+  p.cpu = cpuModelName();
+  p.isa = bestFmaKernel().isa;
+  p.threads = threads;
+  p.fmaFlops = probeFmaPeak(threads);
+  p.readBytes = probeReadBandwidth(threads);
+  return p;
+}

@@ -1,0 +1,188 @@
+"""The PyTorch implementations seqmix-bench times beside a seqmix layer.
+
+seqmix-bench runs this module inside its own process (embedded CPython) and
+calls run() with the layer's description and the very buffers it passed to
+the seqmix layer, so every implementation sees the same inputs and the same
+threads. Each peer is what a user would otherwise write or call:
+
+  softmax_attention       torch.nn.functional.scaled_dot_product_attention
+  gated_linear_attention  a chunked form (chunks of 64, FORMS.md 3.5) and a
+                          token-by-token recurrent form, in plain torch
+                          (gates none, constant and scalar; the vector gate
+                          has the recurrent form only)
+
+Every peer returns its outputs in the layer's order (out, then final_state
+when the layer has one) so that seqmix-bench can check that they agree.
+"""
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def _as_tensor(buf, shape):
+    return torch.from_numpy(np.frombuffer(buf, dtype=np.float32).reshape(shape))
+
+
+# ---------------------------------------------------------------------------
+# softmax attention
+
+
+def _sdpa(layer, x):
+    q, k, v = x["q"], x["k"], x["v"]
+    Tq, Tk = q.shape[2], k.shape[2]
+    window = layer.get("window")
+    kwargs = {"scale": layer["scale"]}
+    if k.shape[1] != q.shape[1]:
+        kwargs["enable_gqa"] = True
+    if window is None and (Tq == Tk or not layer["causal"]):
+        kwargs["is_causal"] = bool(layer["causal"])
+    else:
+        # Queries are the last Tq positions of the Tk keys (bottom-right).
+        pos = torch.arange(Tk - Tq, Tk).unsqueeze(1)
+        j = torch.arange(Tk).unsqueeze(0)
+        visible = (j <= pos) if layer["causal"] else torch.ones(Tq, Tk, dtype=torch.bool)
+        if window is not None:
+            visible &= ((pos - j) < window) if layer["causal"] else ((pos - j).abs() < window)
+        kwargs["attn_mask"] = visible
+
+    def call():
+        return [F.scaled_dot_product_attention(q, k, v, **kwargs)]
+
+    return call
+
+
+# ---------------------------------------------------------------------------
+# gated linear attention
+
+
+def _log_gates(layer, x):
+    """Per-token log gates as [B, H, T] (scalar-like gates) or None."""
+    q = x["q"]
+    B, H, T, _ = q.shape
+    gate = layer["gate"]
+    if gate == "scalar":
+        return x["g"]
+    if gate == "constant":
+        d = torch.tensor(layer["log_decay"], dtype=torch.float32)
+        return d.view(1, H, 1).expand(B, H, T)
+    return None
+
+
+def _gla_chunked(layer, x, chunk=64):
+    if layer["gate"] == "vector":
+        return None
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, T, K = q.shape
+    V = v.shape[-1]
+    scale = layer["scale"]
+    g = _log_gates(layer, x)
+    s0 = x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+    tril = torch.ones(chunk, chunk, dtype=torch.bool).tril()
+
+    def call():
+        S = s0.clone() if s0 is not None else q.new_zeros(B, H, K, V)
+        o = q.new_empty(B, H, T, V)
+        for c0 in range(0, T, chunk):
+            c1 = min(T, c0 + chunk)
+            L = c1 - c0
+            qc = q[:, :, c0:c1] * scale
+            kc, vc = k[:, :, c0:c1], v[:, :, c0:c1]
+            A = qc @ kc.transpose(-1, -2)
+            if g is not None:
+                b = g[:, :, c0:c1].cumsum(-1)  # within the chunk only
+                diff = b.unsqueeze(-1) - b.unsqueeze(-2)
+                A = A * diff.masked_fill(~tril[:L, :L], -math.inf).exp()
+                inter = (qc * b.exp().unsqueeze(-1)) @ S
+                last = b[:, :, -1:]
+                kw = kc * (last - b).exp().unsqueeze(-1)
+                S = S * last.exp().unsqueeze(-1) + kw.transpose(-1, -2) @ vc
+            else:
+                A = A.masked_fill(~tril[:L, :L], 0.0)
+                inter = qc @ S
+                S = S + kc.transpose(-1, -2) @ vc
+            o[:, :, c0:c1] = A @ vc + inter
+        return [o, S] if want_state else [o]
+
+    return call
+
+
+def _gla_recurrent(layer, x):
+    q, k, v = x["q"], x["k"], x["v"]
+    B, H, T, K = q.shape
+    V = v.shape[-1]
+    scale = layer["scale"]
+    gate = layer["gate"]
+    g = _log_gates(layer, x)
+    if gate == "vector":
+        g = x["g"]  # [B, H, T, K]
+    s0 = x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+
+    def call():
+        S = s0.clone() if s0 is not None else q.new_zeros(B, H, K, V)
+        o = q.new_empty(B, H, T, V)
+        for t in range(T):
+            if gate == "vector":
+                S = S * g[:, :, t].exp().unsqueeze(-1)
+            elif g is not None:
+                S = S * g[:, :, t].exp().view(B, H, 1, 1)
+            S = S + k[:, :, t].unsqueeze(-1) * v[:, :, t].unsqueeze(-2)
+            o[:, :, t] = (q[:, :, t].unsqueeze(-2) * scale @ S).squeeze(-2)
+        return [o, S] if want_state else [o]
+
+    return call
+
+
+# name -> (mixer, builder, the form whose FLOP count credits it)
+PEERS = [
+    ("torch.sdpa", "softmax_attention", _sdpa, "visible"),
+    ("torch.chunked", "gated_linear_attention", _gla_chunked, "chunked(chunk 64)"),
+    ("torch.recurrent", "gated_linear_attention", _gla_recurrent, "recurrent"),
+]
+
+
+def available(layer_json):
+    layer = json.loads(layer_json)
+    return [name for name, mixer, _, _ in PEERS if mixer == layer["mixer"]]
+
+
+def run(layer_json, buffers, shapes, reps, warmup, threads, max_seconds):
+    """Times every peer of the layer's family on the given input buffers.
+
+    Returns a list of dicts: name, form, times_ms, outputs (float32 numpy
+    arrays in the layer's output order) and error (None or a message).
+    """
+    layer = json.loads(layer_json)
+    torch.set_num_threads(threads)
+    x = {n: _as_tensor(b, s) for n, b, s in zip(layer["inputs"], buffers, shapes)}
+    results = []
+    with torch.inference_mode():
+        for name, mixer, build, form in PEERS:
+            if mixer != layer["mixer"]:
+                continue
+            res = {"name": name, "form": form, "times_ms": [], "outputs": [], "error": None}
+            try:
+                call = build(layer, x)
+                if call is None:
+                    continue
+                out = None
+                for _ in range(max(1, warmup)):
+                    t0 = time.perf_counter()
+                    out = call()
+                    first = time.perf_counter() - t0
+                # A slow peer (the token loop) runs fewer repetitions.
+                n = reps if first * reps <= max_seconds else max(1, int(max_seconds / max(first, 1e-9)))
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    out = call()
+                    res["times_ms"].append((time.perf_counter() - t0) * 1e3)
+                res["outputs"] = [np.ascontiguousarray(o.numpy(), dtype=np.float32) for o in out]
+            except Exception as e:  # reported per peer, the bench goes on
+                res["error"] = "%s: %s" % (type(e).__name__, e)
+            results.append(res)
+    return results
