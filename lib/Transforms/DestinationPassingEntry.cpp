@@ -4,7 +4,10 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 
 namespace mlir::seqmix {
 #define GEN_PASS_DEF_SEQMIXDESTINATIONPASSINGENTRY
@@ -14,6 +17,33 @@ namespace mlir::seqmix {
 using namespace mlir;
 
 namespace {
+/// The tensor.empty a result is computed into, following each op's tied
+/// destination (DPS inits, scf.forall shared outputs, scf.for iter_args);
+/// null when the chain ends elsewhere or the empty tensor has other uses.
+tensor::EmptyOp destinationRoot(Value v) {
+  for (;;) {
+    auto r = dyn_cast<OpResult>(v);
+    if (!r)
+      return nullptr;
+    Operation *def = r.getOwner();
+    unsigned n = r.getResultNumber();
+    if (auto empty = dyn_cast<tensor::EmptyOp>(def))
+      return empty->hasOneUse() ? empty : nullptr;
+    if (auto forall = dyn_cast<scf::ForallOp>(def))
+      v = forall.getOutputs()[n];
+    else if (auto loop = dyn_cast<scf::ForOp>(def))
+      v = loop.getInitArgs()[n];
+    else if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+      v = dps.getDpsInitOperand(n)->get();
+    else
+      return nullptr;
+    // Every op on the way must have this one use, or another reader would
+    // see the caller's buffer change under it.
+    if (!v.hasOneUse())
+      return nullptr;
+  }
+}
+
 struct DestinationPassingEntryPass
     : seqmix::impl::SeqMixDestinationPassingEntryBase<
           DestinationPassingEntryPass> {
@@ -44,6 +74,21 @@ struct DestinationPassingEntryPass
     fn.walk([&](func::ReturnOp r) { returns.push_back(r); });
     for (func::ReturnOp ret : returns) {
       OpBuilder b(ret);
+      // A result computed into an empty tensor is computed in the caller's
+      // buffer instead: no temporary and no copy out. (The runtime checks
+      // that outputs do not overlap inputs, so the layer may write there
+      // from the start.) eliminate-empty-tensors does not do this for a
+      // memref destination.
+      if (returns.size() == 1)
+        for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+          if (tensor::EmptyOp empty = destinationRoot(v)) {
+            OpBuilder eb(fn.getBody());
+            Value caller = bufferization::ToTensorOp::create(
+                eb, empty.getLoc(), empty.getType(), fn.getArgument(first + i),
+                /*restrict=*/true, /*writable=*/true);
+            empty.replaceAllUsesWith(caller);
+            empty.erase();
+          }
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
         bufferization::MaterializeInDestinationOp::create(
             b, ret.getLoc(), TypeRange{}, v, fn.getArgument(first + i),

@@ -52,8 +52,11 @@ struct LowerVectorsPass
         succeeded(apply([](RewritePatternSet &p) {
           vector::populateVectorTransferPermutationMapLoweringPatterns(p);
           vector::populateVectorBroadcastLoweringPatterns(p);
+          // A lanes x lanes transpose tile as one shuffle of the flattened
+          // registers, which LLVM's x86 backend lowers to unpack/shuffle
+          // sequences.
           vector::populateVectorTransposeLoweringPatterns(
-              p, vector::VectorTransposeLowering::EltWise);
+              p, vector::VectorTransposeLowering::Shuffle1D);
           vector::populateVectorShapeCastLoweringPatterns(p);
         })) &&
         succeeded(apply([](RewritePatternSet &p) {

@@ -5,8 +5,9 @@
 // multiply-add body, whichever family emitted it, is
 //   1. tiled by MR x NR over (m, n) with scf.for (8 x 32 f32 with 32 vector
 //      registers of 16 lanes, derived from the vector width otherwise);
-//   2. peeled, so that the main tiles have static MR x NR shapes and only the
-//      last, partial tile of a dynamic or ragged dimension stays general;
+//   2. peeled, so that the main tiles have static MR x NR shapes; a partial
+//      tile of full width (the last rows) is cut into static 1 x NR rows,
+//      and only a partial tile of a ragged width stays general;
 //   3. for the static tiles, stepped by one over k and vectorized into
 //      vector.contract on an MR x NR accumulator, whose read and write are
 //      hoisted out of the k loop, so the accumulator is loop-carried in
@@ -136,6 +137,36 @@ struct TileContractionsPass
     // Fold the peeled bounds into static tile shapes.
     if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
+    // 2b: a partial tile of fewer than MR rows (the last rows of a chunk of
+    // 64 under 6-row tiles) is cut into single rows of NR columns, each a
+    // static 1 x NR tile (the columns peeled again when the width is
+    // dynamic): the last rows of every block stay vectorized.
+    SmallVector<linalg::LinalgOp> rowRemainders;
+    module.walk([&](linalg::LinalgOp op) {
+      auto t = dyn_cast<RankedTensorType>(op.getDpsInits()[0].getType());
+      if (op->hasAttr(kMarker) && t && t.getRank() == 2 && t.isDynamicDim(0))
+        rowRemainders.push_back(op);
+    });
+    for (linalg::LinalgOp op : rowRemainders) {
+      auto t = cast<RankedTensorType>(op.getDpsInits()[0].getType());
+      bool fullWidth = t.getDimSize(1) == nr;
+      FailureOr<scf::SCFTilingResult> r =
+          tile(rewriter, op, {1, fullWidth ? 0 : nr, 0});
+      if (failed(r)) {
+        op->emitError("seqmix-tile-contractions: cannot tile the remainder "
+                      "rows");
+        return signalPassFailure();
+      }
+      if (!fullWidth && r->loops.size() == 2) {
+        auto cols = cast<scf::ForOp>(r->loops[1].getOperation());
+        scf::ForOp partial;
+        rewriter.setInsertionPoint(cols);
+        (void)scf::peelForLoopAndSimplifyBounds(rewriter, cols, partial);
+      }
+    }
+    if (!rowRemainders.empty() &&
+        failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
+      return signalPassFailure();
     // 3: the static tiles, stepped by one over k and vectorized.
     SmallVector<Operation *> tiles;
     module.walk([&](linalg::LinalgOp op) {
@@ -178,10 +209,55 @@ struct TileContractionsPass
     });
     for (scf::ForOp loop : kLoops)
       (void)hoistLoopInvariantSubsets(rewriter, loop);
+    // 4: 2-D f32 transposes (K^T of a block, operands a contraction reads
+    // the other way round) in lanes x lanes tiles, each one register
+    // transpose (seqmix-lower-vectors turns it into shuffles) instead of a
+    // strided scalar copy.
+    if (failed(tileTransposes(rewriter, module, lanes)))
+      return signalPassFailure();
     module.walk([&](Operation *op) { op->removeAttr(kMarker); });
     // Drop the tensor iter_args the hoisting left unused.
     if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
+  }
+
+  LogicalResult tileTransposes(IRRewriter &rewriter, ModuleOp module,
+                               int64_t lanes) {
+    SmallVector<linalg::TransposeOp> transposes;
+    module.walk([&](linalg::TransposeOp op) {
+      auto t = dyn_cast<RankedTensorType>(op.getInit().getType());
+      if (op.hasPureTensorSemantics() && t && t.getRank() == 2 &&
+          t.getElementType().isF32())
+        transposes.push_back(op);
+    });
+    for (linalg::TransposeOp op : transposes) {
+      op->setAttr(kMarker, rewriter.getUnitAttr());
+      FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, {lanes, lanes});
+      if (failed(r))
+        return op->emitError("seqmix-tile-contractions: cannot tile this "
+                             "transpose");
+      for (LoopLikeOpInterface loop : r->loops) {
+        auto forOp = cast<scf::ForOp>(loop.getOperation());
+        scf::ForOp partial;
+        rewriter.setInsertionPoint(forOp);
+        (void)scf::peelForLoopAndSimplifyBounds(rewriter, forOp, partial);
+      }
+    }
+    if (transposes.empty())
+      return success();
+    if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
+      return failure();
+    SmallVector<Operation *> tiles;
+    module.walk([&](linalg::TransposeOp op) {
+      if (op->hasAttr(kMarker) &&
+          cast<RankedTensorType>(op.getInit().getType()).hasStaticShape())
+        tiles.push_back(op);
+    });
+    for (Operation *op : tiles)
+      if (!mlir::seqmix::vectorizeInPlace(rewriter, op))
+        return op->emitError("seqmix-tile-contractions: cannot vectorize the "
+                             "transpose tile");
+    return success();
   }
 
   LogicalResult initialize(MLIRContext *ctx) override {

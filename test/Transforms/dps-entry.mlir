@@ -17,3 +17,39 @@ func.func @entry(%a: tensor<?x4xf32> {seqmix.name = "a", seqmix.dims = ["n", "m"
 func.func private @helper(%b: tensor<4xf32>) -> tensor<4xf32> {
   return %b : tensor<4xf32>
 }
+
+// A result computed into an empty tensor (through an scf.forall's shared
+// output and a DPS op) is computed in the caller's buffer: the empty tensor
+// becomes the output argument itself, so bufferization needs no temporary
+// and no copy out.
+// CHECK-LABEL: func.func @into_empty
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[OUT:.*]]: memref<?x4xf32>)
+// CHECK: %[[DEST:.*]] = bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK-NOT: tensor.empty
+// CHECK: scf.forall {{.*}} shared_outs(%{{.*}} = %[[DEST]])
+// CHECK: bufferization.materialize_in_destination
+func.func @into_empty(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x4xf32>
+  %e = tensor.empty(%n) : tensor<?x4xf32>
+  %r = scf.forall (%i) in (%n) shared_outs(%o = %e) -> tensor<?x4xf32> {
+    %row = tensor.extract_slice %x[%i, 0] [1, 4] [1, 1] : tensor<?x4xf32> to tensor<1x4xf32>
+    %d = tensor.extract_slice %o[%i, 0] [1, 4] [1, 1] : tensor<?x4xf32> to tensor<1x4xf32>
+    %c = linalg.copy ins(%row : tensor<1x4xf32>) outs(%d : tensor<1x4xf32>) -> tensor<1x4xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %c into %o[%i, 0] [1, 4] [1, 1] : tensor<1x4xf32> into tensor<?x4xf32>
+    }
+  }
+  return %r : tensor<?x4xf32>
+}
+
+// negative: an empty tensor with another reader keeps its own buffer.
+// CHECK-LABEL: func.func @negative_shared_empty
+// CHECK-NOT: bufferization.to_tensor
+// CHECK: tensor.empty
+func.func @negative_shared_empty(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %a = linalg.copy ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %b = linalg.copy ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  return %a, %b : tensor<4xf32>, tensor<4xf32>
+}

@@ -30,14 +30,18 @@ func.func @static_mm(%a: tensor<16x64xf32>, %b: tensor<64x64xf32>) -> tensor<16x
 }
 
 // A dynamic row count: the loop is peeled into full 8-row tiles (vectorized)
-// and one partial tile (a linalg.matmul on ? rows).
+// and one partial tile of full width, cut into single rows that are
+// vectorized too (1 x 32 tiles); no scalar matmul is left.
 // CHECK-LABEL: func @dynamic_m
 // CHECK: %[[DIM:.*]] = tensor.dim
 // CHECK: %[[SPLIT:.*]] = affine.apply {{.*}}()[%[[DIM]]]
 // CHECK: scf.for %{{.*}} = %c0 to %[[SPLIT]] step %c8
-// CHECK: vector.contract
+// CHECK: vector.contract {{.*}} into vector<8x32xf32>
 // CHECK: scf.for %{{.*}} = %[[SPLIT]] to %[[DIM]] step %c8
-// CHECK: linalg.matmul {{.*}} -> tensor<?x32xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: vector.contract {{.*}} into vector<1x32xf32>
+// CHECK-NOT: linalg.matmul
+// CHECK: return
 func.func @dynamic_m(%a: tensor<?x64xf32>, %b: tensor<64x64xf32>, %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<?x64xf32>, tensor<64x64xf32>) outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
