@@ -62,14 +62,17 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
       // The (batch, head) forall becomes an OpenMP parallel loop.
       // finalize-memref-to-llvm must precede convert-scf-to-cf here, or the
       // alloca scopes of the OpenMP regions fail to verify.
+      // Block scratch moves to each thread's stack once the threads exist.
       return "convert-linalg-to-loops,scf-forall-to-parallel,"
-             "convert-scf-to-openmp,expand-strided-metadata,lower-affine,"
+             "convert-scf-to-openmp,seqmix-hoist-scratch,"
+             "expand-strided-metadata,lower-affine,"
              "convert-vector-to-llvm,finalize-memref-to-llvm,convert-scf-to-cf,"
              "convert-math-to-llvm,"
              "convert-arith-to-llvm,convert-index-to-llvm,"
              "convert-openmp-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
              "convert-ub-to-llvm,reconcile-unrealized-casts";
-    return "convert-linalg-to-loops,scf-forall-to-for,convert-scf-to-cf,"
+    return "convert-linalg-to-loops,scf-forall-to-for,seqmix-hoist-scratch,"
+           "convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
            "finalize-memref-to-llvm,"
            "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"

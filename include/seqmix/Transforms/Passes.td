@@ -178,6 +178,28 @@ def SeqMixApproximateExp : Pass<"seqmix-approximate-exp", "::mlir::ModuleOp"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SeqMixHoistScratch : Pass<"seqmix-hoist-scratch", "::mlir::ModuleOp"> {
+  let summary = "Block scratch buffers out of the kernel loops, on the stack "
+                "of each worker";
+  let description = [{
+    Runs after the (batch, head) `scf.forall` became an `omp.parallel`
+    region (or, in serial code, a loop). Every `memref.alloc` inside a loop
+    of such a region (or function) whose sizes have constant upper bounds
+    and that does not leave its block (yielded, returned, freed by
+    ownership) becomes one `memref.alloca` of the bounded size at the entry
+    of the region, which each thread enters once, viewed with the
+    allocation's own sizes by a `memref.reinterpret_cast`; its deallocation
+    goes. So no kernel loop calls malloc. Buffers with an unbounded size, or
+    beyond `stack-bytes` per region in all, are left as they are.
+  }];
+  let options = [
+    Option<"stackBytes", "stack-bytes", "int64_t", /*default=*/"262144",
+           "Stack bytes per worker for hoisted scratch">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::affine::AffineDialect"];
+}
+
 def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::ModuleOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
