@@ -445,3 +445,29 @@ std::optional<double> seqmix::formFlops(const LayerSpec &spec,
   Estimate e = estimateForm(*p, f->first, f->second, Machine::hostCpu());
   return e.flopsMatmul + e.flopsVector;
 }
+
+std::string seqmix::formForSeqLen(llvm::StringRef forms, int64_t T) {
+  if (!forms.contains(" if "))
+    return forms.str();
+  llvm::SmallVector<llvm::StringRef> entries;
+  forms.split(entries, ", ");
+  for (llvm::StringRef e : entries) {
+    auto [form, cond] = e.split(" if ");
+    int64_t lo = 1, hi = 0;
+    llvm::StringRef c = cond.trim();
+    if (c.consume_front("seq_len < ")) {
+      if (c.getAsInteger(10, hi))
+        continue;
+    } else if (c.consume_front("seq_len >= ")) {
+      if (c.getAsInteger(10, lo))
+        continue;
+    } else {
+      auto [l, rest] = c.split(" <= seq_len < ");
+      if (l.getAsInteger(10, lo) || rest.getAsInteger(10, hi))
+        continue;
+    }
+    if (T >= lo && (hi <= 0 || T < hi))
+      return form.str();
+  }
+  return forms.str();
+}

@@ -5,6 +5,10 @@
 #include "seqmix/SeqMixDialect.h"
 #include "seqmix/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -116,10 +120,34 @@ std::string FormEstimates::candidates() const {
 }
 
 std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op) {
+  return estimateForms(op, kAssumedSeqLen);
+}
+
+std::string mlir::seqmix::describeForm(Operation *op) {
+  FormAttr f = getForm(op);
+  if (!f)
+    return "";
+  std::string s = stringifyFormKind(f.getKind()).str();
+  if (f.getKind() == FormKind::chunked)
+    s += "(chunk " + std::to_string(f.getChunk()) + ")";
+  auto range = op->getAttrOfType<DenseI64ArrayAttr>(kSeqLenRangeAttrName);
+  if (!range || range.size() != 2)
+    return s;
+  int64_t lo = range[0], hi = range[1];
+  if (lo <= 1 && hi > 0)
+    return s + " if seq_len < " + std::to_string(hi);
+  if (hi <= 0)
+    return s + " if seq_len >= " + std::to_string(lo);
+  return s + " if " + std::to_string(lo) + " <= seq_len < " +
+         std::to_string(hi);
+}
+
+std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op,
+                                                         int64_t seqLen) {
   if (!isSequenceMixer(op))
     return std::nullopt;
   FormEstimates est;
-  est.problem = describe(op, kAssumedSeqLen);
+  est.problem = describe(op, seqLen);
   SmallVector<FormKind> lowered = getLoweredForms(op);
   // Ops with no lowering yet still get the model's choice among all forms,
   // so the IR can be inspected; lower-forms reports what is missing.
@@ -135,6 +163,81 @@ std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op) {
 }
 
 namespace {
+/// Sequence lengths [lo, hi) (hi = 0: no end) that one form serves.
+struct LengthRange {
+  int64_t lo, hi;
+  ::seqmix::Form form;
+};
+
+/// The longest sequence the per-call choice considers; longer calls take the
+/// last range's form.
+constexpr int64_t kMaxPerCallSeqLen = int64_t(1) << 20;
+
+/// The cost model's best form at every sequence length, as ranges: a scan
+/// over powers of two, each change of form located by bisection.
+std::optional<SmallVector<LengthRange>> rangesByLength(Operation *op) {
+  auto formAt = [&](int64_t T) -> std::optional<::seqmix::Form> {
+    std::optional<FormEstimates> est = estimateForms(op, T);
+    if (!est)
+      return std::nullopt;
+    return est->best.form;
+  };
+  std::optional<::seqmix::Form> prev = formAt(1);
+  if (!prev)
+    return std::nullopt;
+  SmallVector<LengthRange> ranges;
+  int64_t lo = 1;
+  for (int64_t T = 2; T <= kMaxPerCallSeqLen; T *= 2) {
+    std::optional<::seqmix::Form> f = formAt(T);
+    if (!f)
+      return std::nullopt;
+    if (*f == *prev)
+      continue;
+    // The first length in (T/2, T] where the form is f.
+    int64_t a = T / 2, b = T;
+    while (b - a > 1) {
+      int64_t m = a + (b - a) / 2;
+      if (formAt(m) == f)
+        b = m;
+      else
+        a = m;
+    }
+    ranges.push_back({lo, b, *prev});
+    lo = b;
+    prev = f;
+  }
+  ranges.push_back({lo, 0, *prev});
+  return ranges;
+}
+
+/// The chunk size of a chunked range: the model's best at a length typical
+/// of the range (its start times 4, at least 1024, within the range).
+int64_t chunkFor(Operation *op, const LengthRange &r) {
+  int64_t T = std::max<int64_t>(4 * r.lo, 1024);
+  if (r.hi > 0)
+    T = std::min(T, r.hi - 1);
+  std::optional<FormEstimates> est = estimateForms(op, std::max(T, r.lo));
+  int64_t best = 64;
+  double seconds = 0;
+  if (est)
+    for (const ::seqmix::Estimate &e : est->all)
+      if (e.form == ::seqmix::Form::Chunked &&
+          (seconds == 0 || e.seconds < seconds)) {
+        best = e.chunk;
+        seconds = e.seconds;
+      }
+  return best;
+}
+
+/// Whether `op`'s sequence length is dynamic and one value that the call
+/// gives (the linear families: q [B, H, T, K]).
+bool hasDynamicSeqLen(Operation *op) {
+  if (!isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>(op))
+    return false;
+  auto q = cast<RankedTensorType>(op->getOperand(0).getType());
+  return q.getRank() == 4 && q.isDynamicDim(2);
+}
+
 struct SelectFormsPass
     : mlir::seqmix::impl::SeqMixSelectFormsBase<SelectFormsPass> {
   using SeqMixSelectFormsBase::SeqMixSelectFormsBase;
@@ -160,6 +263,7 @@ struct SelectFormsPass
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
+    SmallVector<std::pair<Operation *, SmallVector<LengthRange>>> perCallOps;
     WalkResult result = getOperation().walk([&](Operation *op) {
       if (!isSequenceMixer(op))
         return WalkResult::advance();
@@ -174,6 +278,13 @@ struct SelectFormsPass
       }
       if (getForm(op))
         return WalkResult::advance(); // an explicit choice in the input wins
+      if (perCall && hasDynamicSeqLen(op)) {
+        std::optional<SmallVector<LengthRange>> ranges = rangesByLength(op);
+        if (ranges && ranges->size() > 1 && ranges->size() <= 4) {
+          perCallOps.push_back({op, *ranges});
+          return WalkResult::advance();
+        }
+      }
       std::optional<FormEstimates> est = estimateForms(op);
       if (!est) {
         op->emitOpError("no computation form is available");
@@ -196,7 +307,55 @@ struct SelectFormsPass
       return WalkResult::advance();
     });
     if (result.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+    for (auto &[op, ranges] : perCallOps)
+      dispatchByLength(op, ranges, requested);
+  }
+
+  /// Replaces `op` by a choice at run time among copies of it, one per
+  /// range of sequence lengths, each with its range's form:
+  ///   scf.if (T < hi_0) { op in form_0 } else { scf.if (T < hi_1) ... }
+  void dispatchByLength(Operation *op, ArrayRef<LengthRange> ranges,
+                        int64_t requested) {
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    Value T = tensor::DimOp::create(b, loc, op->getOperand(0), 2);
+    auto copyFor = [&](OpBuilder &ob, const LengthRange &r) {
+      Operation *c = ob.clone(*op);
+      int64_t chunk = r.form == ::seqmix::Form::Chunked
+                          ? (requested ? requested : chunkFor(op, r))
+                          : 0;
+      c->setAttr(kFormAttrName, FormAttr::get(ctx, fromModel(r.form), chunk));
+      c->setAttr(kSeqLenRangeAttrName, ob.getDenseI64ArrayAttr({r.lo, r.hi}));
+      return c;
+    };
+    std::function<SmallVector<Value>(OpBuilder &, size_t)> build =
+        [&](OpBuilder &ob, size_t i) -> SmallVector<Value> {
+      if (i + 1 == ranges.size())
+        return copyFor(ob, ranges[i])->getResults();
+      Value hi = arith::ConstantIndexOp::create(ob, loc, ranges[i].hi);
+      Value below =
+          arith::CmpIOp::create(ob, loc, arith::CmpIPredicate::ult, T, hi);
+      auto ifOp = scf::IfOp::create(ob, loc, op->getResultTypes(), below,
+                                    /*withElseRegion=*/true);
+      OpBuilder tb = ifOp.getThenBodyBuilder();
+      scf::YieldOp::create(tb, loc, copyFor(tb, ranges[i])->getResults());
+      OpBuilder eb = ifOp.getElseBodyBuilder();
+      scf::YieldOp::create(eb, loc, build(eb, i + 1));
+      return ifOp.getResults();
+    };
+    SmallVector<Value> results = build(b, 0);
+    if (emitRemarks) {
+      auto diag = op->emitRemark() << "forms chosen per call by the cost "
+                                      "model, by sequence length:";
+      op->getParentOfType<ModuleOp>().walk([&](Operation *c) {
+        if (c != op && c->hasAttr(kSeqLenRangeAttrName) && c->getLoc() == loc)
+          diag << " " << describeForm(c) << ";";
+      });
+    }
+    op->replaceAllUsesWith(results);
+    op->erase();
   }
 };
 } // namespace

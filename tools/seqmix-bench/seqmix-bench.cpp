@@ -429,7 +429,8 @@ int main(int argc, char **argv) {
       Row row;
       row.T = T;
       row.impl = "seqmix";
-      row.form = c.form == "auto" ? "auto=" + b.formName : c.label();
+      std::string formNow = formForSeqLen(b.formName, T);
+      row.form = c.form == "auto" ? "auto=" + formNow : c.label();
       std::vector<HostTensor> outputs = makeOutputs(spec, B, T);
       std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
       char *err = nullptr;
@@ -452,7 +453,7 @@ int main(int argc, char **argv) {
                                   std::chrono::steady_clock::now() - t0)
                                   .count());
       }
-      if (auto f = parseFormName(b.formName); f && problem) {
+      if (auto f = parseFormName(formNow); f && problem) {
         Estimate e =
             estimateForm(*problem, f->first, f->second, Machine::hostCpu());
         row.flops = e.flopsMatmul + e.flopsVector;

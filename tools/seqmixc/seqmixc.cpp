@@ -324,10 +324,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
   auto collectForms = [&] {
     c.module->walk([&](Operation *op) {
       if (FormAttr f = op->getAttrOfType<FormAttr>(kFormAttrName)) {
-        c.formSummary += (c.formSummary.empty() ? "" : ", ") +
-                         stringifyFormKind(f.getKind()).str();
-        if (f.getKind() == FormKind::chunked)
-          c.formSummary += "(chunk " + std::to_string(f.getChunk()) + ")";
+        c.formSummary += (c.formSummary.empty() ? "" : ", ") + describeForm(op);
         if (std::optional<FormEstimates> est = estimateForms(op))
           costLines += "costs " + est->sizes() + " " + est->candidates() + "\n";
       }
@@ -841,8 +838,8 @@ int runMain(MLIRContext &ctx) {
     }
     double ms = median(times);
     os << llvm::format(" time %.3f ms", ms);
-    if (std::optional<double> flops =
-            ::seqmix::formFlops(spec, c->formSummary, B, T, Tk))
+    if (std::optional<double> flops = ::seqmix::formFlops(
+            spec, ::seqmix::formForSeqLen(c->formSummary, T), B, T, Tk))
       os << llvm::format(" (%.2f GFLOP/s)", *flops / (ms * 1e6));
     os << (ok ? "  ok" : "  FAIL");
     llvm::outs() << line << "\n";

@@ -97,6 +97,12 @@ std::optional<Problem> problemForSpec(const LayerSpec &spec, int64_t B,
 /// "chunked(chunk N)"; nullopt for anything else.
 std::optional<std::pair<Form, int64_t>> parseFormName(llvm::StringRef name);
 
+/// The form that a layer's "forms" metadata (one entry per op, ", "
+/// separated; an entry of a per-call choice ends in "if seq_len < 37",
+/// "if 37 <= seq_len < 300" or "if seq_len >= 300") uses at sequence length
+/// `T`; a line without conditions is returned as it is.
+std::string formForSeqLen(llvm::StringRef forms, int64_t T);
+
 /// FLOPs (matmul + vector) of `spec` computed in the form named `form` (as
 /// parseFormName reads it); nullopt when the model does not count it.
 std::optional<double> formFlops(const LayerSpec &spec, llvm::StringRef form,

@@ -12,12 +12,26 @@ def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
     have a lowering for the op; otherwise the named form is set on every op
     (replacing any form already there). Each decision is reported as a remark
     on the op listing the cost of each candidate.
+
+    With `form=auto` and a dynamic sequence length (the linear families),
+    the cost model is asked at every length up to 2^20 (powers of two, each
+    change of form located by bisection). When different lengths want
+    different forms, the op becomes a choice at run time: nested `scf.if` on
+    the call's sequence length, each branch a copy of the op carrying its
+    range's form and a `seqmix.seq_len_range = array<i64: lo, hi>` attribute
+    (hi = 0: no end). `per-call=false` keeps one form for all lengths.
   }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
   let options = [
     Option<"form", "form", "std::string", "\"auto\"",
            "auto | parallel | chunked | recurrent">,
     Option<"chunkSize", "chunk-size", "int64_t", "0",
            "chunk size for the chunked form (0 = choose)">,
+    Option<"perCall", "per-call", "bool", "true",
+           "With a dynamic sequence length, let the layer choose among the "
+           "forms per call by its length (thresholds from the cost model)">,
     Option<"emitRemarks", "remarks", "bool", "false",
            "report each decision as a remark on the op">,
   ];

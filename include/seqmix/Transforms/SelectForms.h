@@ -39,6 +39,18 @@ constexpr int64_t kAssumedSeqLen = 512;
 /// not a sequence mixer or no form is available.
 std::optional<FormEstimates> estimateForms(Operation *op);
 
+/// The same at sequence length `seqLen` (a dynamic one takes this value).
+std::optional<FormEstimates> estimateForms(Operation *op, int64_t seqLen);
+
+/// The discardable attribute on an op that a per-call choice made for a
+/// range of sequence lengths: array<i64: lo, hi> (hi = 0: no upper end).
+constexpr llvm::StringLiteral kSeqLenRangeAttrName = "seqmix.seq_len_range";
+
+/// "chunked(chunk 64)", or with a range "recurrent if seq_len < 37",
+/// "parallel if 37 <= seq_len < 300", "chunked(chunk 64) if seq_len >= 300":
+/// the op's form as the layer metadata's "forms" line lists it.
+std::string describeForm(Operation *op);
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_TRANSFORMS_SELECTFORMS_H

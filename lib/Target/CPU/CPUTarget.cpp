@@ -167,6 +167,13 @@ FailureOr<std::string> mlir::seqmix::workspaceLimits(ModuleOp module,
   };
   WalkResult walk = module.walk([&](Operation *op) {
     FormAttr form = getForm(op);
+    // A per-call choice runs the parallel form only below its range's end:
+    // within the cap, that copy limits nothing.
+    if (auto range =
+            op->getAttrOfType<DenseI64ArrayAttr>("seqmix.seq_len_range");
+        form && range && range.size() == 2 && range[1] > 0 &&
+        range[1] - 1 <= bound)
+      form = nullptr;
     if (auto gla = dyn_cast<GatedLinearAttentionOp>(op)) {
       // Every form keeps a K x V f32 state per slice (malloc'ed by the
       // compiled code, which cannot report a failed allocation).
