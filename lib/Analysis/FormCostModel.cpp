@@ -19,21 +19,25 @@ const char *seqmix::formName(Form form) {
 }
 
 Machine Machine::hostCpu() {
-  // CPU_CODEGEN.md: 226.8 GFLOP/s FMA peak per core, 2 cores, ~25 GB/s. The
-  // efficiencies are those measured for the code this compiler generates
-  // today (loops vectorized by LLVM, no register tiling; seqmixc run on
-  // gated linear attention, K = V = 64, 2 threads): about 28 GFLOP/s in the
-  // matmul-shaped forms and 60 GFLOP/s in the recurrent form. The block
-  // step of softmax attention, about 4.4 us a block and worker, is fitted to
-  // the chunked form's times over chunk sizes 16 to 256 (causal, B=1 H=8
-  // D=64, T = 512 and 1024, seqmixc run on 2 threads of an AVX-512 Xeon):
-  // small blocks pay for it, large ones for the partial diagonal blocks.
-  // The parallel form's rate halves once its T_q x T_k scores outgrow 1 MiB
-  // of cache (measured: 29 GFLOP/s at T = 512, 21 at 1024, 13 at 4096), and
-  // so does the decode form's with its T_q x 128 steps on a long prefill
-  // (28 GFLOP/s at T_q = 1024, 21 at 4096, non-causal).
-  return Machine{453.6e9, 453.6e9, 0.06, 0.13,   25e9,    2,
-                 0.2e-6,  0.02e-6, 2e-6, 4.4e-6, 1 << 20, 32 << 10};
+  // Fitted with seqmix-bench on the code this compiler generates now
+  // (register tiles, no malloc in the kernels), 2 threads of an AMD EPYC
+  // Zen 3 (AVX2; the bench's probe: 177-196 GFLOP/s fp32 FMA peak, 15-22
+  // GB/s read), gated linear attention with a scalar gate, B = 1, H = 4,
+  // K = V = 128, T = 16 ... 8192 (docs/performance.md):
+  //   - the matmul-shaped forms run at 84-88 GFLOP/s whatever the chunk
+  //     (chunked 32/64/128, parallel up to T = 256): eta_mm = 0.44 of 196;
+  //   - the recurrent form at 67 GFLOP/s (5 T K V): eta_vec = 0.35;
+  //   - a chunk step costs about 8 us of one worker beyond its FLOPs
+  //     (chunk 16 runs at 65 GFLOP/s), which is what makes 32 the best chunk.
+  // The softmax constants are the earlier fit (AVX-512 Xeon, before the
+  // register tiles): about 4.4 us a block step and worker, fitted to the
+  // chunked form's times over chunk sizes 16 to 256; the parallel form's
+  // rate halves once its T_q x T_k scores outgrow 1 MiB of cache, and so
+  // does the decode form's with its T_q x 128 steps on a long prefill.
+  Machine m{196e9,  196e9,   0.44, 0.35,   20e9,    2,
+            0.2e-6, 0.02e-6, 2e-6, 4.4e-6, 1 << 20, 32 << 10};
+  m.chunkStep = 8e-6;
+  return m;
 }
 
 Machine Machine::illustrativeCpu() {
@@ -127,6 +131,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
                           : (vectorGate ? 13 * T * K + 24 * T * K : 3 * T * C);
       e.depth = nc;
       items = slices * nc;
+      blocks = nc;
     } else {
       e.flopsMatmul = delta ? 2 * T * T * (2 * K + V) : 2 * T * T * (K + V);
       e.flopsVector = delta ? T * T * (K + V) : 2 * T * T;
@@ -164,8 +169,9 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   // transposed key block, which writes one cache line per element once it
   // outgrows the first-level cache (measured: the parallel form of a decode
   // step, T_k = 4096, is 5x slower than 128-key steps).
-  double perBlock = m.blockStep;
-  if (4 * K * keyBlock > m.l1Bytes)
+  double perBlock =
+      p.family == Mixer::SoftmaxAttention ? m.blockStep : m.chunkStep;
+  if (p.family == Mixer::SoftmaxAttention && 4 * K * keyBlock > m.l1Bytes)
     perBlock += K * keyBlock * 64 / m.bandwidth;
   double compute =
       slowdown *

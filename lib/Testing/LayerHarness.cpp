@@ -471,3 +471,14 @@ std::string seqmix::formForSeqLen(llvm::StringRef forms, int64_t T) {
   }
   return forms.str();
 }
+
+std::vector<seqmix_tensor>
+seqmix::tensorArgs(std::vector<HostTensor> &inputs,
+                   std::vector<HostTensor> &outputs) {
+  std::vector<seqmix_tensor> args;
+  for (auto *list : {&inputs, &outputs})
+    for (HostTensor &t : *list)
+      args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
+                      t.shape.data(), nullptr});
+  return args;
+}

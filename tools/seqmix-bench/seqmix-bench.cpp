@@ -197,16 +197,6 @@ std::optional<std::string> compileLayer(const std::string &seqmixc,
   return msg.substr(0, msg.find('\n'));
 }
 
-std::vector<seqmix_tensor> tensorArgs(std::vector<HostTensor> &inputs,
-                                      std::vector<HostTensor> &outputs) {
-  std::vector<seqmix_tensor> args;
-  for (auto *list : {&inputs, &outputs})
-    for (HostTensor &t : *list)
-      args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
-                      t.shape.data(), nullptr});
-  return args;
-}
-
 /// The layer as peers.py reads it.
 std::string layerJson(const LayerSpec &spec) {
   llvm::json::Object o;

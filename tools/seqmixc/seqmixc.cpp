@@ -509,18 +509,6 @@ int compileMain(MLIRContext &ctx) {
   return emitNative(*c, kind, outputFile);
 }
 
-/// The runtime's view of host tensors: every input, then every output.
-std::vector<seqmix_tensor>
-tensorArgs(std::vector<::seqmix::HostTensor> &inputs,
-           std::vector<::seqmix::HostTensor> &outputs) {
-  std::vector<seqmix_tensor> args;
-  for (auto *list : {&inputs, &outputs})
-    for (::seqmix::HostTensor &t : *list)
-      args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
-                      t.shape.data(), nullptr});
-  return args;
-}
-
 /// Calls `layer`; the error message on failure.
 std::optional<std::string> callLayer(seqmix_layer *layer,
                                      const std::vector<seqmix_tensor> &args) {
@@ -553,7 +541,7 @@ bool checkSplit(seqmix_layer *layer, const ::seqmix::LayerSpec &spec,
     std::vector<::seqmix::HostTensor> out =
         ::seqmix::makeOutputs(spec, B, t1 - t0);
     if (std::optional<std::string> err =
-            callLayer(layer, tensorArgs(in, out))) {
+            callLayer(layer, ::seqmix::tensorArgs(in, out))) {
       os << " split@" << T1 << ": call failed: " << *err << ";";
       return false;
     }
@@ -774,7 +762,7 @@ int runMain(MLIRContext &ctx) {
     }
     auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime, Tk);
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
-    std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
+    std::vector<seqmix_tensor> args = ::seqmix::tensorArgs(inputs, outputs);
     if (std::optional<std::string> msg = callLayer(layer, args)) {
       freeLayers();
       return fail("call failed: " + *msg);
@@ -802,7 +790,7 @@ int runMain(MLIRContext &ctx) {
       ::seqmix::Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
       auto other = ::seqmix::makeOutputs(spec, B, T);
       // A failed call leaves zeros, which the comparisons below reject.
-      (void)callLayer(cross, tensorArgs(inputs, other));
+      (void)callLayer(cross, ::seqmix::tensorArgs(inputs, other));
       os << " vs " << runCrossCheck[x] << ":";
       for (size_t i = 0; i < outputs.size(); ++i) {
         std::vector<double> theirs(other[i].data.begin(), other[i].data.end());

@@ -55,6 +55,9 @@ struct Machine {
   /// Bytes of first-level cache per worker; a transposed key block larger
   /// than this costs one cache line per element.
   double l1Bytes = 32 << 10;
+  /// Seconds of fixed cost per chunk step of one worker in the chunked
+  /// linear forms (small chunks run smaller register tiles, less often full).
+  double chunkStep = 0;
 
   /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md),
   /// with the efficiencies measured for the code seqmix generates today.

@@ -9,6 +9,7 @@
 #ifndef SEQMIX_TESTING_LAYERHARNESS_H
 #define SEQMIX_TESTING_LAYERHARNESS_H
 
+#include "seqmix-c/Runtime.h"
 #include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Reference/Reference.h"
 #include "seqmix/Spec/LayerSpec.h"
@@ -59,6 +60,11 @@ std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
                                    uint64_t seed,
                                    GateRegime gates = GateRegime::Default,
                                    int64_t Tk = -1);
+
+/// The runtime's view of host tensors (no copies): every input, then every
+/// output, in the layer's calling order.
+std::vector<seqmix_tensor> tensorArgs(std::vector<HostTensor> &inputs,
+                                      std::vector<HostTensor> &outputs);
 
 /// Zero-filled outputs of the right shapes.
 std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,
