@@ -28,7 +28,8 @@ done
 # tests that compare against them. It lives outside the checkout so that
 # every clone on this machine shares one copy of the (large) wheels;
 # SEQMIX_VENV moves it (then configure with -DSEQMIX_DEFAULT_PYTHON).
-SEQMIX_VENV=${SEQMIX_VENV:-$HOME/.cache/seqmix/venv}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+SEQMIX_VENV=${SEQMIX_VENV:-$home/.cache/seqmix/venv}
 install_venv() {
   # The stamp is written once the packages import (importing torch takes
   # seconds; this check must not).
