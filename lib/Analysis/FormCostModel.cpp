@@ -164,25 +164,38 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   e.flopsMatmul *= slices;
   e.flopsVector *= slices;
   e.bytes *= slices;
+  CostTerms &t = e.terms;
   double use = std::min(1.0, items / m.saturation);
+  t.matmulWork = slowdown * e.flopsMatmul / use;
+  t.vectorWork = slowdown * e.flopsVector / use;
   // Block steps spread over the workers in use: their fixed cost, and the
   // transposed key block, which writes one cache line per element once it
   // outgrows the first-level cache (measured: the parallel form of a decode
   // step, T_k = 4096, is 5x slower than 128-key steps).
-  double perBlock =
-      p.family == Mixer::SoftmaxAttention ? m.blockStep : m.chunkStep;
-  if (p.family == Mixer::SoftmaxAttention && 4 * K * keyBlock > m.l1Bytes)
-    perBlock += K * keyBlock * 64 / m.bandwidth;
-  double compute =
-      slowdown *
-          (e.flopsMatmul / (m.etaMatmul * m.peakMatmul) +
-           e.flopsVector / (m.etaVector * m.peakVector)) /
-          use +
-      blocks * slices * perBlock / std::max(1.0, std::min(items, m.saturation));
-  double tau = form == Form::Recurrent ? m.tauToken : m.tauChunk;
-  e.seconds =
-      std::max(compute, e.bytes / m.bandwidth) + e.depth * tau + m.launch;
+  double perWorker =
+      blocks * slices / std::max(1.0, std::min(items, m.saturation));
+  if (p.family == Mixer::SoftmaxAttention) {
+    t.blockSteps = perWorker;
+    if (4 * K * keyBlock > m.l1Bytes)
+      t.fixedCompute = perWorker * K * keyBlock * 64 / m.bandwidth;
+  } else {
+    t.chunkSteps = perWorker;
+  }
+  t.memory = e.bytes / m.bandwidth;
+  t.serial =
+      e.depth * (form == Form::Recurrent ? m.tauToken : m.tauChunk) + m.launch;
+  e.seconds = t.seconds(m);
   return e;
+}
+
+double CostTerms::compute(const Machine &m) const {
+  return matmulWork / (m.etaMatmul * m.peakMatmul) +
+         vectorWork / (m.etaVector * m.peakVector) + chunkSteps * m.chunkStep +
+         blockSteps * m.blockStep + fixedCompute;
+}
+
+double CostTerms::seconds(const Machine &m) const {
+  return std::max(compute(m), memory) + serial;
 }
 
 bool seqmix::selectForm(const Problem &p, const std::vector<Form> &candidates,

@@ -90,6 +90,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     o.form = opts.form;
     o.chunkSize = opts.chunkSize;
     o.emitRemarks = opts.remarks;
+    o.costModel = opts.costModelFile;
     pm.addPass(createSeqMixAnnotateEntryDims());
     pm.addPass(createSeqMixSelectForms(o));
     return success();

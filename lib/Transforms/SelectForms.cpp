@@ -1,5 +1,6 @@
 //===- SelectForms.cpp - choose a computation form per seqmix op ----------===//
 #include "seqmix/Transforms/SelectForms.h"
+#include "seqmix/Analysis/CostTable.h"
 #include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Conversion/LowerForms.h"
 #include "seqmix/SeqMixDialect.h"
@@ -119,8 +120,9 @@ std::string FormEstimates::candidates() const {
   return s;
 }
 
-std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op) {
-  return estimateForms(op, kAssumedSeqLen);
+std::optional<FormEstimates>
+mlir::seqmix::estimateForms(Operation *op, const ::seqmix::Machine &m) {
+  return estimateForms(op, kAssumedSeqLen, m);
 }
 
 std::string mlir::seqmix::describeForm(Operation *op) {
@@ -142,8 +144,9 @@ std::string mlir::seqmix::describeForm(Operation *op) {
          std::to_string(hi);
 }
 
-std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op,
-                                                         int64_t seqLen) {
+std::optional<FormEstimates>
+mlir::seqmix::estimateForms(Operation *op, int64_t seqLen,
+                            const ::seqmix::Machine &m) {
   if (!isSequenceMixer(op))
     return std::nullopt;
   FormEstimates est;
@@ -156,8 +159,7 @@ std::optional<FormEstimates> mlir::seqmix::estimateForms(Operation *op,
   std::vector<::seqmix::Form> candidates;
   for (FormKind k : lowered)
     candidates.push_back(toModel(k));
-  if (!::seqmix::selectForm(est.problem, candidates,
-                            ::seqmix::Machine::hostCpu(), est.best, &est.all))
+  if (!::seqmix::selectForm(est.problem, candidates, m, est.best, &est.all))
     return std::nullopt;
   return est;
 }
@@ -175,9 +177,10 @@ constexpr int64_t kMaxPerCallSeqLen = int64_t(1) << 20;
 
 /// The cost model's best form at every sequence length, as ranges: a scan
 /// over powers of two, each change of form located by bisection.
-std::optional<SmallVector<LengthRange>> rangesByLength(Operation *op) {
+std::optional<SmallVector<LengthRange>>
+rangesByLength(Operation *op, const ::seqmix::Machine &m) {
   auto formAt = [&](int64_t T) -> std::optional<::seqmix::Form> {
-    std::optional<FormEstimates> est = estimateForms(op, T);
+    std::optional<FormEstimates> est = estimateForms(op, T, m);
     if (!est)
       return std::nullopt;
     return est->best.form;
@@ -212,11 +215,12 @@ std::optional<SmallVector<LengthRange>> rangesByLength(Operation *op) {
 
 /// The chunk size of a chunked range: the model's best at a length typical
 /// of the range (its start times 4, at least 1024, within the range).
-int64_t chunkFor(Operation *op, const LengthRange &r) {
+int64_t chunkFor(Operation *op, const LengthRange &r,
+                 const ::seqmix::Machine &m) {
   int64_t T = std::max<int64_t>(4 * r.lo, 1024);
   if (r.hi > 0)
     T = std::min(T, r.hi - 1);
-  std::optional<FormEstimates> est = estimateForms(op, std::max(T, r.lo));
+  std::optional<FormEstimates> est = estimateForms(op, std::max(T, r.lo), m);
   int64_t best = 64;
   double seconds = 0;
   if (est)
@@ -262,6 +266,17 @@ struct SelectFormsPass
           << kMaxChunkSize << " (or 0 to choose), got " << requested;
       return signalPassFailure();
     }
+    ::seqmix::Machine machine = ::seqmix::Machine::hostCpu();
+    if (!costModel.empty()) {
+      llvm::Expected<::seqmix::Machine> table =
+          ::seqmix::loadCostTable(costModel);
+      if (!table) {
+        getOperation().emitError()
+            << "seqmix-select-forms: " << llvm::toString(table.takeError());
+        return signalPassFailure();
+      }
+      machine = *table;
+    }
     MLIRContext *ctx = &getContext();
     SmallVector<std::pair<Operation *, SmallVector<LengthRange>>> perCallOps;
     WalkResult result = getOperation().walk([&](Operation *op) {
@@ -279,13 +294,14 @@ struct SelectFormsPass
       if (getForm(op))
         return WalkResult::advance(); // an explicit choice in the input wins
       if (perCall && hasDynamicSeqLen(op)) {
-        std::optional<SmallVector<LengthRange>> ranges = rangesByLength(op);
+        std::optional<SmallVector<LengthRange>> ranges =
+            rangesByLength(op, machine);
         if (ranges && ranges->size() > 1 && ranges->size() <= 4) {
           perCallOps.push_back({op, *ranges});
           return WalkResult::advance();
         }
       }
-      std::optional<FormEstimates> est = estimateForms(op);
+      std::optional<FormEstimates> est = estimateForms(op, machine);
       if (!est) {
         op->emitOpError("no computation form is available");
         return WalkResult::interrupt();
@@ -309,14 +325,14 @@ struct SelectFormsPass
     if (result.wasInterrupted())
       return signalPassFailure();
     for (auto &[op, ranges] : perCallOps)
-      dispatchByLength(op, ranges, requested);
+      dispatchByLength(op, ranges, requested, machine);
   }
 
   /// Replaces `op` by a choice at run time among copies of it, one per
   /// range of sequence lengths, each with its range's form:
   ///   scf.if (T < hi_0) { op in form_0 } else { scf.if (T < hi_1) ... }
   void dispatchByLength(Operation *op, ArrayRef<LengthRange> ranges,
-                        int64_t requested) {
+                        int64_t requested, const ::seqmix::Machine &machine) {
     MLIRContext *ctx = &getContext();
     OpBuilder b(op);
     Location loc = op->getLoc();
@@ -324,7 +340,7 @@ struct SelectFormsPass
     auto copyFor = [&](OpBuilder &ob, const LengthRange &r) {
       Operation *c = ob.clone(*op);
       int64_t chunk = r.form == ::seqmix::Form::Chunked
-                          ? (requested ? requested : chunkFor(op, r))
+                          ? (requested ? requested : chunkFor(op, r, machine))
                           : 0;
       c->setAttr(kFormAttrName, FormAttr::get(ctx, fromModel(r.form), chunk));
       c->setAttr(kSeqLenRangeAttrName, ob.getDenseI64ArrayAttr({r.lo, r.hi}));

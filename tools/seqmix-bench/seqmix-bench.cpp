@@ -11,6 +11,8 @@
 // inputs, checks that they agree with seqmix, and prints the ratio.
 //
 //===----------------------------------------------------------------------===//
+#include "Calibrate.h"
+#include "Layers.h"
 #include "Peers.h"
 
 #include "seqmix-c/Runtime.h"
@@ -35,15 +37,28 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 
 namespace cl = llvm::cl;
 using namespace seqmix;
+using namespace seqmix::bench;
 
 static cl::OptionCategory benchCat("seqmix-bench options");
 static cl::opt<std::string> specFile(cl::Positional, cl::desc("<layer.json>"),
-                                     cl::Required, cl::cat(benchCat));
+                                     cl::cat(benchCat));
+static cl::opt<std::string> calibrateOpt(
+    "calibrate",
+    cl::desc("Instead of timing a spec: time a fixed grid of layers, fit the "
+             "cost model's constants to this machine and write them as a "
+             "table for seqmixc --cost-model"),
+    cl::value_desc("table.json"), cl::init(""), cl::cat(benchCat));
+static cl::opt<std::string> calibrateGridOpt(
+    "calibrate-grid",
+    cl::desc("The grid --calibrate times: full (about a minute), or quick (a "
+             "few tiny shapes, to test the tool)"),
+    cl::init("full"), cl::cat(benchCat));
 static cl::list<std::string>
     formsOpt("form",
              cl::desc("Forms to time, comma separated: parallel, chunked, "
@@ -126,22 +141,6 @@ int fail(const llvm::Twine &msg) {
   return 1;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-/// One form to compile: "parallel", "recurrent", "auto" or chunked with a
-/// chunk size.
-struct Config {
-  std::string form;
-  int64_t chunk = 0;
-  bool named = false; ///< the user asked for it: a failure is an error
-  std::string label() const {
-    return form == "chunked" ? "chunked(" + std::to_string(chunk) + ")" : form;
-  }
-};
-
 /// A compiled layer of one config.
 struct Built {
   Config config;
@@ -165,36 +164,6 @@ std::string selfDir(const char *argv0) {
   std::string exe =
       llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
   return llvm::sys::path::parent_path(exe).str();
-}
-
-/// Compiles `spec` in `c` with seqmixc into `dir`; the error text on failure.
-std::optional<std::string> compileLayer(const std::string &seqmixc,
-                                        const Config &c, int threads,
-                                        const std::string &dir,
-                                        std::string &soPath) {
-  soPath = dir + "/" + c.form + "_" + std::to_string(c.chunk) + ".so";
-  std::string errPath = dir + "/compile.err";
-  std::vector<std::string> args = {seqmixc,
-                                   specFile,
-                                   "--form=" + c.form,
-                                   "--workers=" + std::to_string(threads),
-                                   "-o",
-                                   soPath};
-  if (c.form == "chunked")
-    args.push_back("--chunk-size=" + std::to_string(c.chunk));
-  std::vector<llvm::StringRef> argv(args.begin(), args.end());
-  std::optional<llvm::StringRef> redirects[] = {
-      std::nullopt, llvm::StringRef(""), llvm::StringRef(errPath)};
-  std::string execErr;
-  int rc = llvm::sys::ExecuteAndWait(seqmixc, argv, std::nullopt, redirects, 0,
-                                     0, &execErr);
-  if (rc == 0)
-    return std::nullopt;
-  std::string msg = execErr;
-  if (auto buf = llvm::MemoryBuffer::getFile(errPath))
-    msg = llvm::StringRef((*buf)->getBuffer()).trim().str();
-  // The first line says what is wrong; the rest is context.
-  return msg.substr(0, msg.find('\n'));
 }
 
 /// The layer as peers.py reads it.
@@ -225,20 +194,39 @@ std::string layerJson(const LayerSpec &spec) {
   return s;
 }
 
-/// Compares the outputs a peer or form gave with `base` (the first seqmix
-/// form's outputs), output by output; the worst.
-ErrorStats compareOutputs(const std::vector<std::vector<float>> &got,
-                          const std::vector<HostTensor> &base) {
-  ErrorStats worst;
-  for (size_t i = 0; i < got.size() && i < base.size(); ++i) {
-    std::vector<double> ref(base[i].data.begin(), base[i].data.end());
-    ErrorStats e = compareToReference(got[i], ref);
-    worst.maxAbs = std::max(worst.maxAbs, e.maxAbs);
-    worst.maxRel = std::max(worst.maxRel, e.maxRel);
-    worst.relRms = std::max(worst.relRms, e.relRms);
-    worst.finite &= e.finite && got[i].size() == base[i].data.size();
-  }
-  return worst;
+/// --calibrate: the probe, then the grid.
+int calibrate(const char *argv0) {
+  if (!specFile.empty())
+    return fail("--calibrate times its own grid: give no layer spec");
+  // (cl::list's operator& gives its vector: take the options by reference.)
+  std::reference_wrapper<const cl::Option> specOnly[] = {
+      formsOpt, chunksOpt, seqLensOpt, batchOpt,
+      kvLenOpt, peersOpt,  jsonOpt,    checkOpt};
+  for (const cl::Option &o : specOnly)
+    if (o.getNumOccurrences())
+      return fail("--" + o.ArgStr + " does not apply to --calibrate");
+  CalibrateOptions o;
+  o.threads = threadsOpt > 0 ? int(threadsOpt) : hardwareThreads();
+  if (threadsOpt < 0 || o.threads > 4096)
+    return fail("--num-threads must be between 1 and 4096 (0: this machine's)");
+  setenv("OMP_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
+  if (repsOpt < 1 || repsOpt > 100000)
+    return fail("--reps must be between 1 and 100000");
+  if (warmupOpt > 1000)
+    return fail("--warmup must be at most 1000");
+  o.reps = repsOpt.getNumOccurrences() ? unsigned(repsOpt) : 5;
+  o.warmup = warmupOpt;
+  o.seed = seedOpt;
+  o.grid = calibrateGridOpt;
+  o.outPath = calibrateOpt;
+  o.seqmixc = selfDir(argv0) + "/seqmixc";
+  if (!llvm::sys::fs::can_execute(o.seqmixc))
+    return fail("cannot find seqmixc beside seqmix-bench (" + o.seqmixc + ")");
+  if (!probeOpt)
+    return fail("--calibrate fits the model to the probe's peak and "
+                "bandwidth: drop --probe=false");
+  o.probe = probeMachine(o.threads);
+  return runCalibration(o, llvm::outs());
 }
 } // namespace
 
@@ -251,6 +239,11 @@ int main(int argc, char **argv) {
       "seeded inputs, against this machine's measured peak and, with "
       "--peers, against PyTorch in the same process\n");
 
+  if (!calibrateOpt.empty())
+    return calibrate(argv[0]);
+  if (specFile.empty())
+    return fail("no layer spec given (seqmix-bench <layer.json>, or "
+                "--calibrate=<table.json>)");
   llvm::Expected<LayerSpec> specOr = loadLayerSpec(specFile);
   if (!specOr)
     return fail(llvm::toString(specOr.takeError()));
@@ -371,7 +364,7 @@ int main(int argc, char **argv) {
     b.config = c;
     std::string so;
     if (std::optional<std::string> err =
-            compileLayer(seqmixc, c, threads, tmp.str().str(), so)) {
+            compileLayer(seqmixc, specFile, c, threads, tmp.str().str(), so)) {
       if (c.named)
         return fail("cannot compile " + specFile + " in form " + c.label() +
                     ": " + *err);
@@ -379,19 +372,12 @@ int main(int argc, char **argv) {
       built.push_back(b);
       continue;
     }
-    char *err = nullptr;
-    b.layer = seqmix_layer_load(so.c_str(), &err);
-    llvm::sys::fs::remove(so);
-    if (!b.layer) {
-      std::string msg = err ? err : "unknown error";
-      seqmix_free_error(err);
+    std::string err;
+    b.layer = loadLayer(so, err);
+    if (!b.layer)
       return fail("cannot load the layer compiled in form " + c.label() + ": " +
-                  msg);
-    }
-    for (llvm::StringRef line :
-         llvm::split(llvm::StringRef(seqmix_layer_metadata(b.layer)), '\n'))
-      if (line.consume_front("forms "))
-        b.formName = line.str();
+                  err);
+    b.formName = layerForms(b.layer);
     built.push_back(b);
   }
   llvm::sys::fs::remove_directories(tmp);
@@ -423,25 +409,13 @@ int main(int argc, char **argv) {
       row.form = c.form == "auto" ? "auto=" + formNow : c.label();
       std::vector<HostTensor> outputs = makeOutputs(spec, B, T);
       std::vector<seqmix_tensor> args = tensorArgs(inputs, outputs);
-      char *err = nullptr;
-      if (seqmix_layer_call(b.layer, args.data(), int32_t(args.size()), &err)) {
+      if (std::optional<std::string> err =
+              timeLayer(b.layer, args, warmupOpt, repsOpt, row.timesMs)) {
         row.ok = false;
-        row.note = err ? err : "call failed";
-        seqmix_free_error(err);
+        row.note = *err;
         rows.push_back(row);
         allOk = false;
         continue;
-      }
-      for (unsigned i = 1; i < warmupOpt; ++i)
-        (void)seqmix_layer_call(b.layer, args.data(), int32_t(args.size()),
-                                nullptr);
-      for (unsigned r = 0; r < repsOpt; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        (void)seqmix_layer_call(b.layer, args.data(), int32_t(args.size()),
-                                nullptr);
-        row.timesMs.push_back(std::chrono::duration<double, std::milli>(
-                                  std::chrono::steady_clock::now() - t0)
-                                  .count());
       }
       if (auto f = parseFormName(formNow); f && problem) {
         Estimate e =

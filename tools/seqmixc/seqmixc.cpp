@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix-c/Runtime.h"
+#include "seqmix/Analysis/CostTable.h"
 #include "seqmix/Analysis/FormCostModel.h"
 #include "seqmix/Pipelines/Pipelines.h"
 #include "seqmix/SeqMixDialect.h"
@@ -40,6 +41,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <unistd.h>
 
@@ -102,6 +104,12 @@ static cl::opt<std::string> scheduleFile(
     cl::desc("A transform-dialect script (@__transform_main) to run as the "
              "schedule phase instead of the built-in CPU schedule"),
     cl::value_desc("file.mlir"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string> costModelFile(
+    "cost-model",
+    cl::desc("A JSON table of the cost model's machine constants, as "
+             "seqmix-bench --calibrate writes it, for form: auto (default: "
+             "$SEQMIX_COST_MODEL, else the built-in table)"),
+    cl::value_desc("table.json"), cl::init(""), cl::cat(compileCat));
 static cl::opt<int64_t> workers(
     "workers",
     cl::desc("Threads the layer will run on, for split-KV decode of softmax "
@@ -267,6 +275,29 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     }
     opts.scheduleFile = scheduleFile;
   }
+  // The cost model's constants: --cost-model, else $SEQMIX_COST_MODEL.
+  ::seqmix::Machine machine = ::seqmix::Machine::hostCpu();
+  std::string costModel = costModelFile;
+  const char *costModelFlag = "--cost-model";
+  if (costModel.empty())
+    if (const char *env = std::getenv("SEQMIX_COST_MODEL"); env && *env) {
+      costModel = env;
+      costModelFlag = "SEQMIX_COST_MODEL";
+    }
+  if (!costModel.empty()) {
+    llvm::Expected<::seqmix::Machine> table =
+        ::seqmix::loadCostTable(costModel);
+    if (!table) {
+      fail(llvm::Twine(costModelFlag) + ": " +
+           llvm::toString(table.takeError()));
+      return failure();
+    }
+    machine = *table;
+    opts.costModelFile = costModel;
+  }
+  // For the metadata, one line whatever the path holds.
+  std::string costModelName = costModel.empty() ? "built-in" : costModel;
+  std::replace(costModelName.begin(), costModelName.end(), '\n', ' ');
   if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
     fail("--form must be auto, parallel, chunked or recurrent, got '" +
          opts.form + "'");
@@ -325,7 +356,7 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
     c.module->walk([&](Operation *op) {
       if (FormAttr f = op->getAttrOfType<FormAttr>(kFormAttrName)) {
         c.formSummary += (c.formSummary.empty() ? "" : ", ") + describeForm(op);
-        if (std::optional<FormEstimates> est = estimateForms(op))
+        if (std::optional<FormEstimates> est = estimateForms(op, machine))
           costLines += "costs " + est->sizes() + " " + est->candidates() + "\n";
       }
     });
@@ -352,7 +383,8 @@ compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
         return failure();
       c.metadata = *meta;
       if (!c.formSummary.empty())
-        c.metadata += "forms " + c.formSummary + "\n" + costLines;
+        c.metadata += "forms " + c.formSummary + "\n" + costLines +
+                      "cost-model " + costModelName + "\n";
       c.metadata += limits;
     }
   }

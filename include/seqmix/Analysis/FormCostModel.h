@@ -66,11 +66,30 @@ struct Machine {
   static Machine illustrativeCpu();
 };
 
+/// An estimate's time split into the parts the machine's constants scale, so
+/// that a fit (seqmix-bench --calibrate) can solve for the constants:
+///   seconds = max(compute, memory) + serial
+///   compute = matmulWork / (etaMatmul peakMatmul)
+///           + vectorWork / (etaVector peakVector)
+///           + chunkSteps chunkStep + blockSteps blockStep + fixedCompute
+struct CostTerms {
+  double matmulWork = 0;   ///< FLOPs on the critical worker's share, scaled
+  double vectorWork = 0;   ///< (by the machine's use and cache spills)
+  double chunkSteps = 0;   ///< chunk steps of one worker (linear families)
+  double blockSteps = 0;   ///< block steps of one worker (softmax attention)
+  double fixedCompute = 0; ///< seconds not scaled by a fitted constant
+  double memory = 0;       ///< seconds of memory traffic
+  double serial = 0;       ///< seconds of dependent steps and launch
+  double compute(const Machine &m) const;
+  double seconds(const Machine &m) const;
+};
+
 struct Estimate {
   Form form;
   int64_t chunk = 0;
   double flopsMatmul = 0, flopsVector = 0, bytes = 0, depth = 0;
   double seconds = 0;
+  CostTerms terms; ///< seconds = terms.seconds(machine)
 };
 
 /// Cost of computing `p` in `form` (chunk size `chunk` for the chunked form).

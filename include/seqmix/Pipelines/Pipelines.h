@@ -38,6 +38,8 @@ struct CompileOptions {
   /// A transform-dialect script run as the schedule phase instead of the
   /// built-in one (empty: built-in).
   std::string scheduleFile;
+  /// A JSON table of the cost model's machine constants (empty: built-in).
+  std::string costModelFile;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

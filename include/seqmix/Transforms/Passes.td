@@ -20,6 +20,11 @@ def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
     the call's sequence length, each branch a copy of the op carrying its
     range's form and a `seqmix.seq_len_range = array<i64: lo, hi>` attribute
     (hi = 0: no end). `per-call=false` keeps one form for all lengths.
+
+    The machine's constants (peak rates, achieved fractions, fixed costs per
+    chunk and block step) come from the built-in table fitted on the
+    project's build machines, or from `cost-model=<file>`, a table that
+    `seqmix-bench --calibrate` fits on the machine it runs on.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
@@ -34,6 +39,9 @@ def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
            "forms per call by its length (thresholds from the cost model)">,
     Option<"emitRemarks", "remarks", "bool", "false",
            "report each decision as a remark on the op">,
+    Option<"costModel", "cost-model", "std::string", "\"\"",
+           "JSON table of the cost model's machine constants (written by "
+           "seqmix-bench --calibrate); empty: the built-in table">,
   ];
 }
 

@@ -35,12 +35,14 @@ struct FormEstimates {
 constexpr int64_t kAssumedSeqLen = 512;
 
 /// Estimates every form `op` has a lowering for (every form when it has none
-/// yet; never `recurrent` for softmax attention). std::nullopt when `op` is
-/// not a sequence mixer or no form is available.
-std::optional<FormEstimates> estimateForms(Operation *op);
+/// yet; never `recurrent` for softmax attention) on machine `m`.
+/// std::nullopt when `op` is not a sequence mixer or no form is available.
+std::optional<FormEstimates> estimateForms(Operation *op,
+                                           const ::seqmix::Machine &m);
 
 /// The same at sequence length `seqLen` (a dynamic one takes this value).
-std::optional<FormEstimates> estimateForms(Operation *op, int64_t seqLen);
+std::optional<FormEstimates> estimateForms(Operation *op, int64_t seqLen,
+                                           const ::seqmix::Machine &m);
 
 /// The discardable attribute on an op that a per-call choice made for a
 /// range of sequence lengths: array<i64: lo, hi> (hi = 0: no upper end).
