@@ -267,7 +267,8 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
                                    Value hi, const TokenBlock &blk) {
   ImplicitLocOpBuilder &b = kb.builder();
   int64_t K = info.K;
-  OpFoldResult T = blk.len;
+  // A constant length (a full chunk) gives static shapes.
+  OpFoldResult T = getAsOpFoldResult(blk.len);
   Value Q = blk.q, Kt = blk.k, Vt = blk.v;
   Value scale = kb.f(info.scale);
   Value zero = kb.f(0.0);
@@ -439,16 +440,17 @@ TokenBlock sliceTokens(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
   GatedLinearAttentionOp op = info.op;
   SmallVector<OpFoldResult> offs = {bi, hi, start, kb.ofr(0)};
   auto rows = [&](Value src, int64_t width) {
-    return kb.slice(src, offs, {kb.ofr(1), kb.ofr(1), len, kb.ofr(width)},
-                    {2, 3});
+    return kb.slice(
+        src, offs,
+        {kb.ofr(1), kb.ofr(1), getAsOpFoldResult(len), kb.ofr(width)}, {2, 3});
   };
   TokenBlock blk;
   blk.q = rows(op.getQ(), info.K);
   blk.k = rows(op.getK(), info.K);
   blk.v = rows(op.getV(), info.V);
   if (info.gate == GateKind::scalar)
-    blk.g =
-        kb.slice(op.getG(), {bi, hi, start}, {kb.ofr(1), kb.ofr(1), len}, {2});
+    blk.g = kb.slice(op.getG(), {bi, hi, start},
+                     {kb.ofr(1), kb.ofr(1), getAsOpFoldResult(len)}, {2});
   blk.len = len;
   return blk;
 }
@@ -488,17 +490,31 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
       b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
       [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        SliceKernelBuilder k(ib);
         Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
         Value len = arith::MinSIOp::create(ib, step, rest);
-        TokenBlock blk = sliceTokens(k, info, bi, hi, c0, len);
-        blk.out = k.slice(iter[1], {c0, k.ofr(0)}, {len, k.ofr(V)}, {0, 1});
-        blk.state = iter[0];
-        blk.stateIsZero = false;
-        blk.wantState = true;
-        auto [out, state] = buildBlock(k, info, hi, blk);
-        Value o = k.insert(out, iter[1], {c0, k.ofr(0)}, {len, k.ofr(V)});
-        scf::YieldOp::create(ib, ValueRange{state, o});
+        // One chunk of `n` tokens; `n` is a constant for full chunks (all but
+        // the last), so that every op of the chunk has static shapes.
+        auto chunkStep = [&](Value n) {
+          return [&, n](OpBuilder &nb2, Location l) {
+            ImplicitLocOpBuilder bb(l, nb2);
+            SliceKernelBuilder k(bb);
+            TokenBlock blk = sliceTokens(k, info, bi, hi, c0, n);
+            blk.out = k.slice(iter[1], {c0, k.ofr(0)},
+                              {getAsOpFoldResult(n), k.ofr(V)}, {0, 1});
+            blk.state = iter[0];
+            blk.stateIsZero = false;
+            blk.wantState = true;
+            auto [out, state] = buildBlock(k, info, hi, blk);
+            Value o = k.insert(out, iter[1], {c0, k.ofr(0)},
+                               {getAsOpFoldResult(n), k.ofr(V)});
+            scf::YieldOp::create(bb, ValueRange{state, o});
+          };
+        };
+        Value isFull =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, len, step);
+        auto branch =
+            scf::IfOp::create(ib, isFull, chunkStep(step), chunkStep(len));
+        scf::YieldOp::create(ib, branch.getResults());
       });
   return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
 }

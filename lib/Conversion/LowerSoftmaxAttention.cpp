@@ -103,8 +103,8 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
                      Value q0, Value lq, Value Kb, Value Vb, Value k0, Value lk,
                      RowState st, Visibility vis) {
   ImplicitLocOpBuilder &b = kb.builder();
-  OpFoldResult Lq = lq, Lk = lk;
-  Value scale = kb.f(info.scale);
+  // A constant size (a full block) gives static shapes.
+  OpFoldResult Lq = getAsOpFoldResult(lq), Lk = getAsOpFoldResult(lk);
   Value zero = kb.f(0.0), ninf = negInf(kb);
   // S = Q K^T: K is transposed once per block so that S's rows are built
   // from contiguous rows of K^T.
@@ -117,21 +117,21 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
                          return arith::AddFOp::create(bb, l, a[2], p);
                        });
-  // Scale, and mask before the exp (only blocks that need it).
+  // Mask before the exp (only blocks that need it; Q is scaled already).
   Value offset = arith::SubIOp::create(b, info.tk, info.tq);
-  S = kb.generic(ValueRange{}, S, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
-                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                   Value s = arith::MulFOp::create(bb, l, a[0], scale);
-                   if (vis == Visibility::All)
-                     return s;
-                   Value r = linalg::IndexOp::create(bb, l, 0);
-                   Value c = linalg::IndexOp::create(bb, l, 1);
-                   Value pos = arith::AddIOp::create(
-                       bb, l, offset, arith::AddIOp::create(bb, l, q0, r));
-                   Value j = arith::AddIOp::create(bb, l, k0, c);
-                   return arith::SelectOp::create(
-                       bb, l, isVisible(bb, l, info, pos, j), s, ninf);
-                 });
+  if (vis == Visibility::Masked)
+    S = kb.generic(ValueRange{}, S, 2, {{0, 1}},
+                   SliceKernelBuilder::parallel(2),
+                   [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                     Value s = a[0];
+                     Value r = linalg::IndexOp::create(bb, l, 0);
+                     Value c = linalg::IndexOp::create(bb, l, 1);
+                     Value pos = arith::AddIOp::create(
+                         bb, l, offset, arith::AddIOp::create(bb, l, q0, r));
+                     Value j = arith::AddIOp::create(bb, l, k0, c);
+                     return arith::SelectOp::create(
+                         bb, l, isVisible(bb, l, info, pos, j), s, ninf);
+                   });
   // u = max(m, rowmax S) with -inf replaced by 0. The state is updated in
   // place (m last, after every read of the old m), so that the loop over key
   // blocks carries the same buffers.
@@ -140,7 +140,9 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
       kb.fill(kb.empty({Lq}), -std::numeric_limits<double>::infinity()), 2,
       {{0, 1}, {0}}, {kPar, kRed},
       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        return arith::MaximumFOp::create(bb, l, a[0], a[1]);
+        // maxnum (a NaN score is skipped here; its exp is still NaN, so it
+        // reaches the output): one vmaxps where maximum takes six.
+        return arith::MaxNumFOp::create(bb, l, a[0], a[1]);
       });
   Value use =
       kb.generic(ValueRange{st.m, rowMax}, kb.empty({Lq}), 1, {{0}, {0}, {0}},
@@ -194,7 +196,7 @@ RowState attendBlock(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value Q,
 /// The fresh state of `lq` query rows: m = -inf, l = 0, acc = 0.
 RowState initialState(SliceKernelBuilder &kb, const SoftmaxInfo &info,
                       Value lq) {
-  OpFoldResult Lq = lq;
+  OpFoldResult Lq = getAsOpFoldResult(lq);
   Value m = kb.generic(
       ValueRange{}, kb.empty({Lq}), 1, {{0}}, {kPar},
       [&](OpBuilder &bb, Location l, ValueRange) -> Value {
@@ -245,7 +247,24 @@ Value logSumExp(SliceKernelBuilder &kb, Value m, Value l, Value dest) {
 Value rows(SliceKernelBuilder &kb, Value src, Value bi, Value head,
            OpFoldResult start, Value len, int64_t width) {
   return kb.slice(src, {bi, head, start, kb.ofr(0)},
-                  {kb.ofr(1), kb.ofr(1), len, kb.ofr(width)}, {2, 3});
+                  {kb.ofr(1), kb.ofr(1), getAsOpFoldResult(len), kb.ofr(width)},
+                  {2, 3});
+}
+
+/// The query rows [start, start + len) of head `head`, times the softmax
+/// scale: scaling the L_q x K queries once per block saves a pass over each
+/// L_q x L_k block of scores.
+Value scaledQueryRows(SliceKernelBuilder &kb, const SoftmaxInfo &info, Value bi,
+                      Value head, OpFoldResult start, Value len) {
+  SoftmaxAttentionOp op = info.op;
+  Value q = rows(kb, op.getQ(), bi, head, start, len, info.K);
+  Value scale = kb.f(info.scale);
+  return kb.generic(ValueRange{q},
+                    kb.empty({getAsOpFoldResult(len), kb.ofr(info.K)}), 2,
+                    {{0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return arith::MulFOp::create(bb, l, a[0], scale);
+                    });
 }
 
 /// Whether every key in [k0, k0 + lk) is visible to every query in
@@ -328,33 +347,46 @@ RowState attendKeyRange(SliceKernelBuilder &kb, const SoftmaxInfo &info,
       b, kBegin, kEnd, step, ValueRange{st.m, st.l, st.acc},
       [&](OpBuilder &nb, Location loc, Value k0, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
-        SliceKernelBuilder k(ib);
         Value lk = arith::MinSIOp::create(ib, step,
                                           arith::SubIOp::create(ib, kEnd, k0));
-        Value Kb = rows(k, op.getK(), bi, kvHead, k0, lk, info.K);
-        Value Vb = rows(k, op.getV(), bi, kvHead, k0, lk, info.V);
         RowState in{iter[0], iter[1], iter[2]};
-        RowState next;
-        if (!info.causal && !info.window) {
-          next = attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, lk, in,
-                             Visibility::All);
-        } else {
-          Value full = blockIsFull(ib, info, q0, lq, k0, lk);
+        // One block step over `len` keys, `len` a constant for full blocks
+        // (every op of the step then has static key sizes).
+        auto attendKeys = [&](ImplicitLocOpBuilder &bb, Value len) {
+          SliceKernelBuilder k(bb);
+          Value Kb = rows(k, op.getK(), bi, kvHead, k0, len, info.K);
+          Value Vb = rows(k, op.getV(), bi, kvHead, k0, len, info.V);
+          if (!info.causal && !info.window)
+            return attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, len, in,
+                               Visibility::All);
+          Value full = blockIsFull(bb, info, q0, lq, k0, len);
           auto step = [&](Visibility vis) {
             return [&, vis](OpBuilder &nb, Location l) {
-              ImplicitLocOpBuilder bb(l, nb);
-              SliceKernelBuilder k(bb);
+              ImplicitLocOpBuilder b2(l, nb);
+              SliceKernelBuilder k2(b2);
               RowState r =
-                  attendBlock(k, info, Q, q0, lq, Kb, Vb, k0, lk, in, vis);
-              scf::YieldOp::create(bb, ValueRange{r.m, r.l, r.acc});
+                  attendBlock(k2, info, Q, q0, lq, Kb, Vb, k0, len, in, vis);
+              scf::YieldOp::create(b2, ValueRange{r.m, r.l, r.acc});
             };
           };
-          auto branch = scf::IfOp::create(ib, full, step(Visibility::All),
+          auto branch = scf::IfOp::create(bb, full, step(Visibility::All),
                                           step(Visibility::Masked));
-          next = {branch.getResult(0), branch.getResult(1),
-                  branch.getResult(2)};
-        }
-        scf::YieldOp::create(ib, ValueRange{next.m, next.l, next.acc});
+          return RowState{branch.getResult(0), branch.getResult(1),
+                          branch.getResult(2)};
+        };
+        auto yieldStep = [&](Value len) {
+          return [&, len](OpBuilder &nb, Location l) {
+            ImplicitLocOpBuilder b2(l, nb);
+            RowState r = attendKeys(b2, len);
+            scf::YieldOp::create(b2, ValueRange{r.m, r.l, r.acc});
+          };
+        };
+        // Full key blocks (all but the last) take the static copy.
+        Value isFull =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, lk, step);
+        auto branch =
+            scf::IfOp::create(ib, isFull, yieldStep(step), yieldStep(lk));
+        scf::YieldOp::create(ib, branch.getResults());
       });
   return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
 }
@@ -367,8 +399,8 @@ RowState attendQueries(SliceKernelBuilder &kb, const SoftmaxInfo &info,
   ImplicitLocOpBuilder &b = kb.builder();
   SoftmaxAttentionOp op = info.op;
   Value kvHead = kvHeadOf(kb, info, hi);
-  Value Q = rows(kb, op.getQ(), bi, hi, q0, lq, info.K);
   RowState st = initialState(kb, info, lq);
+  Value Q = scaledQueryRows(kb, info, bi, hi, q0, lq);
   if (chunk == 0) {
     Value Kb = rows(kb, op.getK(), bi, kvHead, kb.ofr(0), info.tk, info.K);
     Value Vb = rows(kb, op.getV(), bi, kvHead, kb.ofr(0), info.tk, info.V);
@@ -459,7 +491,6 @@ SmallVector<Value> lowerBlocked(SliceKernelBuilder &kb, const SoftmaxInfo &info,
 SmallVector<Value> lowerDecode(SliceKernelBuilder &kb, const SoftmaxInfo &info,
                                int64_t workers) {
   ImplicitLocOpBuilder &b = kb.builder();
-  SoftmaxAttentionOp op = info.op;
   Value zero = kb.index(0), one = kb.index(1);
   std::pair<Value, Value> keys = visibleKeys(b, info, zero, info.tq);
   Value kBegin = keys.first, kEnd = keys.second;
@@ -489,7 +520,7 @@ SmallVector<Value> lowerDecode(SliceKernelBuilder &kb, const SoftmaxInfo &info,
         kEnd);
     Value s1 =
         arith::MinUIOp::create(b, arith::AddIOp::create(b, s0, segment), kEnd);
-    Value Q = rows(kb, op.getQ(), iv[0], iv[1], zero, info.tq, info.K);
+    Value Q = scaledQueryRows(kb, info, iv[0], iv[1], zero, info.tq);
     RowState st = attendKeyRange(
         kb, info, Q, zero, info.tq, iv[0], kvHeadOf(kb, info, iv[1]), s0, s1,
         kDecodeKeyBlock, initialState(kb, info, info.tq));

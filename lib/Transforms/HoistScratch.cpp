@@ -101,6 +101,32 @@ bool inLoopBelow(Operation *op, Operation *scope) {
   return false;
 }
 
+/// Whether the buffer of `alloc` leaves its block: it or a view of it
+/// (memref.cast, subview, reinterpret_cast, ...) is yielded to the next
+/// iteration or out of a branch, returned, passed to a call, freed by an
+/// ownership-based dealloc, or freed through a view. Such a buffer keeps
+/// its own memory: on the stack it would be freed, or outlive, elsewhere.
+bool escapes(memref::AllocOp alloc) {
+  SmallVector<Value> worklist = {alloc.getResult()};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      if (user->hasTrait<OpTrait::IsTerminator>() ||
+          isa<bufferization::DeallocOp, CallOpInterface>(user))
+        return true;
+      if (isa<memref::DeallocOp>(user) && v != alloc.getResult())
+        return true;
+      auto view = dyn_cast<ViewLikeOpInterface>(user);
+      if ((view && view.getViewSource() == v) || isa<memref::CastOp>(user))
+        for (Value r : user->getResults())
+          if (isa<BaseMemRefType>(r.getType()))
+            worklist.push_back(r);
+    }
+  }
+  return false;
+}
+
 struct HoistScratchPass
     : mlir::seqmix::impl::SeqMixHoistScratchBase<HoistScratchPass> {
   using Base::Base;
@@ -114,12 +140,8 @@ struct HoistScratchPass
           !alloc.getType().getLayout().isIdentity() ||
           alloc.getSymbolOperands().size())
         return;
-      // A buffer that leaves its block (yielded to the next iteration,
-      // returned, freed by an ownership-based dealloc) keeps its own memory.
-      for (Operation *user : alloc->getUsers())
-        if (user->hasTrait<OpTrait::IsTerminator>() ||
-            isa<bufferization::DeallocOp, CallOpInterface>(user))
-          return;
+      if (escapes(alloc))
+        return;
       byScope[scope].push_back(alloc);
     });
     for (auto &[scope, allocs] : byScope)

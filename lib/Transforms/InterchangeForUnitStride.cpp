@@ -34,9 +34,12 @@ SmallVector<unsigned> chooseOrder(linalg::GenericOp op) {
     return {};
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   unsigned inner = numLoops - 1;
-  unsigned innerScore = iterators[inner] == utils::IteratorType::parallel
-                            ? unitStrideUses(op, inner)
-                            : 0;
+  // An innermost reduction that walks its operands' contiguous dimension
+  // stays innermost unless a parallel loop does so for more operands: a
+  // row maximum or sum over S[i, j] reads S along j (seqmix-vectorize-rows
+  // turns it into vector reductions), where making i innermost for the
+  // sake of the result l[i] would read S with a stride of a whole row.
+  unsigned innerScore = unitStrideUses(op, inner);
   std::optional<unsigned> best;
   unsigned bestScore = innerScore;
   for (unsigned d = 0; d < inner; ++d) {

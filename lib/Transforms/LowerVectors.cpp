@@ -66,6 +66,10 @@ struct LowerVectorsPass
         })) &&
         succeeded(apply([](RewritePatternSet &p) {
           vector::populateVectorTransferLoweringPatterns(p, 1);
+          // A one-element transfer (a 1 x 1 tile of a degenerate shape, head
+          // size or block of 1) from a strided view: a scalar load or store.
+          vector::populateScalarVectorTransferLoweringPatterns(
+              p, /*benefit=*/1, /*allowMultipleUses=*/true);
         }));
     if (!ok) {
       getOperation().emitError("seqmix-lower-vectors: the vector lowering "

@@ -72,7 +72,10 @@ bool isTileableContraction(linalg::LinalgOp op) {
 /// dynamic: it is stepped by one).
 bool hasStaticTile(linalg::LinalgOp op) {
   auto t = dyn_cast<RankedTensorType>(op.getDpsInits()[0].getType());
-  return t && t.hasStaticShape();
+  // A tile one column wide is no vector: it stays a loop (and a 1 x 1 tile
+  // of a transposed operand would become a 0-d strided read that the vector
+  // lowering does not take).
+  return t && t.hasStaticShape() && t.getRank() == 2 && t.getDimSize(1) > 1;
 }
 
 /// Tiles `op` with `sizes` (one per loop) into scf.for loops; returns the
@@ -249,8 +252,10 @@ struct TileContractionsPass
       return failure();
     SmallVector<Operation *> tiles;
     module.walk([&](linalg::TransposeOp op) {
-      if (op->hasAttr(kMarker) &&
-          cast<RankedTensorType>(op.getInit().getType()).hasStaticShape())
+      auto t = cast<RankedTensorType>(op.getInit().getType());
+      // (A tile with a unit dimension is a copy, left to the loops.)
+      if (op->hasAttr(kMarker) && t.hasStaticShape() &&
+          llvm::all_of(t.getShape(), [](int64_t d) { return d > 1; }))
         tiles.push_back(op);
     });
     for (Operation *op : tiles)

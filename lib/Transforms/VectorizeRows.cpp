@@ -14,10 +14,13 @@
 
 #include "ScheduleUtils.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -65,6 +68,136 @@ bool isRowVectorizable(linalg::LinalgOp op) {
   return true;
 }
 
+/// A row reduction out[i...] = combine(out[i...], in[i..., j]) over the
+/// innermost loop j: its combining kind and the identity of the combiner.
+struct RowReduction {
+  vector::CombiningKind kind;
+  double identity;
+};
+
+/// Whether `op` is a row reduction: loops (parallel..., reduction), one
+/// input indexed by every loop in order, the output by the parallel loops
+/// in order, and a body that combines the two with addf, maximumf, maxnumf
+/// or minimumf.
+std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
+  unsigned n = op.getNumLoops();
+  if (n < 1 || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  SmallVector<utils::IteratorType> it = op.getIteratorTypesArray();
+  for (unsigned d = 0; d < n; ++d)
+    if ((it[d] == utils::IteratorType::reduction) != (d + 1 == n))
+      return std::nullopt;
+  AffineMap inMap = op.getIndexingMapsArray()[0];
+  AffineMap outMap = op.getIndexingMapsArray()[1];
+  MLIRContext *ctx = op.getContext();
+  if (inMap != AffineMap::getMultiDimIdentityMap(n, ctx) ||
+      outMap != AffineMap::getMultiDimIdentityMap(n, ctx).getMajorSubMap(n - 1))
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 2)
+    return std::nullopt;
+  Operation *combine = &body.front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getNumOperands() != 1 ||
+      yield.getOperand(0) != combine->getResult(0) ||
+      combine->getNumOperands() != 2)
+    return std::nullopt;
+  Value a = combine->getOperand(0), b = combine->getOperand(1);
+  Value in = body.getArgument(0), out = body.getArgument(1);
+  if (!((a == in && b == out) || (a == out && b == in)))
+    return std::nullopt;
+  if (isa<arith::AddFOp>(combine))
+    return RowReduction{vector::CombiningKind::ADD, 0.0};
+  if (isa<arith::MaximumFOp>(combine))
+    return RowReduction{vector::CombiningKind::MAXIMUMF,
+                        -std::numeric_limits<double>::infinity()};
+  if (isa<arith::MaxNumFOp>(combine))
+    return RowReduction{vector::CombiningKind::MAXNUMF,
+                        -std::numeric_limits<double>::infinity()};
+  if (isa<arith::MinimumFOp>(combine))
+    return RowReduction{vector::CombiningKind::MINIMUMF,
+                        std::numeric_limits<double>::infinity()};
+  return std::nullopt;
+}
+
+/// Replaces the row reduction `op` by loops over its rows that keep one
+/// vector accumulator per row: full vectors of the row combined lane-wise,
+/// one horizontal reduction, the ragged rest element by element, and one
+/// read-modify-write of the result. (Tiling it into rows of one vector
+/// would reduce horizontally and round-trip the result through memory at
+/// every vector.)
+void emitRowReduction(RewriterBase &rewriter, linalg::GenericOp op,
+                      const RowReduction &red, int64_t lanes) {
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  Value in = op.getDpsInputOperand(0)->get();
+  Value out = op.getDpsInitOperand(0)->get();
+  unsigned n = op.getNumLoops();
+  Type f32 = rewriter.getF32Type();
+  auto vecType = VectorType::get({lanes}, f32);
+  Operation *combine = &op.getRegion().front().front();
+  auto combineValues = [&](OpBuilder &b, Value x, Value y) -> Value {
+    OperationState state(loc, combine->getName());
+    state.addOperands({x, y});
+    state.addTypes(x.getType());
+    state.addAttributes(combine->getAttrs());
+    return b.create(state)->getResult(0);
+  };
+  Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  Value step = arith::ConstantIndexOp::create(rewriter, loc, lanes);
+  SmallVector<Value> idx;
+  // The parallel loops, outermost first.
+  for (unsigned d = 0; d + 1 < n; ++d) {
+    Value size = memref::DimOp::create(rewriter, loc, in, d);
+    auto loop = scf::ForOp::create(rewriter, loc, c0, size, c1);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    idx.push_back(loop.getInductionVar());
+  }
+  Value len = memref::DimOp::create(rewriter, loc, in, n - 1);
+  // full = len - len % lanes
+  Value rem = arith::RemUIOp::create(rewriter, loc, len, step);
+  Value full = arith::SubIOp::create(rewriter, loc, len, rem);
+  Value init = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(vecType, rewriter.getF32FloatAttr(red.identity)));
+  auto vloop = scf::ForOp::create(
+      rewriter, loc, c0, full, step, ValueRange{init},
+      [&](OpBuilder &b, Location l, Value j, ValueRange acc) {
+        SmallVector<Value> at(idx);
+        at.push_back(j);
+        Value v = vector::LoadOp::create(b, l, vecType, in, at);
+        scf::YieldOp::create(b, l, combineValues(b, acc[0], v));
+      });
+  // Across the lanes as a tree: halves combined lane-wise, log2(lanes)
+  // steps (LLVM expands a maxnum reduction into `lanes` dependent scalar
+  // steps, and an fadd one too unless it may reassociate).
+  Value acc = vloop.getResult(0);
+  for (int64_t w = lanes; w > 1 && w % 2 == 0; w /= 2) {
+    Value lo = vector::ExtractStridedSliceOp::create(
+        rewriter, loc, acc, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{w / 2},
+        ArrayRef<int64_t>{1});
+    Value hi = vector::ExtractStridedSliceOp::create(
+        rewriter, loc, acc, ArrayRef<int64_t>{w / 2}, ArrayRef<int64_t>{w / 2},
+        ArrayRef<int64_t>{1});
+    acc = combineValues(rewriter, lo, hi);
+  }
+  Value r = vector::ReductionOp::create(rewriter, loc, red.kind, acc);
+  auto sloop = scf::ForOp::create(
+      rewriter, loc, full, len, c1, ValueRange{r},
+      [&](OpBuilder &b, Location l, Value j, ValueRange acc) {
+        SmallVector<Value> at(idx);
+        at.push_back(j);
+        Value x = memref::LoadOp::create(b, l, in, at);
+        scf::YieldOp::create(b, l, combineValues(b, acc[0], x));
+      });
+  Value old = memref::LoadOp::create(rewriter, loc, out, idx);
+  memref::StoreOp::create(rewriter, loc,
+                          combineValues(rewriter, old, sloop.getResult(0)), out,
+                          idx);
+  rewriter.eraseOp(op);
+}
+
 struct VectorizeRowsPass
     : mlir::seqmix::impl::SeqMixVectorizeRowsBase<VectorizeRowsPass> {
   using Base::Base;
@@ -83,6 +216,11 @@ struct VectorizeRowsPass
         ops.push_back(op);
     });
     for (linalg::LinalgOp op : ops) {
+      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+        if (std::optional<RowReduction> red = matchRowReduction(generic)) {
+          emitRowReduction(rewriter, generic, *red, lanes);
+          continue;
+        }
       SmallVector<int64_t> sizes(op.getNumLoops(), 1);
       sizes.back() = lanes;
       linalg::LinalgTilingOptions options;

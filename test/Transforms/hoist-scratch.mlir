@@ -111,3 +111,33 @@ func.func @negative_yielded(%n: index, %init: memref<16xf32>) {
   }
   return
 }
+
+// -----
+
+// negative: a buffer that leaves a branch through a view (the static block of
+// a full chunk cast to the dynamic type of a partial one) keeps its own
+// memory, and so does one freed through a view: on the stack, the free that
+// ownership-based deallocation places after the branch would free the stack.
+// CHECK-LABEL: func @negative_yielded_view
+// CHECK-NOT: memref.alloca(
+// CHECK: memref.alloc() : memref<16xf32>
+// CHECK: memref.alloc() : memref<8xf32>
+func.func @negative_yielded_view(%n: index, %c: i1, %other: memref<?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %f = arith.constant 1.0 : f32
+  scf.for %i = %c0 to %n step %c1 {
+    %r = scf.if %c -> (memref<?xf32>) {
+      %buf = memref.alloc() : memref<16xf32>
+      linalg.fill ins(%f : f32) outs(%buf : memref<16xf32>)
+      %dyn = memref.cast %buf : memref<16xf32> to memref<?xf32>
+      scf.yield %dyn : memref<?xf32>
+    } else {
+      scf.yield %other : memref<?xf32>
+    }
+    %buf2 = memref.alloc() : memref<8xf32>
+    %sub = memref.subview %buf2[0] [4] [1] : memref<8xf32> to memref<4xf32, strided<[1]>>
+    memref.dealloc %sub : memref<4xf32, strided<[1]>>
+  }
+  return
+}

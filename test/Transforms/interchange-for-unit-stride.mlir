@@ -36,3 +36,20 @@ func.func @negative_elementwise(%a: tensor<8x4xf32>) -> tensor<8x4xf32> {
   } -> tensor<8x4xf32>
   return %r : tensor<8x4xf32>
 }
+
+#rs_s = affine_map<(i, j) -> (i, j)>
+#rs_l = affine_map<(i, j) -> (i)>
+
+// negative_: a row sum l[i] += S[i, j] keeps j (unit stride in S) innermost;
+// making i innermost for l would read S with a stride of a whole row.
+// CHECK-LABEL: func @negative_row_sum
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "reduction"]}
+func.func @negative_row_sum(%s: tensor<?x?xf32>, %l: tensor<?xf32>) -> tensor<?xf32> {
+  %r = linalg.generic {indexing_maps = [#rs_s, #rs_l], iterator_types = ["parallel", "reduction"]}
+      ins(%s : tensor<?x?xf32>) outs(%l : tensor<?xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %a = arith.addf %acc, %x : f32
+    linalg.yield %a : f32
+  } -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}

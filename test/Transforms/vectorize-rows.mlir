@@ -26,13 +26,31 @@ func.func @elementwise(%a: memref<16x32xf32>) {
   return
 }
 
+// A row reduction keeps one vector accumulator per row: the full vectors
+// combined lane-wise, the lanes as a tree of halves (16, 8, 4, 2, 1), the
+// ragged rest element by element, one read-modify-write of the result.
 // CHECK-LABEL: func @row_max_dynamic
+// CHECK: scf.for %[[I:.*]] = %c0 to %c8 step %c1
 // CHECK: %[[N:.*]] = memref.dim %{{.*}}, %c1
-// CHECK: %[[SPLIT:.*]] = affine.apply {{.*}}()[%[[N]]]
-// CHECK: scf.for %{{.*}} = %c0 to %[[SPLIT]] step %c16
-// CHECK: vector.multi_reduction <maximumf>, {{.*}} : vector<1x16xf32> to vector<1xf32>
-// CHECK: scf.for %{{.*}} = %[[SPLIT]] to %[[N]] step %c16
-// CHECK: linalg.generic
+// CHECK: %[[REM:.*]] = arith.remui %[[N]], %c16
+// CHECK: %[[FULL:.*]] = arith.subi %[[N]], %[[REM]]
+// CHECK: %[[ACC:.*]] = scf.for %[[J:.*]] = %c0 to %[[FULL]] step %c16 iter_args(%[[A:.*]] = %cst) -> (vector<16xf32>)
+// CHECK: %[[V:.*]] = vector.load %{{.*}}[%[[I]], %[[J]]] : memref<8x?xf32>, vector<16xf32>
+// CHECK: arith.maximumf %[[A]], %[[V]] : vector<16xf32>
+// CHECK: vector.extract_strided_slice %[[ACC]] {offsets = [0], sizes = [8], strides = [1]}
+// CHECK: vector.extract_strided_slice %[[ACC]] {offsets = [8], sizes = [8], strides = [1]}
+// CHECK: arith.maximumf {{.*}} : vector<8xf32>
+// CHECK: arith.maximumf {{.*}} : vector<4xf32>
+// CHECK: arith.maximumf {{.*}} : vector<2xf32>
+// CHECK: arith.maximumf {{.*}} : vector<1xf32>
+// CHECK: %[[R:.*]] = vector.extract %{{.*}}[0] : f32 from vector<1xf32>
+// CHECK: %[[T:.*]] = scf.for %{{.*}} = %[[FULL]] to %[[N]] step %c1 iter_args(%[[S:.*]] = %[[R]]) -> (f32)
+// CHECK: memref.load
+// CHECK: arith.maximumf %[[S]], %{{.*}} : f32
+// CHECK: %[[OLD:.*]] = memref.load %{{.*}}[%[[I]]] : memref<8xf32>
+// CHECK: %[[NEW:.*]] = arith.maximumf %[[OLD]], %[[T]] : f32
+// CHECK: memref.store %[[NEW]], %{{.*}}[%[[I]]] : memref<8xf32>
+// CHECK-NOT: linalg.generic
 func.func @row_max_dynamic(%s: memref<8x?xf32>, %m: memref<8xf32>) {
   linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%s : memref<8x?xf32>) outs(%m : memref<8xf32>) {
   ^bb0(%x: f32, %acc: f32):

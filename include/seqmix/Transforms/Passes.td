@@ -128,6 +128,12 @@ def SeqMixVectorizeRows : Pass<"seqmix-vectorize-rows", "::mlir::ModuleOp"> {
     along that loop and 1 along the others; the row loop is peeled and the
     full rows are vectorized (`vector.transfer_read`/`write`,
     `vector.multi_reduction`). The ragged rest stays a linalg op.
+
+    A row reduction (`l[i] = l[i] + S[i, j]`, or max / min, over the
+    innermost loop) instead keeps one vector accumulator per row: the row's
+    full vectors are combined lane-wise, the lanes once as a tree of halves,
+    the ragged rest element by element, and the result read and written
+    once per row.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
@@ -181,7 +187,10 @@ def SeqMixInterchangeForUnitStride
     the other loops. A contraction such as `O[t, j] += P[t, i] V[i, j]` then
     runs as a row update (`O[t, :] += P[t, i] V[i, :]`) that LLVM vectorizes,
     instead of a strided dot product whose floating-point reduction it may
-    not reorder. Ops whose innermost loop is already the best are left alone.
+    not reorder. Ops whose innermost loop is already the best are left alone;
+    an innermost reduction that walks its operands' contiguous dimension (a
+    row sum or maximum) counts as such, so that it is not turned into a
+    strided walk for the sake of its one-dimensional result.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
