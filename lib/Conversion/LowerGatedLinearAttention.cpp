@@ -131,9 +131,174 @@ Value outputRows(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
 // Recurrent form
 //===----------------------------------------------------------------------===//
 
+/// State tile (rows x columns) and token block of the tiled recurrence.
+constexpr int64_t kStateTileRows = 8, kStateTileCols = 32, kTokenBlock = 64;
+
+/// The recurrence with the state walked in tiles: for each block of
+/// kTokenBlock tokens, for each kStateTileRows x kStateTileCols tile of S,
+/// every token of the block updates the tile and adds its rows' share of
+/// o_t = S_t^T (scale q_t) to the output row:
+///   S[r, c] <- a_t[r] S[r, c] + k_t[r] v_t[c]
+///   o_t[c] += sum_r (scale q_t[r]) S[r, c]
+/// The same arithmetic, token by token, as the untiled form; but each tile
+/// (1 KiB) stays in the first-level cache for a whole token block, where the
+/// untiled form streams the whole K x V state through the caches twice per
+/// token. The gates' exps are taken once per block.
+std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
+                                                 GLAInfo &info, Value bi,
+                                                 Value hi, Value outArg,
+                                                 Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  GatedLinearAttentionOp op = info.op;
+  const int64_t K = info.K, V = info.V;
+  const int64_t R = std::min(K, kStateTileRows),
+                N = std::min(V, kStateTileCols);
+  Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
+  Value o0 = outputRows(kb, info, bi, hi, outArg);
+  Value constAlpha;
+  if (info.gate == GateKind::constant)
+    constAlpha = math::ExpOp::create(b, constantLogDecay(kb, info, hi));
+  Value scale = kb.f(info.scale);
+  Value blockStep = kb.index(kTokenBlock);
+
+  auto blocks = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, blockStep, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value t0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value len = arith::MinSIOp::create(
+            ib, blockStep, arith::SubIOp::create(ib, info.seqLen, t0));
+        OpFoldResult L = len;
+        SmallVector<OpFoldResult> rowOffs = {bi, hi, t0, k.ofr(0)};
+        // The block's scaled queries, and its gates' exps.
+        Value q = k.slice(op.getQ(), rowOffs, {k.ofr(1), k.ofr(1), L, k.ofr(K)},
+                          {2, 3});
+        Value qs =
+            k.generic(ValueRange{q}, k.empty({L, k.ofr(K)}), 2,
+                      {{0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        return arith::MulFOp::create(bb, l, a[0], scale);
+                      });
+        Value alphas; // [L] (scalar gate) or [L, K] (vector gate)
+        if (info.gate == GateKind::scalar) {
+          Value g =
+              k.slice(op.getG(), {bi, hi, t0}, {k.ofr(1), k.ofr(1), L}, {2});
+          alphas =
+              k.generic(ValueRange{g}, k.empty({L}), 1, {{0}, {0}}, {kPar},
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          return math::ExpOp::create(bb, l, a[0]);
+                        });
+        } else if (info.gate == GateKind::vector) {
+          Value g = k.slice(op.getG(), rowOffs,
+                            {k.ofr(1), k.ofr(1), L, k.ofr(K)}, {2, 3});
+          alphas =
+              k.generic(ValueRange{g}, k.empty({L, k.ofr(K)}), 2,
+                        {{0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          return math::ExpOp::create(bb, l, a[0]);
+                        });
+        }
+        // The block's output rows, accumulated over the row tiles of S.
+        Value oblk = k.fill(
+            k.slice(iter[1], {t0, k.ofr(0)}, {L, k.ofr(V)}, {0, 1}), 0.0);
+        auto rowTiles = scf::ForOp::create(
+            ib, k.index(0), k.index(K), k.index(R), ValueRange{iter[0], oblk},
+            [&](OpBuilder &nb1, Location l1, Value r0, ValueRange it1) {
+              ImplicitLocOpBuilder b1(l1, nb1);
+              SliceKernelBuilder k1(b1);
+              auto colTiles = scf::ForOp::create(
+                  b1, k1.index(0), k1.index(V), k1.index(N),
+                  ValueRange{it1[0], it1[1]},
+                  [&](OpBuilder &nb2, Location l2, Value c0, ValueRange it2) {
+                    ImplicitLocOpBuilder b2(l2, nb2);
+                    SliceKernelBuilder k2(b2);
+                    Value tile = k2.slice(it2[0], {r0, c0},
+                                          {k2.ofr(R), k2.ofr(N)}, {0, 1});
+                    auto tokens = scf::ForOp::create(
+                        b2, k2.index(0), len, k2.index(1),
+                        ValueRange{tile, it2[1]},
+                        [&](OpBuilder &nb3, Location l3, Value i,
+                            ValueRange it3) {
+                          ImplicitLocOpBuilder b3(l3, nb3);
+                          SliceKernelBuilder k3(b3);
+                          Value t = arith::AddIOp::create(b3, t0, i);
+                          SmallVector<OpFoldResult> offs = {bi, hi, t, r0};
+                          Value kr = k3.slice(
+                              op.getK(), offs,
+                              {k3.ofr(1), k3.ofr(1), k3.ofr(1), k3.ofr(R)},
+                              {3});
+                          Value vc = k3.slice(
+                              op.getV(), {bi, hi, t, c0},
+                              {k3.ofr(1), k3.ofr(1), k3.ofr(1), k3.ofr(N)},
+                              {3});
+                          SmallVector<Value> ins;
+                          SmallVector<SmallVector<unsigned>> dims;
+                          Value alpha = constAlpha;
+                          if (info.gate == GateKind::scalar)
+                            alpha = tensor::ExtractOp::create(b3, alphas,
+                                                              ValueRange{i});
+                          if (info.gate == GateKind::vector) {
+                            ins.push_back(k3.slice(
+                                alphas, {i, r0}, {k3.ofr(1), k3.ofr(R)}, {1}));
+                            dims.push_back({0});
+                          }
+                          ins.append({kr, vc});
+                          dims.append({{0}, {1}, {0, 1}});
+                          bool vectorGate = info.gate == GateKind::vector;
+                          Value upd = k3.generic(
+                              ins, it3[0], 2, dims,
+                              SliceKernelBuilder::parallel(2),
+                              [&](OpBuilder &bb, Location l,
+                                  ValueRange a) -> Value {
+                                // One fused multiply-add per element and
+                                // product (math.fma: LLVM does not contract
+                                // a separate multiply and add).
+                                Value s = a.back();
+                                Value g = vectorGate ? a[0] : alpha;
+                                if (g)
+                                  s = arith::MulFOp::create(bb, l, g, s);
+                                return math::FmaOp::create(
+                                    bb, l, a[vectorGate ? 1 : 0],
+                                    a[vectorGate ? 2 : 1], s);
+                              });
+                          Value qr = k3.slice(qs, {i, r0},
+                                              {k3.ofr(1), k3.ofr(R)}, {1});
+                          Value orow = k3.slice(it3[1], {i, c0},
+                                                {k3.ofr(1), k3.ofr(N)}, {1});
+                          orow = k3.generic(
+                              ValueRange{upd, qr}, orow, 2, {{1, 0}, {1}, {0}},
+                              {kPar, kRed},
+                              [](OpBuilder &bb, Location l,
+                                 ValueRange a) -> Value {
+                                Value p =
+                                    arith::MulFOp::create(bb, l, a[0], a[1]);
+                                return arith::AddFOp::create(bb, l, a[2], p);
+                              });
+                          Value o = k3.insert(orow, it3[1], {i, c0},
+                                              {k3.ofr(1), k3.ofr(N)});
+                          scf::YieldOp::create(b3, ValueRange{upd, o});
+                        });
+                    Value st = k2.insert(tokens.getResult(0), it2[0], {r0, c0},
+                                         {k2.ofr(R), k2.ofr(N)});
+                    scf::YieldOp::create(b2,
+                                         ValueRange{st, tokens.getResult(1)});
+                  });
+              scf::YieldOp::create(b1, colTiles.getResults());
+            });
+        Value out = k.insert(rowTiles.getResult(1), iter[1], {t0, k.ofr(0)},
+                             {L, k.ofr(V)});
+        scf::YieldOp::create(ib, ValueRange{rowTiles.getResult(0), out});
+      });
+  return {blocks.getResult(1), blocks.getResult(0)};
+}
+
 std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
                                             GLAInfo &info, Value bi, Value hi,
                                             Value outArg, Value stateArg) {
+  // The tiled walk needs whole tiles (every usual head size has them).
+  if (info.K % std::min(info.K, kStateTileRows) == 0 &&
+      info.V % std::min(info.V, kStateTileCols) == 0)
+    return buildTiledRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
   ImplicitLocOpBuilder &b = kb.builder();
   GatedLinearAttentionOp op = info.op;
   int64_t K = info.K, V = info.V;
