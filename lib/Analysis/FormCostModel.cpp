@@ -19,24 +19,24 @@ const char *seqmix::formName(Form form) {
 }
 
 Machine Machine::hostCpu() {
-  // Fitted with seqmix-bench on the code this compiler generates now
-  // (register tiles, no malloc in the kernels), 2 threads of an AMD EPYC
-  // Zen 3 (AVX2; the bench's probe: 177-196 GFLOP/s fp32 FMA peak, 15-22
-  // GB/s read), gated linear attention with a scalar gate, B = 1, H = 4,
-  // K = V = 128, T = 16 ... 8192 (docs/performance.md):
-  //   - the matmul-shaped forms run at 84-88 GFLOP/s whatever the chunk
-  //     (chunked 32/64/128, parallel up to T = 256): eta_mm = 0.44 of 196;
-  //   - the recurrent form at 67 GFLOP/s (5 T K V): eta_vec = 0.35;
-  //   - a chunk step costs about 8 us of one worker beyond its FLOPs
-  //     (chunk 16 runs at 65 GFLOP/s), which is what makes 32 the best chunk.
-  // The softmax constants are the earlier fit (AVX-512 Xeon, before the
-  // register tiles): about 4.4 us a block step and worker, fitted to the
-  // chunked form's times over chunk sizes 16 to 256; the parallel form's
-  // rate halves once its T_q x T_k scores outgrow 1 MiB of cache, and so
-  // does the decode form's with its T_q x 128 steps on a long prefill.
-  Machine m{196e9,  196e9,   0.44, 0.35,   20e9,    2,
-            0.2e-6, 0.02e-6, 2e-6, 4.4e-6, 1 << 20, 32 << 10};
-  m.chunkStep = 8e-6;
+  // `seqmix-bench --calibrate --reps=7` on 2 threads of an Intel Xeon with
+  // AVX-512 (the bench's probe: 346-352 GFLOP/s fp32 FMA peak, 26 GB/s read;
+  // docs/performance.md, machine B), fitted on the code this compiler
+  // generates now (register tiles, row reductions in vector accumulators,
+  // the recurrent state walked in tiles):
+  //   - the matmul-shaped forms at 0.669 of the peak, the recurrent form's
+  //     vector work at 0.711;
+  //   - 0.15 us per chunk step and 0.91 us per softmax block step and worker
+  //     beyond their FLOPs, 12.8 us per call;
+  // and within 10 % of the fastest measured form on 9 of the grid's 11
+  // shapes (the two misses: T = 64, every form under 0.2 ms). The softmax
+  // parallel form's rate halves once its T_q x T_k scores outgrow 1 MiB of
+  // cache, and so does the decode form's with its T_q x 128 steps on a long
+  // prefill. A table fitted on another machine replaces these
+  // (--cost-model, CostTable.h).
+  Machine m{352e9,  352e9,   0.669,    0.711,   26e9,    2,
+            0.2e-6, 0.02e-6, 12.84e-6, 0.91e-6, 1 << 20, 32 << 10};
+  m.chunkStep = 0.15e-6;
   return m;
 }
 

@@ -169,6 +169,7 @@ Machine fitOnce(const std::vector<Point> &points, const std::vector<bool> &use,
   std::array<double, kUnknowns> x = constantsOf(base);
   // The step costs are fitted here or held at base's values.
   std::array<bool, kUnknowns> free = {true, true, fitSteps, fitSteps, true};
+  const std::array<bool, kUnknowns> wanted = free;
   // Rows: features / t and (t - fixed) / t; memory-bound points say nothing
   // of the compute constants.
   std::vector<std::array<double, kUnknowns>> F;
@@ -243,8 +244,10 @@ Machine fitOnce(const std::vector<Point> &points, const std::vector<bool> &use,
   const char *names[] = {"eta_matmul", "eta_vector", "chunk_step", "block_step",
                          "launch"};
   for (int k = 0; k < kUnknowns; ++k)
-    if (!free[k])
+    if (wanted[k] && !free[k])
       notes += std::string(" ") + names[k] + " not fitted;";
+  if (!fitSteps)
+    notes += " chunk_step and block_step chosen on a grid;";
   return m;
 }
 
@@ -312,10 +315,11 @@ const Point *fastestOf(const std::vector<const Point *> &pts) {
 
 /// How well `m` decides: 1000 per shape whose pick is more than 10 % slower
 /// than the fastest, plus the picks' excess time over the fastest (as a
-/// fraction), plus a hundredth of the RMS relative error of the fitted
-/// points.
+/// fraction), plus the RMS relative error over every point (the points
+/// left out of the least-squares fit too: among tables that decide alike,
+/// the one whose times are right).
 double decisionScore(const Shapes &shapes, const std::vector<Point> &points,
-                     const std::vector<bool> &dropped, const Machine &m) {
+                     const Machine &m) {
   double score = 0;
   for (const auto &shape : shapes) {
     double ratio =
@@ -323,14 +327,11 @@ double decisionScore(const Shapes &shapes, const std::vector<Point> &points,
     score += (ratio > 1.10 ? 1000 : 0) + (ratio - 1);
   }
   double sq = 0;
-  size_t n = 0;
-  for (size_t i = 0; i < points.size(); ++i)
-    if (!dropped[i]) {
-      double e = relativeError(points[i], m);
-      sq += e * e;
-      ++n;
-    }
-  return score + (n ? 0.01 * std::sqrt(sq / n) : 0);
+  for (const Point &pt : points) {
+    double e = relativeError(pt, m);
+    sq += e * e;
+  }
+  return score + (points.empty() ? 0 : std::sqrt(sq / points.size()));
 }
 
 /// The least-squares constants follow the times on average; the choices
@@ -344,7 +345,7 @@ Machine fitForDecisions(const Shapes &shapes, const std::vector<Point> &points,
                         const Machine &base, std::vector<bool> &dropped,
                         std::string &notes) {
   Machine best = fit(points, base, /*fitSteps=*/true, dropped, notes);
-  double bestScore = decisionScore(shapes, points, dropped, best);
+  double bestScore = decisionScore(shapes, points, best);
   const double steps[] = {0, 0.5e-6, 1e-6, 2e-6, 4e-6, 8e-6, 16e-6, 32e-6};
   for (double cs : steps)
     for (double bs : steps) {
@@ -354,7 +355,7 @@ Machine fitForDecisions(const Shapes &shapes, const std::vector<Point> &points,
       std::vector<bool> d;
       std::string n;
       Machine m = fit(points, start, /*fitSteps=*/false, d, n);
-      double score = decisionScore(shapes, points, d, m);
+      double score = decisionScore(shapes, points, m);
       if (score < bestScore - 1e-9) {
         best = m;
         bestScore = score;

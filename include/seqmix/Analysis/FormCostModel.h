@@ -59,8 +59,9 @@ struct Machine {
   /// linear forms (small chunks run smaller register tiles, less often full).
   double chunkStep = 0;
 
-  /// A 2-core AVX-512 CPU like the project's build machine (CPU_CODEGEN.md),
-  /// with the efficiencies measured for the code seqmix generates today.
+  /// The built-in table: a 2-core AVX-512 CPU of the project's build
+  /// machines, with the efficiencies `seqmix-bench --calibrate` measured for
+  /// the code seqmix generates today.
   static Machine hostCpu();
   /// FORMS.md 6.2's illustrative 16-core CPU with tuned matmul kernels.
   static Machine illustrativeCpu();
