@@ -131,6 +131,23 @@ Value outputRows(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
 // Recurrent form
 //===----------------------------------------------------------------------===//
 
+/// What both recurrences start from: the slice's initial state and output
+/// rows, the constant gate's decay (or null) and the scale.
+struct RecurrentStart {
+  Value state, out, constAlpha, scale;
+};
+RecurrentStart recurrentSetup(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
+                              Value hi, Value outArg, Value stateArg) {
+  RecurrentStart r;
+  r.state = initialSliceState(kb, info, bi, hi, stateArg);
+  r.out = outputRows(kb, info, bi, hi, outArg);
+  if (info.gate == GateKind::constant)
+    r.constAlpha =
+        math::ExpOp::create(kb.builder(), constantLogDecay(kb, info, hi));
+  r.scale = kb.f(info.scale);
+  return r;
+}
+
 /// State tile (rows x columns) and token block of the tiled recurrence.
 constexpr int64_t kStateTileRows = 8, kStateTileCols = 32, kTokenBlock = 64;
 
@@ -153,12 +170,9 @@ std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
   const int64_t K = info.K, V = info.V;
   const int64_t R = std::min(K, kStateTileRows),
                 N = std::min(V, kStateTileCols);
-  Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
-  Value o0 = outputRows(kb, info, bi, hi, outArg);
-  Value constAlpha;
-  if (info.gate == GateKind::constant)
-    constAlpha = math::ExpOp::create(b, constantLogDecay(kb, info, hi));
-  Value scale = kb.f(info.scale);
+  RecurrentStart start = recurrentSetup(kb, info, bi, hi, outArg, stateArg);
+  Value s0 = start.state, o0 = start.out, constAlpha = start.constAlpha,
+        scale = start.scale;
   Value blockStep = kb.index(kTokenBlock);
 
   auto blocks = scf::ForOp::create(
@@ -302,12 +316,9 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
   ImplicitLocOpBuilder &b = kb.builder();
   GatedLinearAttentionOp op = info.op;
   int64_t K = info.K, V = info.V;
-  Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
-  Value o0 = outputRows(kb, info, bi, hi, outArg);
-  Value constAlpha;
-  if (info.gate == GateKind::constant)
-    constAlpha = math::ExpOp::create(b, constantLogDecay(kb, info, hi));
-  Value scale = kb.f(info.scale);
+  RecurrentStart start = recurrentSetup(kb, info, bi, hi, outArg, stateArg);
+  Value s0 = start.state, o0 = start.out, constAlpha = start.constAlpha,
+        scale = start.scale;
 
   auto loop = scf::ForOp::create(
       b, kb.index(0), info.seqLen, kb.index(1), ValueRange{s0, o0},
