@@ -49,6 +49,9 @@ namespace {
 constexpr llvm::StringLiteral kMarker = "seqmix.contraction";
 constexpr llvm::StringLiteral kPass = "seqmix-tile-contractions";
 
+/// Rows and reduction steps of a cache block (step 0 below).
+constexpr int64_t kCacheBlock = 256;
+
 /// Whether `op` is a 2-D contraction C[m, n] += A[m, k] B[k, n] (operands in
 /// any layout) with the loops in (m, n, k) order on f32 tensors.
 bool isTileableContraction(linalg::LinalgOp op) {
@@ -120,6 +123,27 @@ struct TileContractionsPass
       if (isTileableContraction(op))
         contractions.push_back(op);
     });
+    // 0: cache blocks of the large contractions (a parallel form's T x T
+    // scores against the T x V values): blocks of kCacheBlock rows and
+    // kCacheBlock steps of the reduction, so that the reduction's panel of
+    // B and the block of C stay in the second-level cache while the
+    // register tiles walk them.
+    for (linalg::LinalgOp &op : contractions) {
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      auto large = [](int64_t n) {
+        return ShapedType::isDynamic(n) || n > kCacheBlock;
+      };
+      if (!large(ranges[0]) || !large(ranges[2]))
+        continue;
+      FailureOr<scf::SCFTilingResult> r =
+          tile(rewriter, op, {kCacheBlock, 0, kCacheBlock});
+      if (failed(r) || r->tiledOps.size() != 1) {
+        op->emitError("seqmix-tile-contractions: cannot block this "
+                      "contraction for the cache");
+        return signalPassFailure();
+      }
+      op = cast<linalg::LinalgOp>(r->tiledOps.front());
+    }
     // 1-2: register tiles over (m, n), peeled.
     for (linalg::LinalgOp op : contractions) {
       op->setAttr(kMarker, rewriter.getUnitAttr());

@@ -83,3 +83,17 @@ func.func @elementwise(%a: tensor<16x32xf32>) -> tensor<16x32xf32> {
   } -> tensor<16x32xf32>
   return %r : tensor<16x32xf32>
 }
+
+// A large contraction (here dynamic rows and reduction, a parallel form's
+// T x T scores times T x V values) is first cut into cache blocks of 256
+// rows and 256 reduction steps, the register tiles inside.
+// CHECK-LABEL: func @cache_blocks
+// CHECK: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c256
+// CHECK: scf.for %[[K0:.*]] = %c0 to %{{.*}} step %c256
+// CHECK: scf.for %{{.*}} step %c8
+// CHECK: scf.for %{{.*}} step %c32
+// CHECK: vector.contract
+func.func @cache_blocks(%p: tensor<?x?xf32>, %v: tensor<?x64xf32>, %o: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul ins(%p, %v : tensor<?x?xf32>, tensor<?x64xf32>) outs(%o : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}

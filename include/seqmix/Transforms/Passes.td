@@ -105,6 +105,12 @@ def SeqMixTileContractions
 
     NR is two vectors of the target's f32 lanes and MR is 8 with 16 lanes
     (AVX-512: 8 x 32, 16 of the 32 registers), else 6 (AVX2: 6 x 16).
+
+    A contraction whose rows and reduction are both larger than 256 (or
+    dynamic: the parallel forms' T x T scores) is first cut into cache
+    blocks of 256 rows and 256 reduction steps, so that the reduction's
+    panel of B and the block of C stay in the second-level cache while the
+    register tiles walk them.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
