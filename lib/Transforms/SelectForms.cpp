@@ -169,6 +169,18 @@ namespace {
 struct LengthRange {
   int64_t lo, hi;
   ::seqmix::Form form;
+  int64_t chunk = 0; ///< the range's chunk size (0: chunkFor chooses)
+};
+
+/// What distinguishes two lengths' choices: the form, and for softmax
+/// attention also the chunk size (its best block size grows with the
+/// length; for the linear families one chunk size per form's range).
+struct Choice {
+  ::seqmix::Form form;
+  int64_t chunk = 0;
+  bool operator==(const Choice &o) const {
+    return form == o.form && chunk == o.chunk;
+  }
 };
 
 /// The longest sequence the per-call choice considers; longer calls take the
@@ -178,20 +190,21 @@ constexpr int64_t kMaxPerCallSeqLen = int64_t(1) << 20;
 /// The cost model's best form at every sequence length, as ranges: a scan
 /// over powers of two, each change of form located by bisection.
 std::optional<SmallVector<LengthRange>>
-rangesByLength(Operation *op, const ::seqmix::Machine &m) {
-  auto formAt = [&](int64_t T) -> std::optional<::seqmix::Form> {
+rangesByLength(Operation *op, const ::seqmix::Machine &m, bool chunkFixed) {
+  bool byChunk = isa<SoftmaxAttentionOp>(op) && !chunkFixed;
+  auto formAt = [&](int64_t T) -> std::optional<Choice> {
     std::optional<FormEstimates> est = estimateForms(op, T, m);
     if (!est)
       return std::nullopt;
-    return est->best.form;
+    return Choice{est->best.form, byChunk ? est->best.chunk : 0};
   };
-  std::optional<::seqmix::Form> prev = formAt(1);
+  std::optional<Choice> prev = formAt(1);
   if (!prev)
     return std::nullopt;
   SmallVector<LengthRange> ranges;
   int64_t lo = 1;
   for (int64_t T = 2; T <= kMaxPerCallSeqLen; T *= 2) {
-    std::optional<::seqmix::Form> f = formAt(T);
+    std::optional<Choice> f = formAt(T);
     if (!f)
       return std::nullopt;
     if (*f == *prev)
@@ -205,11 +218,11 @@ rangesByLength(Operation *op, const ::seqmix::Machine &m) {
       else
         a = m;
     }
-    ranges.push_back({lo, b, *prev});
+    ranges.push_back({lo, b, prev->form, prev->chunk});
     lo = b;
     prev = f;
   }
-  ranges.push_back({lo, 0, *prev});
+  ranges.push_back({lo, 0, prev->form, prev->chunk});
   return ranges;
 }
 
@@ -236,7 +249,8 @@ int64_t chunkFor(Operation *op, const LengthRange &r,
 /// Whether `op`'s sequence length is dynamic and one value that the call
 /// gives (the linear families: q [B, H, T, K]).
 bool hasDynamicSeqLen(Operation *op) {
-  if (!isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp>(op))
+  if (!isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp,
+           SoftmaxAttentionOp>(op))
     return false;
   auto q = cast<RankedTensorType>(op->getOperand(0).getType());
   return q.getRank() == 4 && q.isDynamicDim(2);
@@ -295,7 +309,7 @@ struct SelectFormsPass
         return WalkResult::advance(); // an explicit choice in the input wins
       if (perCall && hasDynamicSeqLen(op)) {
         std::optional<SmallVector<LengthRange>> ranges =
-            rangesByLength(op, machine);
+            rangesByLength(op, machine, /*chunkFixed=*/requested != 0);
         if (ranges && ranges->size() > 1 && ranges->size() <= 4) {
           perCallOps.push_back({op, *ranges});
           return WalkResult::advance();
@@ -337,11 +351,14 @@ struct SelectFormsPass
     OpBuilder b(op);
     Location loc = op->getLoc();
     Value T = tensor::DimOp::create(b, loc, op->getOperand(0), 2);
+    SmallVector<Operation *> copies;
     auto copyFor = [&](OpBuilder &ob, const LengthRange &r) {
       Operation *c = ob.clone(*op);
-      int64_t chunk = r.form == ::seqmix::Form::Chunked
-                          ? (requested ? requested : chunkFor(op, r, machine))
-                          : 0;
+      copies.push_back(c);
+      int64_t chunk = r.form != ::seqmix::Form::Chunked ? 0
+                      : requested                       ? requested
+                      : r.chunk ? r.chunk
+                                : chunkFor(op, r, machine);
       c->setAttr(kFormAttrName, FormAttr::get(ctx, fromModel(r.form), chunk));
       c->setAttr(kSeqLenRangeAttrName, ob.getDenseI64ArrayAttr({r.lo, r.hi}));
       return c;
@@ -365,10 +382,8 @@ struct SelectFormsPass
     if (emitRemarks) {
       auto diag = op->emitRemark() << "forms chosen per call by the cost "
                                       "model, by sequence length:";
-      op->getParentOfType<ModuleOp>().walk([&](Operation *c) {
-        if (c != op && c->hasAttr(kSeqLenRangeAttrName) && c->getLoc() == loc)
-          diag << " " << describeForm(c) << ";";
-      });
+      for (Operation *c : copies)
+        diag << " " << describeForm(c) << ";";
     }
     op->replaceAllUsesWith(results);
     op->erase();

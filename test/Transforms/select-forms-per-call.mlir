@@ -39,3 +39,22 @@ func.func @gla_static(%q: tensor<1x4x100x128xf32>, %g: tensor<1x4x100xf32>) -> t
 // CHUNK-LABEL: func @gla_dynamic
 // CHUNK-NOT: #seqmix.form<chunked, chunk = {{(16|64|128|256)}}>
 // CHUNK: return
+
+// Softmax attention with a dynamic length: its choice also changes chunk
+// size with the length (larger key blocks for longer sequences), so ranges
+// differ by (form, chunk); the last range is chunked with the larger chunk.
+// CHECK-LABEL: func @softmax_dynamic
+// CHECK: %[[T:.*]] = tensor.dim %arg0, %c2
+// CHECK: scf.if
+// CHECK: seqmix.softmax_attention {{.*}}seqmix.seq_len_range = array<i64: 1,
+// CHECK: seqmix.softmax_attention {{.*}}form = #seqmix.form<chunked, chunk = [[C1:[0-9]+]]>{{.*}}seq_len_range = array<i64: [[LO:[0-9]+]], [[HI:[0-9]+]]>
+// CHECK: seqmix.softmax_attention {{.*}}form = #seqmix.form<chunked, chunk = [[C2:[0-9]+]]>{{.*}}seq_len_range = array<i64: [[HI]], 0>
+// ONE-LABEL: func @softmax_dynamic
+// ONE-NOT: scf.if
+// ONE: seqmix.softmax_attention {{.*}}form =
+// ONE-NOT: seq_len_range
+func.func @softmax_dynamic(%q: tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32> {
+  %o = seqmix.softmax_attention %q, %q, %q {scale = 0.125 : f32}
+      : (tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x?x64xf32>
+  return %o : tensor<1x8x?x64xf32>
+}

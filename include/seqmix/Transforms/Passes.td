@@ -13,13 +13,16 @@ def SeqMixSelectForms : Pass<"seqmix-select-forms", "::mlir::ModuleOp"> {
     (replacing any form already there). Each decision is reported as a remark
     on the op listing the cost of each candidate.
 
-    With `form=auto` and a dynamic sequence length (the linear families),
-    the cost model is asked at every length up to 2^20 (powers of two, each
-    change of form located by bisection). When different lengths want
-    different forms, the op becomes a choice at run time: nested `scf.if` on
-    the call's sequence length, each branch a copy of the op carrying its
+    With `form=auto` and a dynamic sequence length (the linear families and
+    softmax attention), the cost model is asked at every length up to 2^20
+    (powers of two, each change of form located by bisection; for softmax
+    attention a change of the best chunk size counts too, its key blocks
+    growing with the length). When different lengths want different
+    forms, the op becomes a choice at run time: nested `scf.if` on the
+    call's sequence length, each branch a copy of the op carrying its
     range's form and a `seqmix.seq_len_range = array<i64: lo, hi>` attribute
-    (hi = 0: no end). `per-call=false` keeps one form for all lengths.
+    (hi = 0: no end). At most four ranges; more keep one form.
+    `per-call=false` keeps one form for all lengths.
 
     The machine's constants (peak rates, achieved fractions, fixed costs per
     chunk and block step) come from the built-in table fitted on the
