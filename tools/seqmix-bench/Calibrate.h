@@ -18,6 +18,9 @@ struct CalibrateOptions {
   std::string grid;    ///< "full" or "quick" (a few tiny shapes, for tests)
   int threads = 1;
   unsigned reps = 5, warmup = 2;
+  /// Rounds of timing, alternating between the forms of a layer; a point
+  /// keeps the least of its rounds' medians.
+  unsigned rounds = 3;
   uint64_t seed = 1;
   MachineProbe probe; ///< peak and bandwidth measured in this run
 };

@@ -218,6 +218,7 @@ int calibrate(const char *argv0) {
   o.warmup = warmupOpt;
   o.seed = seedOpt;
   o.grid = calibrateGridOpt;
+  o.rounds = o.grid == "quick" ? 1 : 3;
   o.outPath = calibrateOpt;
   o.seqmixc = selfDir(argv0) + "/seqmixc";
   if (!llvm::sys::fs::can_execute(o.seqmixc))
