@@ -127,6 +127,31 @@ Value outputRows(SliceKernelBuilder &kb, GLAInfo &info, Value bi, Value hi,
                   {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(info.V)}, {2, 3});
 }
 
+/// rows[t, :] * weight(t, vec[t]) for a [T, width] matrix; `vec` ([T]) may be
+/// null, and `weight` then gets a null value.
+Value weightRows(
+    SliceKernelBuilder &kb, Value rows, Value vec, OpFoldResult T,
+    int64_t width,
+    function_ref<Value(OpBuilder &, Location, Value row, Value vecAtRow)>
+        weight) {
+  SmallVector<Value> ins;
+  SmallVector<SmallVector<unsigned>> dims;
+  if (vec) {
+    ins.push_back(vec);
+    dims.push_back({0});
+  }
+  ins.push_back(rows);
+  dims.push_back({0, 1});
+  dims.push_back({0, 1});
+  return kb.generic(ins, kb.empty({T, kb.ofr(width)}), 2, dims,
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value row = linalg::IndexOp::create(bb, l, 0);
+                      Value w = weight(bb, l, row, vec ? a[0] : Value());
+                      return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
+                    });
+}
+
 //===----------------------------------------------------------------------===//
 // Recurrent form
 //===----------------------------------------------------------------------===//
@@ -187,12 +212,9 @@ std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
         // The block's scaled queries, and its gates' exps.
         Value q = k.slice(op.getQ(), rowOffs, {k.ofr(1), k.ofr(1), L, k.ofr(K)},
                           {2, 3});
-        Value qs =
-            k.generic(ValueRange{q}, k.empty({L, k.ofr(K)}), 2,
-                      {{0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                        return arith::MulFOp::create(bb, l, a[0], scale);
-                      });
+        Value qs = weightRows(
+            k, q, Value(), L, K,
+            [&](OpBuilder &, Location, Value, Value) { return scale; });
         Value alphas; // [L] (scalar gate) or [L, K] (vector gate)
         if (info.gate == GateKind::scalar) {
           Value g =
@@ -264,9 +286,8 @@ std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
                               SliceKernelBuilder::parallel(2),
                               [&](OpBuilder &bb, Location l,
                                   ValueRange a) -> Value {
-                                // One fused multiply-add per element and
-                                // product (math.fma: LLVM does not contract
-                                // a separate multiply and add).
+                                // The decay, then one fused multiply-add
+                                // for the outer product.
                                 Value s = a.back();
                                 Value g = vectorGate ? a[0] : alpha;
                                 if (g)
@@ -392,31 +413,6 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
 //===----------------------------------------------------------------------===//
 // Parallel form
 //===----------------------------------------------------------------------===//
-
-/// rows[t, :] * weight(t, vec[t]) for a [T, width] matrix; `vec` ([T]) may be
-/// null, and `weight` then gets a null value.
-Value weightRows(
-    SliceKernelBuilder &kb, Value rows, Value vec, OpFoldResult T,
-    int64_t width,
-    function_ref<Value(OpBuilder &, Location, Value row, Value vecAtRow)>
-        weight) {
-  SmallVector<Value> ins;
-  SmallVector<SmallVector<unsigned>> dims;
-  if (vec) {
-    ins.push_back(vec);
-    dims.push_back({0});
-  }
-  ins.push_back(rows);
-  dims.push_back({0, 1});
-  dims.push_back({0, 1});
-  return kb.generic(ins, kb.empty({T, kb.ofr(width)}), 2, dims,
-                    SliceKernelBuilder::parallel(2),
-                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                      Value row = linalg::IndexOp::create(bb, l, 0);
-                      Value w = weight(bb, l, row, vec ? a[0] : Value());
-                      return arith::MulFOp::create(bb, l, a[ins.size() - 1], w);
-                    });
-}
 
 /// Converts an index value to f32 inside a linalg body.
 Value indexToF32(OpBuilder &b, Location loc, Value idx) {
@@ -668,29 +664,23 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
         ImplicitLocOpBuilder ib(loc, nb);
         Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
         Value len = arith::MinSIOp::create(ib, step, rest);
-        // One chunk of `n` tokens; `n` is a constant for full chunks (all but
-        // the last), so that every op of the chunk has static shapes.
-        auto chunkStep = [&](Value n) {
-          return [&, n](OpBuilder &nb2, Location l) {
-            ImplicitLocOpBuilder bb(l, nb2);
-            SliceKernelBuilder k(bb);
-            TokenBlock blk = sliceTokens(k, info, bi, hi, c0, n);
-            blk.out = k.slice(iter[1], {c0, k.ofr(0)},
-                              {getAsOpFoldResult(n), k.ofr(V)}, {0, 1});
-            blk.state = iter[0];
-            blk.stateIsZero = false;
-            blk.wantState = true;
-            auto [out, state] = buildBlock(k, info, hi, blk);
-            Value o = k.insert(out, iter[1], {c0, k.ofr(0)},
-                               {getAsOpFoldResult(n), k.ofr(V)});
-            scf::YieldOp::create(bb, ValueRange{state, o});
-          };
-        };
-        Value isFull =
-            arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, len, step);
-        auto branch =
-            scf::IfOp::create(ib, isFull, chunkStep(step), chunkStep(len));
-        scf::YieldOp::create(ib, branch.getResults());
+        // One chunk of `n` tokens; full chunks (all but the last) take a
+        // copy with static shapes.
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
+              SliceKernelBuilder k(bb);
+              TokenBlock blk = sliceTokens(k, info, bi, hi, c0, n);
+              blk.out = k.slice(iter[1], {c0, k.ofr(0)},
+                                {getAsOpFoldResult(n), k.ofr(V)}, {0, 1});
+              blk.state = iter[0];
+              blk.stateIsZero = false;
+              blk.wantState = true;
+              auto [out, state] = buildBlock(k, info, hi, blk);
+              Value o = k.insert(out, iter[1], {c0, k.ofr(0)},
+                                 {getAsOpFoldResult(n), k.ofr(V)});
+              return SmallVector<Value>{state, o};
+            });
+        scf::YieldOp::create(ib, next);
       });
   return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
 }

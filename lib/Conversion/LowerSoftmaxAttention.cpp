@@ -374,19 +374,13 @@ RowState attendKeyRange(SliceKernelBuilder &kb, const SoftmaxInfo &info,
           return RowState{branch.getResult(0), branch.getResult(1),
                           branch.getResult(2)};
         };
-        auto yieldStep = [&](Value len) {
-          return [&, len](OpBuilder &nb, Location l) {
-            ImplicitLocOpBuilder b2(l, nb);
-            RowState r = attendKeys(b2, len);
-            scf::YieldOp::create(b2, ValueRange{r.m, r.l, r.acc});
-          };
-        };
         // Full key blocks (all but the last) take the static copy.
-        Value isFull =
-            arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, lk, step);
-        auto branch =
-            scf::IfOp::create(ib, isFull, yieldStep(step), yieldStep(lk));
-        scf::YieldOp::create(ib, branch.getResults());
+        scf::YieldOp::create(
+            ib, SliceKernelBuilder(ib).staticWhenFull(
+                    lk, step, [&](ImplicitLocOpBuilder &bb, Value len) {
+                      RowState r = attendKeys(bb, len);
+                      return SmallVector<Value>{r.m, r.l, r.acc};
+                    }));
       });
   return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
 }

@@ -86,6 +86,24 @@ public:
     return op.getResult(0);
   }
 
+  /// One block step in two copies: `step(full)` when the block's length
+  /// `len` equals `full` (a constant, so that every op of that copy has
+  /// static shapes) and `step(len)` for the partial block; scf.if yields
+  /// what `step` returns.
+  ValueRange staticWhenFull(
+      Value len, Value full,
+      function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value)> step) {
+    auto copy = [&](Value n) {
+      return [&, n](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder bb(loc, nb);
+        scf::YieldOp::create(bb, step(bb, n));
+      };
+    };
+    Value isFull =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, len, full);
+    return scf::IfOp::create(b, isFull, copy(full), copy(len)).getResults();
+  }
+
   static SmallVector<utils::IteratorType> parallel(unsigned n) {
     return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
   }

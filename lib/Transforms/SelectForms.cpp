@@ -247,7 +247,7 @@ int64_t chunkFor(Operation *op, const LengthRange &r,
 }
 
 /// Whether `op`'s sequence length is dynamic and one value that the call
-/// gives (the linear families: q [B, H, T, K]).
+/// gives (the linear families and softmax attention: q [B, H, T, K]).
 bool hasDynamicSeqLen(Operation *op) {
   if (!isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp,
            SoftmaxAttentionOp>(op))

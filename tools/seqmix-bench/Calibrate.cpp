@@ -103,20 +103,24 @@ std::vector<GridCase> makeGrid(const std::string &grid) {
   };
 }
 
+Form formOf(const Config &c) {
+  return c.form == "parallel"  ? Form::Parallel
+         : c.form == "chunked" ? Form::Chunked
+                               : Form::Recurrent;
+}
+
 /// One timed point.
 struct Point {
   size_t caseIndex;
   int64_t T;
   Config config;
   Problem problem;
-  double seconds; ///< median
+  double seconds; ///< the least of the rounds' medians
+  /// The model's estimate of this point on machine `m`.
+  Estimate estimate(const Machine &m) const {
+    return estimateForm(problem, formOf(config), config.chunk, m);
+  }
 };
-
-Form formOf(const Config &c) {
-  return c.form == "parallel"  ? Form::Parallel
-         : c.form == "chunked" ? Form::Chunked
-                               : Form::Recurrent;
-}
 
 constexpr int kUnknowns = 5; // a, b, chunkStep, blockStep, launch
 
@@ -176,8 +180,7 @@ Machine fitOnce(const std::vector<Point> &points, const std::vector<bool> &use,
   std::vector<double> rhs;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point &pt = points[i];
-    Estimate e =
-        estimateForm(pt.problem, formOf(pt.config), pt.config.chunk, base);
+    Estimate e = pt.estimate(base);
     if (!use[i] || e.terms.memory > e.terms.compute(base))
       continue;
     std::array<double, kUnknowns> f = featuresOf(e.terms);
@@ -253,10 +256,7 @@ Machine fitOnce(const std::vector<Point> &points, const std::vector<bool> &use,
 
 /// The relative error of the model `m` at `pt`: predicted / measured - 1.
 double relativeError(const Point &pt, const Machine &m) {
-  return estimateForm(pt.problem, formOf(pt.config), pt.config.chunk, m)
-                 .seconds /
-             pt.seconds -
-         1;
+  return pt.estimate(m).seconds / pt.seconds - 1;
 }
 
 /// fitOnce, then again without the points the fit misses by more than 50 %
@@ -296,9 +296,7 @@ const Point *pickFor(const std::vector<const Point *> &pts, const Machine &m) {
   const Point *best = nullptr;
   double bestS = 0;
   for (const Point *pt : pts) {
-    double s =
-        estimateForm(pt->problem, formOf(pt->config), pt->config.chunk, m)
-            .seconds;
+    double s = pt->estimate(m).seconds;
     if (!best || s < bestS) {
       best = pt;
       bestS = s;
@@ -503,15 +501,13 @@ int bench::runCalibration(const CalibrateOptions &o, llvm::raw_ostream &os) {
   size_t nDropped = 0;
   for (size_t i = 0; i < points.size(); ++i) {
     const Point &pt = points[i];
-    Form f = formOf(pt.config);
     nDropped += dropped[i];
-    os << llvm::format(
-        "%-14s %6lld  %-12s %10.3f %12.3f %12.3f%s\n",
-        grid[pt.caseIndex].name.c_str(), (long long)pt.T,
-        pt.config.label().c_str(), pt.seconds * 1e3,
-        estimateForm(pt.problem, f, pt.config.chunk, fitted).seconds * 1e3,
-        estimateForm(pt.problem, f, pt.config.chunk, builtin).seconds * 1e3,
-        dropped[i] ? "  (left out of the fit)" : "");
+    os << llvm::format("%-14s %6lld  %-12s %10.3f %12.3f %12.3f%s\n",
+                       grid[pt.caseIndex].name.c_str(), (long long)pt.T,
+                       pt.config.label().c_str(), pt.seconds * 1e3,
+                       pt.estimate(fitted).seconds * 1e3,
+                       pt.estimate(builtin).seconds * 1e3,
+                       dropped[i] ? "  (left out of the fit)" : "");
   }
 
   // Per shape: the measured fastest and what each table picks among the

@@ -194,6 +194,31 @@ std::string layerJson(const LayerSpec &spec) {
   return s;
 }
 
+/// The settings both modes check alike: the thread count (exported as
+/// OMP_NUM_THREADS before any layer loads libomp), reps and warm-up. The
+/// first bad one's message, or none.
+std::optional<std::string> checkRunOptions(int &threads) {
+  threads = threadsOpt > 0 ? int(threadsOpt) : hardwareThreads();
+  if (threadsOpt < 0 || threads > 4096)
+    return "--num-threads must be between 1 and 4096 (0: this machine's)";
+  setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  if (repsOpt < 1 || repsOpt > 100000)
+    return "--reps must be between 1 and 100000";
+  if (warmupOpt > 1000)
+    return "--warmup must be at most 1000";
+  return std::nullopt;
+}
+
+/// The seqmixc beside this binary, or why it cannot be run.
+llvm::Expected<std::string> findSeqmixc(const char *argv0) {
+  std::string path = selfDir(argv0) + "/seqmixc";
+  if (!llvm::sys::fs::can_execute(path))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot find seqmixc beside seqmix-bench (" +
+                                       path + ")");
+  return path;
+}
+
 /// --calibrate: the probe, then the grid.
 int calibrate(const char *argv0) {
   if (!specFile.empty())
@@ -206,23 +231,18 @@ int calibrate(const char *argv0) {
     if (o.getNumOccurrences())
       return fail("--" + o.ArgStr + " does not apply to --calibrate");
   CalibrateOptions o;
-  o.threads = threadsOpt > 0 ? int(threadsOpt) : hardwareThreads();
-  if (threadsOpt < 0 || o.threads > 4096)
-    return fail("--num-threads must be between 1 and 4096 (0: this machine's)");
-  setenv("OMP_NUM_THREADS", std::to_string(o.threads).c_str(), 1);
-  if (repsOpt < 1 || repsOpt > 100000)
-    return fail("--reps must be between 1 and 100000");
-  if (warmupOpt > 1000)
-    return fail("--warmup must be at most 1000");
+  if (std::optional<std::string> err = checkRunOptions(o.threads))
+    return fail(*err);
   o.reps = repsOpt.getNumOccurrences() ? unsigned(repsOpt) : 5;
   o.warmup = warmupOpt;
   o.seed = seedOpt;
   o.grid = calibrateGridOpt;
   o.rounds = o.grid == "quick" ? 1 : 3;
   o.outPath = calibrateOpt;
-  o.seqmixc = selfDir(argv0) + "/seqmixc";
-  if (!llvm::sys::fs::can_execute(o.seqmixc))
-    return fail("cannot find seqmixc beside seqmix-bench (" + o.seqmixc + ")");
+  llvm::Expected<std::string> seqmixc = findSeqmixc(argv0);
+  if (!seqmixc)
+    return fail(llvm::toString(seqmixc.takeError()));
+  o.seqmixc = *seqmixc;
   if (!probeOpt)
     return fail("--calibrate fits the model to the probe's peak and "
                 "bandwidth: drop --probe=false");
@@ -250,15 +270,9 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(specOr.takeError()));
   const LayerSpec &spec = *specOr;
 
-  int threads = threadsOpt > 0 ? int(threadsOpt) : hardwareThreads();
-  if (threadsOpt < 0 || threads > 4096)
-    return fail("--num-threads must be between 1 and 4096 (0: this machine's)");
-  // Before any layer loads libomp.
-  setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
-  if (repsOpt < 1 || repsOpt > 100000)
-    return fail("--reps must be between 1 and 100000");
-  if (warmupOpt > 1000)
-    return fail("--warmup must be at most 1000");
+  int threads = 1;
+  if (std::optional<std::string> err = checkRunOptions(threads))
+    return fail(*err);
 
   int64_t B =
       batchOpt > 0 ? int64_t(batchOpt) : (spec.batch > 0 ? spec.batch : 1);
@@ -326,9 +340,10 @@ int main(int argc, char **argv) {
   }
 
   std::string dir = selfDir(argv[0]);
-  std::string seqmixc = dir + "/seqmixc";
-  if (!llvm::sys::fs::can_execute(seqmixc))
-    return fail("cannot find seqmixc beside seqmix-bench (" + seqmixc + ")");
+  llvm::Expected<std::string> seqmixcOr = findSeqmixc(argv[0]);
+  if (!seqmixcOr)
+    return fail(llvm::toString(seqmixcOr.takeError()));
+  const std::string &seqmixc = *seqmixcOr;
 
   // The yardsticks, before anything else loads the machine.
   std::optional<MachineProbe> probe;
