@@ -52,9 +52,14 @@ struct LowerVectorsPass
         succeeded(apply([](RewritePatternSet &p) {
           vector::populateVectorTransferPermutationMapLoweringPatterns(p);
           vector::populateVectorBroadcastLoweringPatterns(p);
-          // A lanes x lanes transpose tile as one shuffle of the flattened
-          // registers, which LLVM's x86 backend lowers to unpack/shuffle
-          // sequences.
+          // A 16 x 16 f32 transpose tile (AVX-512) as the 64 unpack and
+          // shuffle steps of MLIR's Shuffle16x16 lowering; any other lanes x
+          // lanes tile as one shuffle of the flattened registers, which
+          // LLVM's x86 backend breaks up itself (for 16 x 16 into a sequence
+          // 4-5x longer, with spills: 12 % of the chunked GLA form's time).
+          vector::populateVectorTransposeLoweringPatterns(
+              p, vector::VectorTransposeLowering::Shuffle16x16,
+              /*benefit=*/2);
           vector::populateVectorTransposeLoweringPatterns(
               p, vector::VectorTransposeLowering::Shuffle1D);
           vector::populateVectorShapeCastLoweringPatterns(p);

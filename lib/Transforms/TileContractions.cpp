@@ -48,6 +48,8 @@ using namespace mlir;
 namespace {
 constexpr llvm::StringLiteral kMarker = "seqmix.contraction";
 constexpr llvm::StringLiteral kPass = "seqmix-tile-contractions";
+/// Marks the elementwise producer of an accumulator fused into its tile.
+constexpr llvm::StringLiteral kFusedInit = "seqmix.fused_init";
 
 /// Rows and reduction steps of a cache block (step 0 below).
 constexpr int64_t kCacheBlock = 256;
@@ -144,16 +146,21 @@ struct TileContractionsPass
       }
       op = cast<linalg::LinalgOp>(r->tiledOps.front());
     }
-    // 1-2: register tiles over (m, n), peeled.
+    // 1-2: register tiles over (m, n), peeled. An elementwise op that
+    // produces the accumulator's initial value (the decay of a recurrent
+    // state before the chunk's update is added) is fused into the tile, so
+    // that each accumulator tile is scaled in registers on its way in
+    // instead of in a pass of its own over the state.
     for (linalg::LinalgOp op : contractions) {
       op->setAttr(kMarker, rewriter.getUnitAttr());
-      FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, {mr, nr, 0});
-      if (failed(r)) {
+      FailureOr<SmallVector<LoopLikeOpInterface>> loops =
+          tileFusingInit(rewriter, op, {mr, nr, 0});
+      if (failed(loops)) {
         op->emitError("seqmix-tile-contractions: cannot tile this "
                       "contraction");
         return signalPassFailure();
       }
-      for (LoopLikeOpInterface loop : r->loops) {
+      for (LoopLikeOpInterface loop : *loops) {
         auto forOp = cast<scf::ForOp>(loop.getOperation());
         scf::ForOp partial;
         rewriter.setInsertionPoint(forOp);
@@ -214,6 +221,20 @@ struct TileContractionsPass
         return signalPassFailure();
       }
     }
+    // A fused init of a static tile is vectorized too, so the accumulator
+    // is scaled between its load and the first FMA (its transfer_write
+    // folds into the contraction tile's read).
+    SmallVector<Operation *> inits;
+    module.walk([&](linalg::GenericOp op) {
+      auto t = dyn_cast<RankedTensorType>(op.getDpsInits()[0].getType());
+      if (op->hasAttr(kFusedInit) && t && t.hasStaticShape())
+        inits.push_back(op);
+    });
+    for (Operation *op : inits)
+      if (!mlir::seqmix::vectorizeInPlace(rewriter, op))
+        return op->emitError("seqmix-tile-contractions: cannot vectorize "
+                             "the accumulator's initial value"),
+               signalPassFailure();
     // A generic's multiply and reduction become one vector.contract (before
     // canonicalization folds the unit-size reduction away).
     {
@@ -242,10 +263,68 @@ struct TileContractionsPass
     // strided scalar copy.
     if (failed(tileTransposes(rewriter, module, lanes)))
       return signalPassFailure();
-    module.walk([&](Operation *op) { op->removeAttr(kMarker); });
+    module.walk([&](Operation *op) {
+      op->removeAttr(kMarker);
+      op->removeAttr(kFusedInit);
+    });
     // Drop the tensor iter_args the hoisting left unused.
     if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
+  }
+
+  /// Tiles the contraction `op` over (m, n) with `sizes`, fusing into the
+  /// tile the elementwise producer of its init when it has no other use;
+  /// returns the tile loops, outermost first.
+  FailureOr<SmallVector<LoopLikeOpInterface>>
+  tileFusingInit(IRRewriter &rewriter, linalg::LinalgOp op,
+                 ArrayRef<int64_t> sizes) {
+    Operation *producer = op.getDpsInits()[0].getDefiningOp();
+    auto init = dyn_cast_or_null<linalg::GenericOp>(producer);
+    if (!init || !isScaledInit(init) || !init->getResult(0).hasOneUse()) {
+      FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, sizes);
+      if (failed(r))
+        return failure();
+      return r->loops;
+    }
+    scf::SCFTileAndFuseOptions options;
+    SmallVector<OpFoldResult> tileSizes;
+    for (int64_t s : sizes)
+      tileSizes.push_back(rewriter.getIndexAttr(s));
+    options.tilingOptions.setTileSizes(tileSizes).setLoopType(
+        scf::SCFTilingOptions::LoopType::ForOp);
+    options.setFusionControlFn(
+        [&](tensor::ExtractSliceOp, OpResult fused, bool isDestination)
+            -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+          if (!isDestination || fused.getOwner() != producer)
+            return std::nullopt;
+          return scf::SCFTileAndFuseOptions::ControlFnResult{};
+        });
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTileAndFuseResult> r =
+        scf::tileConsumerAndFuseProducersUsingSCF(
+            rewriter, cast<TilingInterface>(op.getOperation()), options);
+    if (failed(r))
+      return failure();
+    for (Operation *fused : r->tiledAndFusedOps)
+      if (fused != r->tiledAndFusedOps.front())
+        fused->setAttr(kFusedInit, rewriter.getUnitAttr());
+    for (OpResult result : op->getResults())
+      if (Value v = r->replacements.lookup(result))
+        rewriter.replaceAllUsesWith(result, v);
+    rewriter.eraseOp(op);
+    if (producer->use_empty())
+      rewriter.eraseOp(producer);
+    return r->loops;
+  }
+
+  /// Whether `op` is an elementwise op on one 2-D f32 tensor it reads and
+  /// writes in place (outs only, identity map), whose other operands are
+  /// scalars: a scaled or masked copy of an accumulator.
+  static bool isScaledInit(linalg::GenericOp op) {
+    if (op.getNumDpsInits() != 1 || op.getNumDpsInputs() != 0 ||
+        op.getNumParallelLoops() != op.getNumLoops() || op.getNumLoops() != 2)
+      return false;
+    return op.getIndexingMapsArray()[0].isIdentity();
   }
 
   LogicalResult tileTransposes(IRRewriter &rewriter, ModuleOp module,

@@ -20,3 +20,19 @@ func.func @mm(%a: tensor<16x64xf32>, %b: tensor<64x64xf32>) -> tensor<16x64xf32>
   %r = linalg.matmul ins(%a, %b : tensor<16x64xf32>, tensor<64x64xf32>) outs(%z : tensor<16x64xf32>) -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
 }
+
+// A 2-D transpose (K^T of a chunk) is tiled 16 x 16 on AVX-512, and each
+// tile becomes the 64 two-register shuffles of a 16 x 16 transpose (4
+// stages of 16), not one shuffle of the flattened 256 lanes (which LLVM's
+// x86 backend splits into a sequence 4-5x longer, with spills).
+// CHECK-LABEL: func @transpose
+// CHECK: scf.for
+// CHECK-COUNT-64: vector.shuffle {{.*}} : vector<16xf32>, vector<16xf32>
+// CHECK-NOT: vector.shuffle
+// CHECK-NOT: vector.transpose
+// CHECK: return
+func.func @transpose(%k: tensor<32x128xf32>) -> tensor<128x32xf32> {
+  %e = tensor.empty() : tensor<128x32xf32>
+  %t = linalg.transpose ins(%k : tensor<32x128xf32>) outs(%e : tensor<128x32xf32>) permutation = [1, 0]
+  return %t : tensor<128x32xf32>
+}

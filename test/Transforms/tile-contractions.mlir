@@ -97,3 +97,39 @@ func.func @cache_blocks(%p: tensor<?x?xf32>, %v: tensor<?x64xf32>, %o: tensor<?x
   %r = linalg.matmul ins(%p, %v : tensor<?x?xf32>, tensor<?x64xf32>) outs(%o : tensor<?x64xf32>) -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
+
+// The decay of a state before a chunk's update is added (an elementwise op
+// that scales the accumulator in place and has no other use) is fused into
+// the register tile: each 8 x 32 accumulator is read, scaled in registers
+// and carried through the reduction, with no pass of its own over the state.
+// CHECK-LABEL: func @scaled_init
+// CHECK-SAME: %[[S:[^:]*]]: tensor<16x64xf32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[S]])
+// CHECK: scf.for
+// CHECK: %[[A:.*]] = vector.transfer_read
+// CHECK: %[[D:.*]] = vector.broadcast %{{.*}} : f32 to vector<8x32xf32>
+// CHECK: %[[A2:.*]] = arith.mulf %[[A]], %[[D]] : vector<8x32xf32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[A2]]) -> (vector<8x32xf32>)
+// CHECK: vector.contract
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// AVX2-LABEL: func @scaled_init
+// AVX2: arith.mulf {{.*}} : vector<6x16xf32>
+// AVX2: arith.mulf {{.*}} : vector<4x16xf32>
+// AVX2-NOT: linalg.generic
+// AVX2: return
+func.func @scaled_init(%k: tensor<32x16xf32>, %v: tensor<32x64xf32>, %s: tensor<16x64xf32>, %d: f32) -> tensor<16x64xf32> {
+  %decayed = linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%s : tensor<16x64xf32>) {
+  ^bb0(%x: f32):
+    %y = arith.mulf %x, %d : f32
+    linalg.yield %y : f32
+  } -> tensor<16x64xf32>
+  %r = linalg.generic {indexing_maps = [#ka, #kb, #kc], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%k, %v : tensor<32x16xf32>, tensor<32x64xf32>) outs(%decayed : tensor<16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %t = arith.addf %acc, %p : f32
+    linalg.yield %t : f32
+  } -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
