@@ -141,6 +141,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     pm.addPass(createSeqMixLowerVectors());
     pm.addPass(createSeqMixExpandMemRefCopies());
     pm.addPass(createSeqMixApproximateExp());
+    pm.addPass(createSeqMixPrefetchBlocks());
     break;
   default:
     break;

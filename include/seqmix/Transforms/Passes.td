@@ -204,6 +204,28 @@ def SeqMixInterchangeForUnitStride
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SeqMixPrefetchBlocks : Pass<"seqmix-prefetch-blocks", "::mlir::ModuleOp"> {
+  let summary = "Prefetch the next block of the operands a block loop streams";
+  let description = [{
+    Part of the default CPU schedule, after bufferization. A block loop is
+    an `scf.for` with a constant step C whose induction variable t is the
+    offset of a `memref.subview` of a function argument along a dimension of
+    static size C (a full block of q, k, v or the gates of a chunked or
+    blocked form). For each such stream the pass prefetches the next block
+    (the same view at t + C, every 64-byte line, for reading, into the
+    second-level cache), spread over the block's host loop: of the loops in
+    the block with a static trip count, the one with the most estimated
+    work, whose iteration i takes rows [i r, (i + 1) r) of each stream.
+    Nothing is prefetched when the next block is a partial one. Views whose
+    result is not a static 1-D or 2-D memref of at least 4 KiB with a
+    contiguous innermost dimension (a register tile's few lines of one
+    token's vector, a gate block) are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def SeqMixApproximateExp : Pass<"seqmix-approximate-exp", "::mlir::ModuleOp"> {
   let summary = "Replace f32 math.exp by MLIR's polynomial approximation";
   let description = [{
