@@ -20,23 +20,24 @@ const char *seqmix::formName(Form form) {
 
 Machine Machine::hostCpu() {
   // `seqmix-bench --calibrate --reps=7` on 2 threads of an Intel Xeon with
-  // AVX-512 (the bench's probe: 346-352 GFLOP/s fp32 FMA peak, 26 GB/s read;
+  // AVX-512 (the bench's probe: 349-363 GFLOP/s fp32 FMA peak, 25-26 GB/s read;
   // docs/performance.md, machine B), fitted on the code this compiler
-  // generates now (register tiles, row reductions in vector accumulators,
-  // the recurrent state walked in tiles):
-  //   - the matmul-shaped forms at 0.669 of the peak, the recurrent form's
-  //     vector work at 0.711;
-  //   - 0.15 us per chunk step and 0.91 us per softmax block step and worker
-  //     beyond their FLOPs, 12.8 us per call;
-  // and within 10 % of the fastest measured form on 9 of the grid's 11
-  // shapes (the two misses: T = 64, every form under 0.2 ms). The softmax
+  // generates now (register tiles with the state's decay fused in, 16 x 16
+  // shuffle transposes, the next block prefetched, row reductions in vector
+  // accumulators, the recurrent state walked in tiles):
+  //   - the matmul-shaped forms at 0.709 of the peak, the recurrent form's
+  //     vector work at 0.712;
+  //   - no cost per chunk step beyond its FLOPs, 2.0 us per softmax block
+  //     step and worker, 12.3 us per call;
+  // and within 10 % of the fastest measured form on 10 of the grid's 11
+  // shapes (the miss: T = 64, every form under 0.1 ms). The softmax
   // parallel form's rate halves once its T_q x T_k scores outgrow 1 MiB of
   // cache, and so does the decode form's with its T_q x 128 steps on a long
   // prefill. A table fitted on another machine replaces these
   // (--cost-model, CostTable.h).
-  Machine m{352e9,  352e9,   0.669,    0.711,   26e9,    2,
-            0.2e-6, 0.02e-6, 12.84e-6, 0.91e-6, 1 << 20, 32 << 10};
-  m.chunkStep = 0.15e-6;
+  Machine m{363e9,  363e9,   0.709,    0.712,  26.3e9,  2,
+            0.2e-6, 0.02e-6, 12.32e-6, 2.0e-6, 1 << 20, 32 << 10};
+  m.chunkStep = 0;
   return m;
 }
 

@@ -91,6 +91,7 @@ std::vector<GridCase> makeGrid(const std::string &grid) {
       {"gla K=V=64",
        glaSpec("cal_gla64", 4, 64),
        {{kParallel, {64, 256}},
+        {chunked(16), longs},
         {chunked(32), longs},
         {chunked(64), longs},
         {kRecurrent, {64, 256, 1024, 4096}}}},
