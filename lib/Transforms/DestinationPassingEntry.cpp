@@ -17,18 +17,34 @@ namespace mlir::seqmix {
 using namespace mlir;
 
 namespace {
-/// The tensor.empty a result is computed into, following each op's tied
-/// destination (DPS inits, scf.forall shared outputs, scf.for iter_args);
-/// null when the chain ends elsewhere or the empty tensor has other uses.
-tensor::EmptyOp destinationRoot(Value v) {
+/// Collects in `roots` the tensor.empty ops a result is computed into,
+/// following each op's tied destination (DPS inits, scf.forall shared
+/// outputs, scf.for iter_args) and, through an scf.if (the per-call choice
+/// between copies of a layer), the value each branch yields; false when a
+/// chain ends elsewhere or a value on the way has another use.
+bool collectRoots(Value v, SmallVectorImpl<tensor::EmptyOp> &roots) {
   for (;;) {
     auto r = dyn_cast<OpResult>(v);
     if (!r)
-      return nullptr;
+      return false;
     Operation *def = r.getOwner();
     unsigned n = r.getResultNumber();
-    if (auto empty = dyn_cast<tensor::EmptyOp>(def))
-      return empty->hasOneUse() ? empty : nullptr;
+    if (auto empty = dyn_cast<tensor::EmptyOp>(def)) {
+      if (!empty->hasOneUse())
+        return false;
+      roots.push_back(empty);
+      return true;
+    }
+    if (auto ifOp = dyn_cast<scf::IfOp>(def)) {
+      if (ifOp.getElseRegion().empty())
+        return false;
+      for (scf::YieldOp yield : {ifOp.thenYield(), ifOp.elseYield()}) {
+        Value branch = yield.getOperand(n);
+        if (!branch.hasOneUse() || !collectRoots(branch, roots))
+          return false;
+      }
+      return true;
+    }
     if (auto forall = dyn_cast<scf::ForallOp>(def))
       v = forall.getOutputs()[n];
     else if (auto loop = dyn_cast<scf::ForOp>(def))
@@ -36,11 +52,11 @@ tensor::EmptyOp destinationRoot(Value v) {
     else if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
       v = dps.getDpsInitOperand(n)->get();
     else
-      return nullptr;
+      return false;
     // Every op on the way must have this one use, or another reader would
     // see the caller's buffer change under it.
     if (!v.hasOneUse())
-      return nullptr;
+      return false;
   }
 }
 
@@ -79,16 +95,23 @@ struct DestinationPassingEntryPass
       // that outputs do not overlap inputs, so the layer may write there
       // from the start.) eliminate-empty-tensors does not do this for a
       // memref destination.
+      // A layer choosing per call between copies computes each copy's
+      // result in the caller's buffer (only one of them runs).
       if (returns.size() == 1)
-        for (auto [i, v] : llvm::enumerate(ret.getOperands()))
-          if (tensor::EmptyOp empty = destinationRoot(v)) {
-            OpBuilder eb(fn.getBody());
-            Value caller = bufferization::ToTensorOp::create(
-                eb, empty.getLoc(), empty.getType(), fn.getArgument(first + i),
-                /*restrict=*/true, /*writable=*/true);
+        for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+          SmallVector<tensor::EmptyOp> roots;
+          if (!collectRoots(v, roots))
+            continue;
+          OpBuilder eb(fn.getBody());
+          Value caller = bufferization::ToTensorOp::create(
+              eb, roots.front().getLoc(), roots.front().getType(),
+              fn.getArgument(first + i),
+              /*restrict=*/true, /*writable=*/true);
+          for (tensor::EmptyOp empty : roots) {
             empty.replaceAllUsesWith(caller);
             empty.erase();
           }
+        }
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
         bufferization::MaterializeInDestinationOp::create(
             b, ret.getLoc(), TypeRange{}, v, fn.getArgument(first + i),

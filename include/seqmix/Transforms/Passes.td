@@ -176,7 +176,11 @@ def SeqMixDestinationPassingEntry
     For every public `func.func` with tensor results, appends one memref
     argument per result (identity layout, same shape), writes each returned
     tensor into it with `bufferization.materialize_in_destination`, and
-    makes the function return nothing. Run before bufferization: the caller
+    makes the function return nothing. A result computed into an empty
+    tensor (through DPS inits, loop-carried and shared outputs, and the
+    branches of an `scf.if`, as in a layer that picks a copy per call) is
+    computed in the caller's buffer directly, with no temporary and no copy
+    out. Run before bufferization: the caller
     (the runtime, PyTorch, JAX) then owns every output buffer and the compiled
     code allocates no result memory. The `seqmix.name` / `seqmix.dims`
     argument annotations of the importer are dropped (the runtime ABI
