@@ -7,7 +7,7 @@ PKGS=(
   cmake ninja-build ccache make
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   clang-22 lld-22 clang-format-22 libomp-22-dev
-  libgtest-dev
+  libgtest-dev libdlpack-dev
   python3 python3-numpy python3-dev python3-venv
 )
 
@@ -30,20 +30,29 @@ done
 # SEQMIX_VENV moves it (then configure with -DSEQMIX_DEFAULT_PYTHON).
 home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 SEQMIX_VENV=${SEQMIX_VENV:-$home/.cache/seqmix/venv}
+# What the venv holds: numpy and PyTorch (the bench's peers and the tests
+# against them), pytest and JAX for the Python package's tests.
+VENV_REQS=("numpy>=1.24" "torch>=2.5" "pytest>=7" "jax>=0.4.30")
 install_venv() {
-  # The stamp is written once the packages import (importing torch takes
-  # seconds; this check must not).
+  # The stamp holds the requirements it was made for and is written once
+  # the packages import (importing torch takes seconds; this check must
+  # not). New requirements install into the existing venv.
   local stamp="$SEQMIX_VENV/.seqmix-deps-ok"
-  if [ -x "$SEQMIX_VENV/bin/python3" ] && [ -f "$stamp" ]; then
+  if [ -x "$SEQMIX_VENV/bin/python3" ] && [ -f "$stamp" ] &&
+     [ "$(cat "$stamp")" = "${VENV_REQS[*]}" ]; then
     return 0
   fi
-  echo "install-deps: creating $SEQMIX_VENV (numpy, PyTorch; a few GB)"
-  # Debian's interpreter: seqmix-bench embeds its libpython.
-  /usr/bin/python3 -m venv "$SEQMIX_VENV"
+  if [ ! -x "$SEQMIX_VENV/bin/python3" ]; then
+    echo "install-deps: creating $SEQMIX_VENV (numpy, PyTorch, pytest, JAX; a few GB)"
+    # Debian's interpreter: seqmix-bench embeds its libpython.
+    /usr/bin/python3 -m venv "$SEQMIX_VENV"
+  else
+    echo "install-deps: updating $SEQMIX_VENV (${VENV_REQS[*]})"
+  fi
   "$SEQMIX_VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
-    "numpy>=1.24" "torch>=2.5"
-  "$SEQMIX_VENV/bin/python3" -c "import torch, numpy"
-  touch "$stamp"
+    "${VENV_REQS[@]}"
+  "$SEQMIX_VENV/bin/python3" -c "import torch, numpy, pytest, jax"
+  echo "${VENV_REQS[*]}" > "$stamp"
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

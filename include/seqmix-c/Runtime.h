@@ -48,6 +48,37 @@ int32_t seqmix_layer_num_args(const seqmix_layer *layer);
 const char *seqmix_layer_arg_name(const seqmix_layer *layer, int32_t i);
 int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i);
 
+/** The layer's name (the spec's "name"). */
+const char *seqmix_layer_name(const seqmix_layer *layer);
+
+/** Argument i's element type: "f32" or "complex64" (NULL when i is out of
+ *  range). */
+const char *seqmix_layer_arg_dtype(const seqmix_layer *layer, int32_t i);
+/** Argument i's rank (0 when i is out of range). */
+int32_t seqmix_layer_arg_ndim(const seqmix_layer *layer, int32_t i);
+/** The size of dimension d of argument i: >= 1 when static, -1 when
+ *  dynamic (given at each call; dimensions with one name must agree), 0
+ *  when i or d is out of range. */
+int64_t seqmix_layer_arg_dim(const seqmix_layer *layer, int32_t i, int32_t d);
+/** The name of dimension d of argument i ("batch", "seq_len", ...), or NULL
+ *  when i or d is out of range. */
+const char *seqmix_layer_arg_dim_name(const seqmix_layer *layer, int32_t i,
+                                      int32_t d);
+/** The largest size a named dimension may take at a call ("limit" lines of
+ *  the metadata: the layer's scratch must fit), or -1 when unbounded. */
+int64_t seqmix_layer_dim_limit(const seqmix_layer *layer, const char *dim);
+
+/** The forms the layer was compiled in: the metadata's "forms" line without
+ *  its key ("chunked(chunk 64)", or per range of lengths "parallel if
+ *  seq_len < 102, chunked(chunk 16) if seq_len >= 102"), or "". */
+const char *seqmix_layer_forms(const seqmix_layer *layer);
+/** The cost model's estimates, one "costs" line per op and copy ("B=1 H=8
+ *  T=512 K=128 V=64 parallel=3.16e-03s chunked(16)=..."), and the cost
+ *  table used ("built-in" or a path). */
+int32_t seqmix_layer_num_cost_lines(const seqmix_layer *layer);
+const char *seqmix_layer_cost_line(const seqmix_layer *layer, int32_t i);
+const char *seqmix_layer_cost_model(const seqmix_layer *layer);
+
 /** Calls the layer: `args` holds every input then every output, in order.
  *  Shapes are checked against the metadata (static sizes, and equal sizes
  *  for dimensions with the same name); outputs must not overlap inputs.

@@ -38,6 +38,9 @@ struct Layer {
   std::vector<ArgDesc> args;
   /// Largest size a named dimension may take ("limit" lines).
   std::map<std::string, int64_t> limits;
+  /// The "forms", "costs" and "cost-model" lines, without their keys.
+  std::string forms, costModel;
+  std::vector<std::string> costs;
 };
 
 char *copyError(const std::string &msg) {
@@ -73,6 +76,15 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
       header = true;
     } else if (key == "name") {
       ls >> layer.name;
+    } else if (key == "forms" || key == "costs" || key == "cost-model") {
+      std::string rest;
+      std::getline(ls >> std::ws, rest);
+      if (key == "forms")
+        layer.forms = rest;
+      else if (key == "costs")
+        layer.costs.push_back(rest);
+      else
+        layer.costModel = rest;
     } else if (key == "limit") {
       std::string dim;
       int64_t max = -1;
@@ -254,6 +266,66 @@ int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i) {
   if (!layer || i < 0 || i >= seqmix_layer_num_args(layer))
     return 0;
   return layer->args[i].output ? 1 : 0;
+}
+
+const char *seqmix_layer_name(const seqmix_layer *layer) {
+  return layer ? layer->name.c_str() : "";
+}
+
+static const ArgDesc *argAt(const seqmix_layer *layer, int32_t i) {
+  if (!layer || i < 0 || i >= seqmix_layer_num_args(layer))
+    return nullptr;
+  return &layer->args[i];
+}
+
+const char *seqmix_layer_arg_dtype(const seqmix_layer *layer, int32_t i) {
+  const ArgDesc *a = argAt(layer, i);
+  return a ? (a->complex ? "complex64" : "f32") : nullptr;
+}
+
+int32_t seqmix_layer_arg_ndim(const seqmix_layer *layer, int32_t i) {
+  const ArgDesc *a = argAt(layer, i);
+  return a ? static_cast<int32_t>(a->dims.size()) : 0;
+}
+
+int64_t seqmix_layer_arg_dim(const seqmix_layer *layer, int32_t i, int32_t d) {
+  const ArgDesc *a = argAt(layer, i);
+  if (!a || d < 0 || static_cast<size_t>(d) >= a->dims.size())
+    return 0;
+  return a->dims[d];
+}
+
+const char *seqmix_layer_arg_dim_name(const seqmix_layer *layer, int32_t i,
+                                      int32_t d) {
+  const ArgDesc *a = argAt(layer, i);
+  if (!a || d < 0 || static_cast<size_t>(d) >= a->dimNames.size())
+    return nullptr;
+  return a->dimNames[d].c_str();
+}
+
+int64_t seqmix_layer_dim_limit(const seqmix_layer *layer, const char *dim) {
+  if (!layer || !dim)
+    return -1;
+  auto it = layer->limits.find(dim);
+  return it == layer->limits.end() ? -1 : it->second;
+}
+
+const char *seqmix_layer_forms(const seqmix_layer *layer) {
+  return layer ? layer->forms.c_str() : "";
+}
+
+int32_t seqmix_layer_num_cost_lines(const seqmix_layer *layer) {
+  return layer ? static_cast<int32_t>(layer->costs.size()) : 0;
+}
+
+const char *seqmix_layer_cost_line(const seqmix_layer *layer, int32_t i) {
+  if (!layer || i < 0 || i >= seqmix_layer_num_cost_lines(layer))
+    return nullptr;
+  return layer->costs[i].c_str();
+}
+
+const char *seqmix_layer_cost_model(const seqmix_layer *layer) {
+  return layer ? layer->costModel.c_str() : "";
 }
 
 int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,

@@ -9,6 +9,7 @@
 #include "seqmix-c/Runtime.h"
 #include "seqmix/Analysis/CostTable.h"
 #include "seqmix/Analysis/FormCostModel.h"
+#include "seqmix/Driver/Driver.h"
 #include "seqmix/Pipelines/Pipelines.h"
 #include "seqmix/SeqMixDialect.h"
 #include "seqmix/Spec/ImportSpec.h"
@@ -171,34 +172,18 @@ int fail(const llvm::Twine &msg) {
 
 bool isSpecFile(llvm::StringRef path) { return path.ends_with(".json"); }
 
-std::string llvmToString(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << t;
-  return s;
-}
-
-/// The result of compiling: the module (at the requested phase), the ABI
-/// metadata and, for specs, the spec.
-struct Compilation {
-  OwningOpRef<ModuleOp> module;
-  std::string metadata;
-  std::optional<::seqmix::LayerSpec> spec;
-  std::string formSummary;
-};
-
-LogicalResult runPhases(ModuleOp module, Phase from, Phase to,
-                        const CompileOptions &opts) {
-  if (static_cast<int>(to) <= static_cast<int>(from))
-    return success();
-  PassManager pm(module.getContext());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
-  applyDefaultTimingPassManagerCLOptions(pm);
-  for (int p = static_cast<int>(from) + 1; p <= static_cast<int>(to); ++p)
-    if (failed(addPhasePasses(pm, static_cast<Phase>(p), opts)))
-      return failure();
-  return pm.run(module);
+/// seqmixc's flags as driver options.
+DriverOptions driverOptions() {
+  DriverOptions o;
+  o.form = formOpt;
+  o.chunkSize = chunkSize;
+  o.remarks = remarks;
+  o.threading = threading;
+  o.workers = workers;
+  o.targetCpu = targetCpu;
+  o.scheduleFile = scheduleFile;
+  o.costModelFile = costModelFile;
+  return o;
 }
 
 /// Loads the input and compiles it from `from` up to `to`.
@@ -206,189 +191,10 @@ FailureOr<Compilation>
 compile(MLIRContext &ctx, llvm::SourceMgr &sm, Phase from, Phase to,
         bool needMetadata,
         std::optional<std::string> formOverride = std::nullopt) {
-  Compilation c;
-  CompileOptions opts;
-  if (isSpecFile(inputFile)) {
-    if (from != Phase::Import) {
-      fail("--compile-from applies to .mlir input only");
-      return failure();
-    }
-    llvm::Expected<::seqmix::LayerSpec> spec =
-        ::seqmix::loadLayerSpec(inputFile);
-    if (!spec) {
-      llvm::errs() << "seqmixc: error: " << llvm::toString(spec.takeError())
-                   << "\n";
-      return failure();
-    }
-    c.spec = *spec;
-    c.module = importLayerSpec(*spec, &ctx);
-    if (!c.module)
-      return failure();
-  } else {
-    std::string err;
-    auto file = openInputFile(inputFile, &err);
-    if (!file) {
-      fail(err);
-      return failure();
-    }
-    // MLIR's parser recurses per nesting level; refuse absurd depths first.
-    if (!::seqmix::checkIRNesting(*file, "seqmixc"))
-      return failure();
-    sm.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-    c.module = parseSourceFile<ModuleOp>(sm, &ctx);
-    if (!c.module)
-      return failure();
-  }
-  opts.form = formOverride ? *formOverride
-                           : (formOpt.empty() ? "auto" : std::string(formOpt));
-  opts.chunkSize = chunkSize;
-  opts.remarks = remarks;
-  if (threading != "openmp" && threading != "none") {
-    fail("--threading must be openmp or none, got '" + threading + "'");
-    return failure();
-  }
-  opts.openmp = threading == "openmp";
-  if (workers < 0 || workers > 4096) {
-    fail("--workers must be between 0 (this machine's threads) and 4096, got " +
-         llvm::Twine(int64_t(workers)));
-    return failure();
-  }
-  opts.workers = workers;
-  if (targetCpu != "host") {
-    // The register tiles follow the named CPU's vector width.
-    llvm::Expected<int64_t> lanes = cpuF32Lanes(targetCpu);
-    if (!lanes) {
-      fail("--target-cpu: " + llvm::toString(lanes.takeError()));
-      return failure();
-    }
-    opts.vectorWidth = *lanes;
-  }
-  if (!scheduleFile.empty()) {
-    if (!llvm::sys::fs::is_regular_file(scheduleFile)) {
-      fail("--schedule: cannot read '" + scheduleFile +
-           "' (expected a transform-dialect .mlir file)");
-      return failure();
-    }
-    if (scheduleFile.getValue().find_first_of(",{}") != std::string::npos) {
-      fail("--schedule: the path may not contain ',', '{' or '}'");
-      return failure();
-    }
-    opts.scheduleFile = scheduleFile;
-  }
-  // The cost model's constants: --cost-model, else $SEQMIX_COST_MODEL.
-  ::seqmix::Machine machine = ::seqmix::Machine::hostCpu();
-  std::string costModel = costModelFile;
-  const char *costModelFlag = "--cost-model";
-  if (costModel.empty())
-    if (const char *env = std::getenv("SEQMIX_COST_MODEL"); env && *env) {
-      costModel = env;
-      costModelFlag = "SEQMIX_COST_MODEL";
-    }
-  if (!costModel.empty()) {
-    llvm::Expected<::seqmix::Machine> table =
-        ::seqmix::loadCostTable(costModel);
-    if (!table) {
-      fail(llvm::Twine(costModelFlag) + ": " +
-           llvm::toString(table.takeError()));
-      return failure();
-    }
-    machine = *table;
-    opts.costModelFile = costModel;
-  }
-  // For the metadata, one line whatever the path holds.
-  std::string costModelName = costModel.empty() ? "built-in" : costModel;
-  std::replace(costModelName.begin(), costModelName.end(), '\n', ' ');
-  if (opts.form != "auto" && !symbolizeFormKind(opts.form)) {
-    fail("--form must be auto, parallel, chunked or recurrent, got '" +
-         opts.form + "'");
-    return failure();
-  }
-  if (chunkSize < 0 || chunkSize > kMaxChunkSize) {
-    fail("--chunk-size must be between 1 and " + llvm::Twine(kMaxChunkSize) +
-         " (or 0 to choose), got " + llvm::Twine(int64_t(chunkSize)));
-    return failure();
-  }
-  if (chunkSize > 0 && opts.form != "chunked" && opts.form != "auto") {
-    // A cross-check compilation in another form ignores the chunk size.
-    if (!formOverride) {
-      fail("--chunk-size applies to --form=chunked or auto only");
-      return failure();
-    }
-    opts.chunkSize = 0;
-  }
-  // Run phase by phase: the forms are read after select-forms (before
-  // lowering removes the ops) and the ABI at the last tensor-level phase.
-  Phase abiPhase = Phase::Schedule;
-  if (needMetadata && static_cast<int>(from) > static_cast<int>(abiPhase)) {
-    fail("emitting a layer needs input before the bufferize phase (the "
-         "runtime ABI is read from the tensor-level entry function)");
-    return failure();
-  }
-  if (needMetadata && from == Phase::SelectForms) {
-    // The select-forms phase, which checks the entry's dimension names
-    // against the seqmix ops, is skipped for this input: check them here.
-    PassManager pm(&ctx);
-    pm.addPass(createSeqMixAnnotateEntryDims());
-    if (failed(pm.run(*c.module)))
-      return failure();
-  }
-  if (needMetadata && static_cast<int>(from) > int(Phase::SelectForms)) {
-    // The ops are lowered: nothing can tie dynamic sizes together any more.
-    for (func::FuncOp fn : c.module->getOps<func::FuncOp>()) {
-      if (!fn.isPublic() || fn.isExternal())
-        continue;
-      auto types =
-          llvm::concat<const Type>(fn.getArgumentTypes(), fn.getResultTypes());
-      for (Type t : types)
-        if (auto r = dyn_cast<RankedTensorType>(t); r && !r.hasStaticShape()) {
-          fail("emitting a layer from input at phase " + compileFrom +
-               " needs static shapes (entry type " + llvmToString(t) +
-               " is dynamic): the dimension names of dynamic sizes are "
-               "checked against the seqmix ops, which are lowered by then; "
-               "compile from import or select-forms");
-          return failure();
-        }
-    }
-  }
-  // One "costs" metadata line per op: the cost model's estimate of each form.
-  std::string costLines;
-  auto collectForms = [&] {
-    c.module->walk([&](Operation *op) {
-      if (FormAttr f = op->getAttrOfType<FormAttr>(kFormAttrName)) {
-        c.formSummary += (c.formSummary.empty() ? "" : ", ") + describeForm(op);
-        if (std::optional<FormEstimates> est = estimateForms(op, machine))
-          costLines += "costs " + est->sizes() + " " + est->candidates() + "\n";
-      }
-    });
-  };
-  Phase done = from;
-  std::string limits;
-  for (Phase stop : {Phase::SelectForms, abiPhase, to}) {
-    if (static_cast<int>(stop) > static_cast<int>(to) ||
-        static_cast<int>(stop) <= static_cast<int>(done))
-      continue;
-    if (failed(runPhases(*c.module, done, stop, opts)))
-      return failure();
-    done = stop;
-    if (stop == Phase::SelectForms) {
-      collectForms();
-      FailureOr<std::string> l = workspaceLimits(*c.module);
-      if (failed(l))
-        return failure();
-      limits = *l;
-    }
-    if (stop == abiPhase && needMetadata) {
-      FailureOr<std::string> meta = buildAbiMetadata(*c.module);
-      if (failed(meta))
-        return failure();
-      c.metadata = *meta;
-      if (!c.formSummary.empty())
-        c.metadata += "forms " + c.formSummary + "\n" + costLines +
-                      "cost-model " + costModelName + "\n";
-      c.metadata += limits;
-    }
-  }
-  return c;
+  DriverInput input{inputFile, std::nullopt, isSpecFile(inputFile)};
+  return compileLayer(
+      ctx, sm, input, from, to, needMetadata, driverOptions(),
+      [](const llvm::Twine &msg) { fail(msg); }, formOverride);
 }
 
 /// Writes `text` to -o (or stdout).
@@ -400,27 +206,6 @@ int writeText(llvm::StringRef text, llvm::StringRef path) {
   out->os() << text;
   out->keep();
   return 0;
-}
-
-/// Checks before the (slow) code generation that `path` can be written; on
-/// success remembers in `created` whether this made a new, empty file.
-std::optional<std::string> checkWritable(llvm::StringRef path, bool &created) {
-  if (llvm::sys::fs::is_directory(path))
-    return "cannot write '" + path.str() +
-           "': it is a directory; give -o a "
-           "file name";
-  created = !llvm::sys::fs::exists(path);
-  int fd = -1;
-  if (std::error_code ec = llvm::sys::fs::openFileForWrite(
-          path, fd, llvm::sys::fs::CD_OpenAlways, llvm::sys::fs::OF_None)) {
-    std::string hint = ec == std::errc::filename_too_long
-                           ? "give a shorter -o path (without -o the file "
-                             "is named after the layer)"
-                           : "check the -o path";
-    return "cannot write '" + path.str() + "': " + ec.message() + "; " + hint;
-  }
-  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
-  return std::nullopt;
 }
 
 /// Writes a binary file's contents to stdout.
@@ -442,62 +227,23 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
   std::string name = c.spec ? c.spec->name : "layer";
   if (binary && path.empty())
     path = name + (kind == "obj" ? ".o" : ".so");
-  bool created = false;
-  if (binary && !toStdout)
-    if (std::optional<std::string> why = checkWritable(path, created))
-      return fail(*why);
-  // A new file made by checkWritable goes away again when anything fails.
-  auto failAndClean = [&](const llvm::Twine &msg) {
-    if (created)
-      llvm::sys::fs::remove(path);
-    return fail(msg);
-  };
-  auto tm = createCpuTargetMachine(targetCpu);
-  if (!tm)
-    return failAndClean("cannot create a target machine for CPU '" + targetCpu +
-                        "': " + llvm::toString(tm.takeError()));
-  llvm::LLVMContext llvmCtx;
-  auto llvmModule =
-      translateToOptimizedLLVMIR(*c.module, llvmCtx, **tm, c.metadata);
-  if (!llvmModule) {
-    if (created)
-      llvm::sys::fs::remove(path);
-    return 1;
-  }
-  if (kind == "llvm") {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    llvmModule->print(os, nullptr);
-    return writeText(text, path);
-  }
-  std::string err;
-  if (kind == "asm") {
-    FailureOr<std::string> text = emitAssembly(*llvmModule, **tm, err);
-    return failed(text) ? fail(err) : writeText(*text, path);
-  }
   // Binary output to stdout goes through a temporary file.
   llvm::SmallString<128> out(path);
-  if (toStdout)
+  if (binary && toStdout)
     if (auto ec = llvm::sys::fs::createTemporaryFile(
             "seqmix-out", kind == "obj" ? "o" : "so", out))
       return fail("cannot create a temporary file: " + ec.message());
-  auto finish = [&](bool ok) {
-    int rc = ok ? (toStdout ? copyToStdout(out) : 0) : failAndClean(err);
-    if (toStdout)
-      llvm::sys::fs::remove(out);
-    return rc;
-  };
-  if (kind == "obj")
-    return finish(succeeded(emitObjectFile(*llvmModule, **tm, out, err)));
-  llvm::SmallString<128> obj;
-  if (auto ec = llvm::sys::fs::createTemporaryFile("seqmix", "o", obj))
-    return failAndClean("cannot create a temporary file: " + ec.message());
-  bool ok =
-      succeeded(emitObjectFile(*llvmModule, **tm, obj, err)) &&
-      succeeded(linkSharedLibrary(obj, out, usesOpenMP(*llvmModule),
-                                  definedExternalSymbols(*llvmModule), err));
-  llvm::sys::fs::remove(obj);
-  return finish(ok);
+  std::string text;
+  bool ok = succeeded(
+      mlir::seqmix::emitNative(c, kind, out, driverOptions(), text,
+                               [](const llvm::Twine &msg) { fail(msg); }));
+  int rc = !ok        ? 1
+           : !binary  ? writeText(text, path)
+           : toStdout ? copyToStdout(out)
+                      : 0;
+  if (binary && toStdout)
+    llvm::sys::fs::remove(out);
+  return rc;
 }
 
 int compileMain(MLIRContext &ctx) {
