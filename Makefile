@@ -9,7 +9,7 @@ CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLLVM_USE_LINKER=lld -DCMAKE_C_COMPILER_LAUNCHER=ccache \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DPython3_EXECUTABLE=/usr/bin/python3
 
-.PHONY: all deps configure build demo test check-asan fuzz check-format format docs clean
+.PHONY: all deps configure build demo test check-asan fuzz check-format format docs clean python-package
 
 all: build
 
@@ -23,6 +23,7 @@ configure: deps $(BUILD_DIR)/build.ninja
 
 build: configure
 	ninja -C $(BUILD_DIR) -j$(JOBS)
+	@scripts/install-python.sh
 
 # Compile examples/gla.json for this CPU, then run the compiled layer on seeded
 # inputs against the double-precision reference.
@@ -31,6 +32,12 @@ demo: build
 	$(BUILD_DIR)/bin/seqmixc examples/gla.json -o $(BUILD_DIR)/demo/gla_layer.so
 	$(BUILD_DIR)/bin/seqmixc run examples/gla.json --layer=$(BUILD_DIR)/demo/gla_layer.so \
 	  --batch=2 --seq-len=1,64,300
+
+# The Python package with its libraries, for `pip install ./python` into
+# another environment (docs/python.md).
+python-package: build
+	@mkdir -p python/seqmix/_lib
+	cp $(BUILD_DIR)/lib/libseqmix_runtime.so $(BUILD_DIR)/lib/libseqmix_compiler.so python/seqmix/_lib/
 
 # Every test (lit + FileCheck, GoogleTest, integration), then one summary line.
 test: build

@@ -15,14 +15,14 @@ _HERE = pathlib.Path(__file__).resolve().parent
 
 def library_dirs():
     """Where the libraries are looked for, in order: $SEQMIX_LIB_DIR, the
-    package's own _lib/ (a pip-installed copy), the build tree of the
-    checkout this package sits in (<repo>/build/lib)."""
+    build tree of the checkout this package sits in (<repo>/build/lib), the
+    package's own _lib/ (a pip-installed copy, `make python-package`)."""
     dirs = []
     env = os.environ.get("SEQMIX_LIB_DIR")
     if env:
         dirs.append(pathlib.Path(env))
-    dirs.append(_HERE / "_lib")
     dirs.append(_HERE.parent.parent / "build" / "lib")
+    dirs.append(_HERE / "_lib")
     return dirs
 
 
