@@ -226,6 +226,8 @@ class Kernel:
         self.outputs = tuple(a for a in args if a.output)
         n = len(args)
         self._tensors = (SeqmixTensor * n)()
+        self._zero_states = {}
+        self._shape_arrays = {}
 
     def __del__(self):
         layer = getattr(self, "_layer", None)
@@ -432,13 +434,23 @@ class Kernel:
         return (a, a, a.ctypes.data)
 
     def _zeros(self, kind, shape, dtype):
-        if kind == "torch":
-            import torch
-            t = torch.zeros(shape, dtype=getattr(torch, dtype))
-            return (t, t.data_ptr())
-        import numpy as np
-        a = np.zeros(shape, dtype=dtype)
-        return (a, a.ctypes.data)
+        """A zero initial state, kept for the next call of that shape: the
+        layer only reads it, and it is never handed out."""
+        key = (kind == "torch", shape, dtype)
+        zeros = self._zero_states.get(key)
+        if zeros is None:
+            if kind == "torch":
+                import torch
+                t = torch.zeros(shape, dtype=getattr(torch, dtype))
+                zeros = (t, t.data_ptr())
+            else:
+                import numpy as np
+                a = np.zeros(shape, dtype=dtype)
+                zeros = (a, a.ctypes.data)
+            if len(self._zero_states) >= 4:
+                self._zero_states.clear()
+            self._zero_states[key] = zeros
+        return zeros
 
     def _call(self, arrays, outs):
         keep = []
@@ -449,7 +461,13 @@ class Kernel:
             else:
                 holder, ptr = arrays[a.name]
                 shape = holder.shape
-            dims = (ctypes.c_int64 * len(shape))(*shape)
+            shape = tuple(shape)
+            dims = self._shape_arrays.get(shape)
+            if dims is None:
+                if len(self._shape_arrays) >= 64:
+                    self._shape_arrays.clear()
+                dims = (ctypes.c_int64 * len(shape))(*shape)
+                self._shape_arrays[shape] = dims
             keep.append(dims)
             t = self._tensors[i]
             t.data, t.ndim, t.shape, t.strides = ptr, len(shape), dims, None
