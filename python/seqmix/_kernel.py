@@ -428,9 +428,15 @@ class Kernel:
             t = torch.empty(shape, dtype=getattr(torch, dtype))
             return (t, t, t.data_ptr())
         import numpy as np
-        a = np.empty(shape, dtype=dtype)
         if kind == "jax":
+            # JAX takes numpy memory through DLPack without a copy only
+            # when it is 64-byte aligned.
+            n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            buf = np.empty(n + 64, np.uint8)
+            off = (-buf.ctypes.data) % 64
+            a = buf[off:off + n].view(dtype).reshape(shape)
             return (a, _JaxResult(a), a.ctypes.data)
+        a = np.empty(shape, dtype=dtype)
         return (a, a, a.ctypes.data)
 
     def _zeros(self, kind, shape, dtype):
@@ -488,8 +494,8 @@ class _JaxResult:
         self.array = array
 
     def convert(self):
-        import jax.numpy as jnp
-        return jnp.asarray(self.array)
+        import jax
+        return jax.dlpack.from_dlpack(self.array)
 
 
 __all__ = ["compile", "Kernel", "Arg", "SeqmixError"]

@@ -126,6 +126,9 @@ def test_jax_inputs_give_jax_outputs(kernel):
     out, state = kernel(*(jnp.asarray(x) for x in (q, k, v, g)))
     assert isinstance(out, jax.Array) and isinstance(state, jax.Array)
     assert close(np.asarray(out), ref) and close(np.asarray(state), ref_state)
+    # Zero-copy out: the layer wrote 64-byte aligned memory that JAX took
+    # through DLPack as it is.
+    assert out.unsafe_buffer_pointer() % 64 == 0
 
 
 def test_out_is_written_and_returned(kernel):
