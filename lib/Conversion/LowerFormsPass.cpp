@@ -41,14 +41,57 @@ LogicalResult checkUniformDims(Operation *op) {
 
 } // namespace
 
+namespace {
+/// One lowered family: which ops, why a form is not lowered (empty when it
+/// is), and the lowering (`workers`: threads the code runs on). Each family
+/// lives in its own file, lib/Conversion/Lower<Family>.cpp; adding one adds
+/// a line here.
+struct FamilyLowering {
+  bool (*matches)(Operation *);
+  std::string (*whyNot)(Operation *, FormKind);
+  LogicalResult (*lower)(Operation *, RewriterBase &, int64_t workers);
+};
+
+template <typename OpTy> bool isOp(Operation *op) { return isa<OpTy>(op); }
+
+const FamilyLowering kFamilies[] = {
+    {isOp<GatedLinearAttentionOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredGLA(cast<GatedLinearAttentionOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerGatedLinearAttention(cast<GatedLinearAttentionOp>(op), r);
+     }},
+    {isOp<LinearAttentionOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredLinear(cast<LinearAttentionOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerLinearAttention(cast<LinearAttentionOp>(op), r);
+     }},
+    {isOp<SoftmaxAttentionOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t workers) {
+       return lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), r, workers);
+     }},
+};
+
+const FamilyLowering *familyOf(Operation *op) {
+  for (const FamilyLowering &f : kFamilies)
+    if (f.matches(op))
+      return &f;
+  return nullptr;
+}
+} // namespace
+
 std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
-  if (auto gla = dyn_cast<GatedLinearAttentionOp>(op))
-    return whyNotLoweredGLA(gla, form);
-  if (auto softmax = dyn_cast<SoftmaxAttentionOp>(op))
-    return whyNotLoweredSoftmax(softmax, form);
+  if (const FamilyLowering *family = familyOf(op))
+    return family->whyNot(op, form);
   return (op->getName().getStringRef() +
-          " has no lowering yet in this release (gated_linear_attention and "
-          "softmax_attention are lowered)")
+          " has no lowering yet in this release (gated_linear_attention, "
+          "linear_attention and softmax_attention are lowered)")
       .str();
 }
 
@@ -88,7 +131,7 @@ struct LowerFormsPass
         continue;
       }
       FormAttr form = getForm(op);
-      if (isa<GatedLinearAttentionOp, SoftmaxAttentionOp>(op)) {
+      if (const FamilyLowering *family = familyOf(op)) {
         // What every lowering needs first: a form it has.
         if (!form) {
           op->emitOpError("has no form attribute; run seqmix-select-forms "
@@ -101,13 +144,7 @@ struct LowerFormsPass
           failedAny = true;
           continue;
         }
-        LogicalResult lowered =
-            isa<GatedLinearAttentionOp>(op)
-                ? lowerGatedLinearAttention(cast<GatedLinearAttentionOp>(op),
-                                            rewriter)
-                : lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), rewriter,
-                                        threads);
-        failedAny |= failed(lowered);
+        failedAny |= failed(family->lower(op, rewriter, threads));
         continue;
       }
       op->emitOpError() << "cannot be lowered"

@@ -41,56 +41,24 @@ struct GLAInfo {
   float scale;
 };
 
-/// Creates the scf.forall over (batch, head) whose shared outputs are the
-/// result tensor and, when requested, the final state. `body` fills the
-/// per-slice computation and returns the slice values to insert.
+/// The (batch, head) loop of the op (SliceKernelBuilder.h).
 FailureOr<scf::ForallOp> buildSliceLoop(
     ImplicitLocOpBuilder &b, GLAInfo &info,
     function_ref<std::pair<Value, Value>(
         SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
         body) {
-  SliceKernelBuilder kb(b);
   GatedLinearAttentionOp op = info.op;
-  auto outType = cast<RankedTensorType>(op.getOut().getType());
-  SmallVector<Value> outDyn;
-  if (outType.isDynamicDim(0))
-    outDyn.push_back(info.batch);
-  if (outType.isDynamicDim(2))
-    outDyn.push_back(info.seqLen);
-  SmallVector<Value> sharedOuts = {tensor::EmptyOp::create(b, outType, outDyn)};
-  if (Value fs = op.getFinalState()) {
-    auto stType = cast<RankedTensorType>(fs.getType());
-    SmallVector<Value> stDyn;
-    if (stType.isDynamicDim(0))
-      stDyn.push_back(info.batch);
-    sharedOuts.push_back(tensor::EmptyOp::create(b, stType, stDyn));
-  }
-  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(info.H)};
-  auto forall = scf::ForallOp::create(b, ubs, sharedOuts, std::nullopt);
-  Block *blk = forall.getBody();
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(blk->getTerminator());
-  Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
-  Value outArg = forall.getRegionIterArgs()[0];
-  Value stateArg = op.getFinalState() ? forall.getRegionIterArgs()[1] : Value();
-  auto [outSlice, stateSlice] = body(kb, bi, hi, outArg, stateArg);
-
-  b.setInsertionPointToEnd(forall.getTerminator().getBody());
-  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-  tensor::ParallelInsertSliceOp::create(
-      b, outSlice, outArg,
-      ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), info.seqLen,
-                             b.getIndexAttr(info.V)},
-      strides);
-  if (stateArg)
-    tensor::ParallelInsertSliceOp::create(
-        b, stateSlice, stateArg,
-        ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(info.K), b.getIndexAttr(info.V)},
-        strides);
-  return forall;
+  HeadSliceShape shape{
+      cast<RankedTensorType>(op.getOut().getType()),
+      op.getFinalState() ? cast<RankedTensorType>(op.getFinalState().getType())
+                         : RankedTensorType(),
+      info.batch,
+      info.seqLen,
+      info.H,
+      info.V,
+      info.K,
+      info.V};
+  return buildHeadSliceLoop(b, shape, body);
 }
 
 /// The per-head log decay of a constant gate, read at head `hi`.

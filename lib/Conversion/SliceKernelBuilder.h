@@ -113,6 +113,68 @@ private:
   Type f32;
 };
 
+/// The shapes of the (batch, head) loop of a linear-recurrence op: its
+/// output [B, H, T, V], its optional final state [B, H, rows, cols], and the
+/// sizes (B and T as index values).
+struct HeadSliceShape {
+  RankedTensorType outType;
+  RankedTensorType stateType; // null without a final state
+  Value batch, seqLen;
+  int64_t heads, outCols, stateRows, stateCols;
+};
+
+/// Creates the scf.forall over (batch, head) whose shared outputs are the
+/// output tensor and, when there is one, the final state. `body` builds the
+/// slice's computation and returns the [T, outCols] output rows and the
+/// [stateRows, stateCols] final state (or null) to insert.
+inline scf::ForallOp buildHeadSliceLoop(
+    ImplicitLocOpBuilder &b, const HeadSliceShape &shape,
+    function_ref<std::pair<Value, Value>(
+        SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
+        body) {
+  SliceKernelBuilder kb(b);
+  SmallVector<Value> outDyn;
+  if (shape.outType.isDynamicDim(0))
+    outDyn.push_back(shape.batch);
+  if (shape.outType.isDynamicDim(2))
+    outDyn.push_back(shape.seqLen);
+  SmallVector<Value> sharedOuts = {
+      tensor::EmptyOp::create(b, shape.outType, outDyn)};
+  if (shape.stateType) {
+    SmallVector<Value> stDyn;
+    if (shape.stateType.isDynamicDim(0))
+      stDyn.push_back(shape.batch);
+    sharedOuts.push_back(tensor::EmptyOp::create(b, shape.stateType, stDyn));
+  }
+  SmallVector<OpFoldResult> ubs = {shape.batch, b.getIndexAttr(shape.heads)};
+  auto forall = scf::ForallOp::create(b, ubs, sharedOuts, std::nullopt);
+  Block *blk = forall.getBody();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(blk->getTerminator());
+  Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
+  Value outArg = forall.getRegionIterArgs()[0];
+  Value stateArg = shape.stateType ? forall.getRegionIterArgs()[1] : Value();
+  auto [outSlice, stateSlice] = body(kb, bi, hi, outArg, stateArg);
+
+  b.setInsertionPointToEnd(forall.getTerminator().getBody());
+  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(
+      b, outSlice, outArg,
+      ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), shape.seqLen,
+                             b.getIndexAttr(shape.outCols)},
+      strides);
+  if (stateArg)
+    tensor::ParallelInsertSliceOp::create(
+        b, stateSlice, stateArg,
+        ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(shape.stateRows),
+                               b.getIndexAttr(shape.stateCols)},
+        strides);
+  return forall;
+}
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_CONVERSION_SLICEKERNELBUILDER_H

@@ -23,6 +23,9 @@ std::string whyNotLowered(Operation *op, FormKind form);
 std::string whyNotLoweredGLA(GatedLinearAttentionOp op, FormKind form);
 LogicalResult lowerGatedLinearAttention(GatedLinearAttentionOp op,
                                         RewriterBase &rewriter);
+std::string whyNotLoweredLinear(LinearAttentionOp op, FormKind form);
+LogicalResult lowerLinearAttention(LinearAttentionOp op,
+                                   RewriterBase &rewriter);
 std::string whyNotLoweredSoftmax(SoftmaxAttentionOp op, FormKind form);
 /// `workers` (>= 1): threads the code runs on; the decode form splits its
 /// keys when batch x heads is smaller (split-KV, FORMS.md 1.4).
