@@ -16,6 +16,7 @@
 #include "seqmix/Conversion/LowerForms.h"
 
 #include "SliceKernelBuilder.h"
+#include "UngatedBlock.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -653,6 +654,24 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
   return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
 }
 } // namespace
+
+std::pair<Value, Value>
+mlir::seqmix::buildUngatedBlock(SliceKernelBuilder &kb, int64_t K, int64_t V,
+                                float scale, const UngatedBlock &ub) {
+  // With gate none the block reads nothing of a GLA op.
+  GLAInfo info{GatedLinearAttentionOp(), 1,    K, V, Value(), Value(),
+               GateKind::none,           scale};
+  TokenBlock blk;
+  blk.q = ub.q;
+  blk.k = ub.k;
+  blk.v = ub.v;
+  blk.len = ub.len;
+  blk.out = ub.out;
+  blk.state = ub.state;
+  blk.stateIsZero = ub.stateIsZero;
+  blk.wantState = ub.wantState;
+  return buildBlock(kb, info, Value(), blk);
+}
 
 //===----------------------------------------------------------------------===//
 // Entry points

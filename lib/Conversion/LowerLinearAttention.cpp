@@ -10,12 +10,21 @@
 // The feature map is applied to each token's q and k rows inside the loop,
 // never as a pass over q and k in memory. The non-causal op (no state)
 // first sums S over the whole sequence, then reads every row out of it.
-// The parallel and chunked forms are not lowered yet.
+//
+// Parallel and chunked forms (FORMS.md 2.4, 2.5): the feature-mapped q and
+// k of a block (the whole sequence, or one chunk of C tokens, mapped in the
+// kernel) and its augmented values go through the ungated block of gated
+// linear attention (UngatedBlock.h): tril(scale Q^ K^T) V' + (scale Q^) S,
+// and S + K^T V' for the next chunk, all contractions the CPU schedule
+// tiles. Non-causal layers take O = (scale Q^)(K^T V') in both forms.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
 
 #include "SliceKernelBuilder.h"
+#include "UngatedBlock.h"
+
+#include <array>
 
 #include <cmath>
 
@@ -37,43 +46,35 @@ struct LinearInfo {
   bool normalize, causal;
 };
 
-/// phi(x) of a [K] row as a [K'] tensor, times `scale` (null: 1).
-Value featureRow(SliceKernelBuilder &kb, const LinearInfo &info, Value x,
-                 Value scale) {
+/// phi of one element for the elementwise maps (identity, elu1, relu).
+Value mapElement(OpBuilder &bb, Location l, FeatureMap map, Value v) {
+  Value zero = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0));
+  switch (map) {
+  case FeatureMap::elu1: {
+    // x + 1 for x > 0, else exp(x), with the exp taken of min(x, 0) so that
+    // it never overflows.
+    Value one = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1));
+    Value pos =
+        arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT, v, zero);
+    Value neg =
+        math::ExpOp::create(bb, l, arith::MinimumFOp::create(bb, l, v, zero));
+    return arith::SelectOp::create(bb, l, pos,
+                                   arith::AddFOp::create(bb, l, v, one), neg);
+  }
+  case FeatureMap::relu:
+    return arith::MaximumFOp::create(bb, l, v, zero);
+  default:
+    return v;
+  }
+}
+
+/// The Taylor (Based) map as phi_p = c_p x'[i_p] x'[j_p] over x' = [1, x]:
+/// the constant, x / d^(1/4), x_i^2 / (sqrt2 sqrt d), then x_i x_j / sqrt d
+/// for i < j, in the reference's order. The tables i, j (index) and c (f32),
+/// each [K'].
+std::array<Value, 3> taylorTables(SliceKernelBuilder &kb,
+                                  const LinearInfo &info) {
   ImplicitLocOpBuilder &b = kb.builder();
-  auto times = [&](OpBuilder &bb, Location l, Value v) -> Value {
-    return scale ? arith::MulFOp::create(bb, l, v, scale).getResult() : v;
-  };
-  if (info.map != FeatureMap::taylor)
-    return kb.generic(
-        ValueRange{x}, kb.empty({kb.ofr(info.K)}), 1, {{0}, {0}}, {kPar},
-        [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-          Value v = a[0];
-          Value zero = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0));
-          switch (info.map) {
-          case FeatureMap::elu1: {
-            // x + 1 for x > 0, else exp(x), with the exp taken of min(x, 0)
-            // so that it never overflows.
-            Value one = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1));
-            Value pos = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT,
-                                              v, zero);
-            Value neg = math::ExpOp::create(
-                bb, l, arith::MinimumFOp::create(bb, l, v, zero));
-            v = arith::SelectOp::create(
-                bb, l, pos, arith::AddFOp::create(bb, l, v, one), neg);
-            break;
-          }
-          case FeatureMap::relu:
-            v = arith::MaximumFOp::create(bb, l, v, zero);
-            break;
-          default:
-            break;
-          }
-          return times(bb, l, v);
-        });
-  // Taylor (Based): phi_p = c_p x'[i_p] x'[j_p] over x' = [1, x]: the
-  // constant, x / d^(1/4), x_i^2 / (sqrt2 sqrt d), then x_i x_j / sqrt d for
-  // i < j, in the reference's order.
   int64_t K = info.K;
   double d = static_cast<double>(K);
   SmallVector<APInt> is, js;
@@ -93,14 +94,30 @@ Value featureRow(SliceKernelBuilder &kb, const LinearInfo &info, Value x,
       push(1 + i, 1 + j, 1.0 / std::sqrt(d));
   auto indexType = RankedTensorType::get({info.Kf}, b.getIndexType());
   auto f32Type = RankedTensorType::get({info.Kf}, kb.f32Type());
-  Value iTable = arith::ConstantOp::create(
-      b, indexType, DenseElementsAttr::get(indexType, is));
-  Value jTable = arith::ConstantOp::create(
-      b, indexType, DenseElementsAttr::get(indexType, js));
-  Value cTable = arith::ConstantOp::create(
-      b, f32Type, DenseElementsAttr::get(f32Type, ArrayRef<float>(cs)));
-  Value ext = kb.fill(kb.empty({kb.ofr(K + 1)}), 1.0);
-  ext = kb.insert(x, ext, {kb.ofr(1)}, {kb.ofr(K)});
+  return {
+      arith::ConstantOp::create(b, indexType,
+                                DenseElementsAttr::get(indexType, is)),
+      arith::ConstantOp::create(b, indexType,
+                                DenseElementsAttr::get(indexType, js)),
+      arith::ConstantOp::create(
+          b, f32Type, DenseElementsAttr::get(f32Type, ArrayRef<float>(cs)))};
+}
+
+/// phi(x) of a [K] row as a [K'] tensor, times `scale` (null: 1).
+Value featureRow(SliceKernelBuilder &kb, const LinearInfo &info, Value x,
+                 Value scale) {
+  auto times = [&](OpBuilder &bb, Location l, Value v) -> Value {
+    return scale ? arith::MulFOp::create(bb, l, v, scale).getResult() : v;
+  };
+  if (info.map != FeatureMap::taylor)
+    return kb.generic(ValueRange{x}, kb.empty({kb.ofr(info.K)}), 1, {{0}, {0}},
+                      {kPar},
+                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        return times(bb, l, mapElement(bb, l, info.map, a[0]));
+                      });
+  auto [iTable, jTable, cTable] = taylorTables(kb, info);
+  Value ext = kb.fill(kb.empty({kb.ofr(info.K + 1)}), 1.0);
+  ext = kb.insert(x, ext, {kb.ofr(1)}, {kb.ofr(info.K)});
   return kb.generic(
       ValueRange{iTable, jTable, cTable}, kb.empty({kb.ofr(info.Kf)}), 1,
       {{0}, {0}, {0}, {0}}, {kPar},
@@ -111,6 +128,60 @@ Value featureRow(SliceKernelBuilder &kb, const LinearInfo &info, Value x,
                                         arith::MulFOp::create(bb, l, xi, xj));
         return times(bb, l, v);
       });
+}
+
+/// phi of every row of an [n, K] block as an [n, K'] tensor (a block of a
+/// chunk or of the slice, in the kernel).
+Value featureRows(SliceKernelBuilder &kb, const LinearInfo &info, Value x,
+                  OpFoldResult n) {
+  if (info.map != FeatureMap::taylor)
+    return kb.generic(ValueRange{x}, kb.empty({n, kb.ofr(info.K)}), 2,
+                      {{0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        return mapElement(bb, l, info.map, a[0]);
+                      });
+  auto [iTable, jTable, cTable] = taylorTables(kb, info);
+  Value ext = kb.fill(kb.empty({n, kb.ofr(info.K + 1)}), 1.0);
+  ext = kb.insert(x, ext, {kb.ofr(0), kb.ofr(1)}, {n, kb.ofr(info.K)});
+  return kb.generic(
+      ValueRange{iTable, jTable, cTable}, kb.empty({n, kb.ofr(info.Kf)}), 2,
+      {{1}, {1}, {1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value t = linalg::IndexOp::create(bb, l, 0);
+        Value xi = tensor::ExtractOp::create(bb, l, ext, ValueRange{t, a[0]});
+        Value xj = tensor::ExtractOp::create(bb, l, ext, ValueRange{t, a[1]});
+        return arith::MulFOp::create(bb, l, a[2],
+                                     arith::MulFOp::create(bb, l, xi, xj));
+      });
+}
+
+/// The value rows of a block augmented by a ones column with the
+/// normalizer ([n, V + 1]), else as they are.
+Value augmentedValues(SliceKernelBuilder &kb, const LinearInfo &info, Value v,
+                      OpFoldResult n) {
+  if (!info.normalize)
+    return v;
+  Value ext = kb.fill(kb.empty({n, kb.ofr(info.cols)}), 1.0);
+  return kb.insert(v, ext, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(info.V)});
+}
+
+/// The [n, V] outputs of an [n, V'] block: with the normalizer each row
+/// divided by its last column plus eps, written into `dest`.
+Value normalizedRows(SliceKernelBuilder &kb, const LinearInfo &info,
+                     Value outAug, OpFoldResult n, Value dest) {
+  if (!info.normalize)
+    return outAug;
+  Value head =
+      kb.slice(outAug, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(info.V)}, {0, 1});
+  Value den =
+      kb.slice(outAug, {kb.ofr(0), kb.ofr(info.V)}, {n, kb.ofr(1)}, {0});
+  Value eps = kb.f(info.eps);
+  return kb.generic(ValueRange{head, den}, dest, 2, {{0, 1}, {0}, {0, 1}},
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value d = arith::AddFOp::create(bb, l, a[1], eps);
+                      return arith::DivFOp::create(bb, l, a[0], d);
+                    });
 }
 
 /// Row t of q or k of slice (bi, hi), as a [K] tensor.
@@ -170,11 +241,10 @@ Value readOut(SliceKernelBuilder &kb, const LinearInfo &info, Value state,
   return kb.insert(row, out, {t, kb.ofr(0)}, {kb.ofr(1), kb.ofr(info.V)});
 }
 
-std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
-                                            const LinearInfo &info, Value bi,
-                                            Value hi, Value outArg,
-                                            Value stateArg) {
-  ImplicitLocOpBuilder &b = kb.builder();
+/// The slice's [K', V'] state before the sequence: a copy of the initial
+/// state (or zeros), in the final-state slice when there is one.
+Value initialState(SliceKernelBuilder &kb, const LinearInfo &info, Value bi,
+                   Value hi, Value stateArg) {
   LinearAttentionOp op = info.op;
   SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
   SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.Kf),
@@ -182,15 +252,145 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
   Value state = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
                          : kb.empty({kb.ofr(info.Kf), kb.ofr(info.cols)});
   if (Value init = op.getInitialState())
-    state = linalg::CopyOp::create(
-                b, ValueRange{kb.slice(init, offs, sizes, {2, 3})},
-                ValueRange{state})
-                .getResult(0);
-  else
-    state = kb.fill(state, 0.0);
-  Value out =
-      kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
-               {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(info.V)}, {2, 3});
+    return linalg::CopyOp::create(
+               kb.builder(), ValueRange{kb.slice(init, offs, sizes, {2, 3})},
+               ValueRange{state})
+        .getResult(0);
+  return kb.fill(state, 0.0);
+}
+
+/// The [T, V] output rows of slice (bi, hi).
+Value outputRows(SliceKernelBuilder &kb, const LinearInfo &info, Value bi,
+                 Value hi, Value outArg) {
+  return kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                  {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(info.V)}, {2, 3});
+}
+
+/// Rows [start, start + n) of q, k or v of slice (bi, hi).
+Value blockRows(SliceKernelBuilder &kb, Value src, Value bi, Value hi,
+                OpFoldResult start, OpFoldResult n, int64_t width) {
+  return kb.slice(src, {bi, hi, start, kb.ofr(0)},
+                  {kb.ofr(1), kb.ofr(1), n, kb.ofr(width)}, {2, 3});
+}
+
+/// Tokens [start, start + n) as one ungated block: phi(q), phi(k) and the
+/// (augmented) values, the carried state; returns the [n, V] outputs
+/// written into `dest` and the state after the block (when `wantState`).
+std::pair<Value, Value> causalBlock(SliceKernelBuilder &kb,
+                                    const LinearInfo &info, Value bi, Value hi,
+                                    OpFoldResult start, Value n, Value state,
+                                    bool stateIsZero, bool wantState,
+                                    Value dest) {
+  LinearAttentionOp op = info.op;
+  OpFoldResult len = getAsOpFoldResult(n);
+  UngatedBlock blk;
+  blk.q = featureRows(
+      kb, info, blockRows(kb, op.getQ(), bi, hi, start, len, info.K), len);
+  blk.k = featureRows(
+      kb, info, blockRows(kb, op.getK(), bi, hi, start, len, info.K), len);
+  blk.v = augmentedValues(
+      kb, info, blockRows(kb, op.getV(), bi, hi, start, len, info.V), len);
+  blk.len = n;
+  blk.out = info.normalize ? kb.empty({len, kb.ofr(info.cols)}) : dest;
+  blk.state = state;
+  blk.stateIsZero = stateIsZero;
+  blk.wantState = wantState;
+  auto [out, after] =
+      buildUngatedBlock(kb, info.Kf, info.cols, info.scale, blk);
+  return {normalizedRows(kb, info, out, len, dest), after};
+}
+
+/// Non-causal, in the parallel and chunked forms: O = (scale phi(Q))
+/// (phi(K)^T V'), two contractions and no quadratic term (FORMS.md 2.4).
+Value nonCausalSlice(SliceKernelBuilder &kb, const LinearInfo &info, Value bi,
+                     Value hi, Value outArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  LinearAttentionOp op = info.op;
+  OpFoldResult T = getAsOpFoldResult(info.seqLen);
+  Value qf = featureRows(
+      kb, info, blockRows(kb, op.getQ(), bi, hi, kb.ofr(0), T, info.K), T);
+  Value kf = featureRows(
+      kb, info, blockRows(kb, op.getK(), bi, hi, kb.ofr(0), T, info.K), T);
+  Value v = augmentedValues(
+      kb, info, blockRows(kb, op.getV(), bi, hi, kb.ofr(0), T, info.V), T);
+  Value S = kb.zeros({kb.ofr(info.Kf), kb.ofr(info.cols)});
+  S = kb.generic(ValueRange{kf, v}, S, 3, {{2, 0}, {2, 1}, {0, 1}},
+                 {kPar, kPar, kRed},
+                 [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                   return arith::AddFOp::create(bb, l, a[2], p);
+                 });
+  Value scale = kb.f(info.scale);
+  S = kb.generic(ValueRange{}, S, 2, {{0, 1}}, SliceKernelBuilder::parallel(2),
+                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                   return arith::MulFOp::create(bb, l, a[0], scale);
+                 });
+  Value dest = outputRows(kb, info, bi, hi, outArg);
+  Value O =
+      kb.fill(info.normalize ? kb.empty({T, kb.ofr(info.cols)}) : dest, 0.0);
+  O = linalg::MatmulOp::create(b, ValueRange{qf, S}, ValueRange{O})
+          .getResult(0);
+  return normalizedRows(kb, info, O, T, dest);
+}
+
+std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
+                                           const LinearInfo &info, Value bi,
+                                           Value hi, Value outArg,
+                                           Value stateArg) {
+  if (!info.causal)
+    return {nonCausalSlice(kb, info, bi, hi, outArg), Value()};
+  bool init = static_cast<bool>(LinearAttentionOp(info.op).getInitialState());
+  Value state =
+      init || stateArg ? initialState(kb, info, bi, hi, stateArg) : Value();
+  return causalBlock(kb, info, bi, hi, kb.ofr(0), info.seqLen, state, !init,
+                     static_cast<bool>(stateArg),
+                     outputRows(kb, info, bi, hi, outArg));
+}
+
+/// FORMS.md 2.5: an scf.for over chunks of C tokens carries the state; each
+/// chunk is an ungated block with the carried state; full chunks take a
+/// copy with static shapes, the last may be shorter.
+std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
+                                          const LinearInfo &info, int64_t chunk,
+                                          Value bi, Value hi, Value outArg,
+                                          Value stateArg) {
+  if (!info.causal)
+    return {nonCausalSlice(kb, info, bi, hi, outArg), Value()};
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value s0 = initialState(kb, info, bi, hi, stateArg);
+  Value o0 = outputRows(kb, info, bi, hi, outArg);
+  Value step = kb.index(chunk);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
+        Value len = arith::MinSIOp::create(ib, step, rest);
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
+              SliceKernelBuilder k(bb);
+              OpFoldResult nf = getAsOpFoldResult(n);
+              Value dest =
+                  k.slice(iter[1], {c0, k.ofr(0)}, {nf, k.ofr(info.V)}, {0, 1});
+              auto [out, state] = causalBlock(k, info, bi, hi, c0, n, iter[0],
+                                              /*stateIsZero=*/false,
+                                              /*wantState=*/true, dest);
+              Value o =
+                  k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(info.V)});
+              return SmallVector<Value>{state, o};
+            });
+        scf::YieldOp::create(ib, next);
+      });
+  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+}
+
+std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
+                                            const LinearInfo &info, Value bi,
+                                            Value hi, Value outArg,
+                                            Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value state = initialState(kb, info, bi, hi, stateArg);
+  Value out = outputRows(kb, info, bi, hi, outArg);
   if (!info.causal) {
     // Every output row reads the state of the whole sequence.
     auto sum = scf::ForOp::create(
@@ -227,11 +427,6 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
 
 std::string mlir::seqmix::whyNotLoweredLinear(LinearAttentionOp op,
                                               FormKind form) {
-  if (form != FormKind::recurrent)
-    return ("the " + stringifyFormKind(form) +
-            " form of seqmix.linear_attention is not lowered yet; use form "
-            "recurrent")
-        .str();
   return "";
 }
 
@@ -246,6 +441,7 @@ LogicalResult mlir::seqmix::lowerLinearAttention(LinearAttentionOp op,
     return op.emitOpError() << "cannot be lowered: only f32 activations are "
                                "lowered yet, got "
                             << qType.getElementType();
+  FormAttr form = getForm(op);
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   int64_t V = vType.getDimSize(3);
@@ -276,6 +472,15 @@ LogicalResult mlir::seqmix::lowerLinearAttention(LinearAttentionOp op,
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
           Value stateArg) {
+        switch (form.getKind()) {
+        case FormKind::chunked:
+          return buildChunkedSlice(kb, info, form.getChunk(), bi, hi, outArg,
+                                   stateArg);
+        case FormKind::parallel:
+          return buildParallelSlice(kb, info, bi, hi, outArg, stateArg);
+        case FormKind::recurrent:
+          break;
+        }
         return buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
       });
   rewriter.replaceOp(op, loop.getResults());

@@ -138,6 +138,37 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   if (n == "initial_state") {
     for (float &x : t.data)
       x = static_cast<float>(g.normal());
+    // Linear attention's normalizer z (the state's last column) sums phi(k)
+    // over a prefix, and the denominators q^.z are only well posed for
+    // states a prefix produces (an N(0, 1) column crosses zero): with the
+    // normalizer the state is that of a random 4-token prefix, k, v ~ N(0, 1).
+    if (s.mixer == Mixer::LinearAttention && s.normalize) {
+      ref::FeatureMap map = s.featureMap == "elu1"   ? ref::FeatureMap::Elu1
+                            : s.featureMap == "relu" ? ref::FeatureMap::Relu
+                            : s.featureMap == "taylor"
+                                ? ref::FeatureMap::Taylor
+                                : ref::FeatureMap::Identity;
+      int64_t K = s.headKeyDim, V = s.headValueDim, cols = V + 1;
+      std::vector<double> k(K), v(cols, 1.0);
+      int64_t Kf =
+          static_cast<int64_t>(ref::featureMap(map, k.data(), K).size());
+      int64_t slice = Kf * cols;
+      for (int64_t base = 0; base + slice <= count; base += slice) {
+        std::vector<double> S(slice, 0.0);
+        for (int prefix = 0; prefix < 4; ++prefix) {
+          for (double &x : k)
+            x = g.normal();
+          for (int64_t e = 0; e < V; ++e)
+            v[e] = g.normal();
+          std::vector<double> phi = ref::featureMap(map, k.data(), K);
+          for (int64_t i = 0; i < Kf; ++i)
+            for (int64_t e = 0; e < cols; ++e)
+              S[i * cols + e] += phi[i] * v[e];
+        }
+        for (int64_t i = 0; i < slice; ++i)
+          t.data[base + i] = static_cast<float>(S[i]);
+      }
+    }
     return;
   }
   switch (s.mixer) {

@@ -40,9 +40,9 @@ func.func @dynamic_head_dim(%q: tensor<1x1x4x?xf32>) -> tensor<1x1x4x?xf32> {
 
 // -----
 
-func.func @linear_parallel(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{'seqmix.linear_attention' op cannot be lowered: the parallel form of seqmix.linear_attention is not lowered yet; use form recurrent}}
-  %o = seqmix.linear_attention %q, %q, %q {feature_map = #seqmix.feature_map<elu1>, scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+func.func @other_family(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'seqmix.delta_rule' op cannot be lowered in form parallel: seqmix.delta_rule has no lowering yet}}
+  %o = seqmix.delta_rule %q, %q, %q, %b {scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
 
