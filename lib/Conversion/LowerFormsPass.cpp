@@ -69,6 +69,13 @@ const FamilyLowering kFamilies[] = {
      [](Operation *op, RewriterBase &r, int64_t) {
        return lowerLinearAttention(cast<LinearAttentionOp>(op), r);
      }},
+    {isOp<DeltaRuleOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredDelta(cast<DeltaRuleOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerDeltaRule(cast<DeltaRuleOp>(op), r);
+     }},
     {isOp<SoftmaxAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
@@ -91,7 +98,7 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
     return family->whyNot(op, form);
   return (op->getName().getStringRef() +
           " has no lowering yet in this release (gated_linear_attention, "
-          "linear_attention and softmax_attention are lowered)")
+          "linear_attention, delta_rule and softmax_attention are lowered)")
       .str();
 }
 

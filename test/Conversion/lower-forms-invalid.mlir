@@ -40,8 +40,8 @@ func.func @dynamic_head_dim(%q: tensor<1x1x4x?xf32>) -> tensor<1x1x4x?xf32> {
 
 // -----
 
-func.func @other_family(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{'seqmix.delta_rule' op cannot be lowered in form parallel: seqmix.delta_rule has no lowering yet}}
+func.func @delta_parallel(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'seqmix.delta_rule' op cannot be lowered: the parallel form of seqmix.delta_rule (the WY representation, FORMS.md 4.3-4.4) is not lowered yet; use form recurrent}}
   %o = seqmix.delta_rule %q, %q, %q, %b {scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
