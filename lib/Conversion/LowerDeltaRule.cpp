@@ -7,8 +7,15 @@
 //   S = S + k_t u^T
 //   o_t = S^T (scale q_t)
 // with q and k L2-normalized in the kernel (x / sqrt(|x|^2 + eps)) when the
-// op asks. The chunked (WY / UT transform) and parallel forms are not
-// lowered yet.
+// op asks.
+//
+// Chunked form (FORMS.md 4.3, the WY representation / UT transform): per
+// chunk, with chunk-local cumulative log gates b and D[r, i] = exp(seg(r, i))
+// from directly accumulated segment sums, masked before the exp, A =
+// tril(diag(beta) (K K^T) .* D, -1); the forward substitution (I + A) [U W] =
+// [beta .* V, (beta .* exp(b)) .* K] in fp32; Delta = U - W S; O = (Q .*
+// exp(b)) S + ((Q K^T) .* D) Delta; and S = exp(b_C) S + (K .* exp(b_C - b))^T
+// Delta. The parallel form (4.4) is one chunk of the whole sequence.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
@@ -143,14 +150,332 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
       });
   return {loop.getResult(1), loop.getResult(0)};
 }
+/// Rows [start, start + n) of `src` ([B, H, T, width]) of slice (bi, hi).
+Value blockRows(SliceKernelBuilder &kb, Value src, Value bi, Value hi,
+                OpFoldResult start, OpFoldResult n, int64_t width) {
+  return kb.slice(src, {bi, hi, start, kb.ofr(0)},
+                  {kb.ofr(1), kb.ofr(1), n, kb.ofr(width)}, {2, 3});
+}
+
+/// Every row of an [n, K] block L2-normalized (when the op asks) and scaled
+/// by `factor` (null: 1).
+Value normalizedRows(SliceKernelBuilder &kb, const DeltaInfo &info, Value x,
+                     OpFoldResult n, Value factor) {
+  Value norms;
+  if (info.l2norm) {
+    norms = kb.zeros({n});
+    norms = kb.generic(ValueRange{x}, norms, 2, {{0, 1}, {0}}, {kPar, kRed},
+                       [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                         Value p = arith::MulFOp::create(bb, l, a[0], a[0]);
+                         return arith::AddFOp::create(bb, l, a[1], p);
+                       });
+  } else if (!factor) {
+    return x;
+  }
+  Value eps = kb.f(info.eps);
+  SmallVector<Value> ins = {x};
+  SmallVector<SmallVector<unsigned>> dims = {{0, 1}};
+  if (norms) {
+    ins.push_back(norms);
+    dims.push_back({0});
+  }
+  dims.push_back({0, 1});
+  return kb.generic(
+      ins, kb.empty({n, kb.ofr(info.K)}), 2, dims,
+      SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value v = a[0];
+        if (norms) {
+          Value inv = math::RsqrtOp::create(
+              bb, l, arith::AddFOp::create(bb, l, a[1], eps));
+          v = arith::MulFOp::create(bb, l, v, inv);
+        }
+        return factor ? arith::MulFOp::create(bb, l, v, factor).getResult() : v;
+      });
+}
+
+/// C[m, n] = sum_k A[m, k] B[n, k] (A B^T), with B transposed once so the
+/// contraction reads contiguous rows (the CPU schedule tiles it).
+Value matmulTransposedB(SliceKernelBuilder &kb, Value A, Value B,
+                        OpFoldResult m, OpFoldResult n, int64_t k) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value BT = linalg::TransposeOp::create(b, B, kb.empty({kb.ofr(k), n}),
+                                         ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+  return kb.generic(ValueRange{A, BT}, kb.zeros({m, n}), 3,
+                    {{0, 2}, {2, 1}, {0, 1}}, {kPar, kPar, kRed},
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                      return arith::AddFOp::create(bb, l, a[2], p);
+                    });
+}
+
+/// One chunk of tokens [start, start + n) with the WY representation
+/// (FORMS.md 4.3), from the state S before it; returns the [n, V] outputs
+/// (written into `dest`) and the state after the chunk.
+std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
+                                Value bi, Value hi, OpFoldResult start,
+                                Value len, Value S, Value dest) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  DeltaRuleOp op = info.op;
+  int64_t K = info.K, V = info.V;
+  OpFoldResult n = getAsOpFoldResult(len);
+  Value zero = kb.f(0.0);
+  Value Kn = normalizedRows(
+      kb, info, blockRows(kb, op.getK(), bi, hi, start, n, K), n, Value());
+  Value Qn =
+      normalizedRows(kb, info, blockRows(kb, op.getQ(), bi, hi, start, n, K), n,
+                     kb.f(info.scale));
+  Value Vr = blockRows(kb, op.getV(), bi, hi, start, n, V);
+  Value beta =
+      kb.slice(op.getBeta(), {bi, hi, start}, {kb.ofr(1), kb.ofr(1), n}, {2});
+  // Chunk-local log gates: b_r = g_1 + ... + g_r (gamma_r = exp(b_r)) and
+  // the segment sums seg(r, i) = g_{i+1} + ... + g_r for i <= r, each
+  // accumulated directly (FORMS.md 0.5(b)) rather than as a difference of
+  // cumulative sums, which loses every low bit after a hard reset
+  // (g = -1e4); lastSeg(i) = seg(n, i) and total = b_n.
+  Value bcum, seg, lastSeg, total;
+  if (Value g = op.getG()) {
+    Value gs = kb.slice(g, {bi, hi, start}, {kb.ofr(1), kb.ofr(1), n}, {2});
+    auto scan = scf::ForOp::create(
+        b, kb.index(0), len, kb.index(1),
+        ValueRange{kb.zeros({n}), kb.empty({n, n}), kb.empty({n}), zero},
+        [&](OpBuilder &nb, Location loc, Value r, ValueRange iter) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          SliceKernelBuilder k(ib);
+          Value gr = tensor::ExtractOp::create(ib, gs, ValueRange{r});
+          Value row = k.generic(
+              ValueRange{}, iter[0], 1, {{0}}, {kPar},
+              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                Value i = linalg::IndexOp::create(bb, l, 0);
+                Value before = arith::CmpIOp::create(
+                    bb, l, arith::CmpIPredicate::ult, i, r);
+                Value acc = arith::AddFOp::create(bb, l, a[0], gr);
+                return arith::SelectOp::create(bb, l, before, acc, zero);
+              });
+          Value mat = k.insert(row, iter[1], {r, k.ofr(0)}, {k.ofr(1), n});
+          Value c = arith::AddFOp::create(ib, iter[3], gr);
+          Value vec = tensor::InsertOp::create(ib, c, iter[2], ValueRange{r});
+          scf::YieldOp::create(ib, ValueRange{row, mat, vec, c});
+        });
+    lastSeg = scan.getResult(0);
+    seg = scan.getResult(1);
+    bcum = scan.getResult(2);
+    total = scan.getResult(3);
+  }
+  // A = tril(diag(beta) (K K^T) .* D, -1).
+  Value KK = matmulTransposedB(kb, Kn, Kn, n, n, K);
+  SmallVector<Value> aIns = {beta};
+  SmallVector<SmallVector<unsigned>> aDims = {{0}};
+  if (seg) {
+    aIns.push_back(seg);
+    aDims.push_back({0, 1});
+  }
+  aDims.push_back({0, 1});
+  bool gated = static_cast<bool>(seg);
+  Value A = kb.generic(
+      aIns, KK, 2, aDims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value r = linalg::IndexOp::create(bb, l, 0);
+        Value i = linalg::IndexOp::create(bb, l, 1);
+        Value below =
+            arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, i, r);
+        Value v = arith::MulFOp::create(bb, l, a[0], a.back());
+        if (gated) {
+          Value lg = arith::SelectOp::create(bb, l, below, a[1], zero);
+          v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, lg));
+        }
+        return arith::SelectOp::create(bb, l, below, v, zero);
+      });
+  // The right-hand sides [beta .* V, (beta .* gamma) .* K] ([n, V + K]).
+  Value rhs = kb.empty({n, kb.ofr(V + K)});
+  Value bv = kb.generic(ValueRange{Vr, beta}, kb.empty({n, kb.ofr(V)}), 2,
+                        {{0, 1}, {0}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          return arith::MulFOp::create(bb, l, a[0], a[1]);
+                        });
+  SmallVector<Value> kIns = {Kn, beta};
+  SmallVector<SmallVector<unsigned>> kDims = {{0, 1}, {0}};
+  if (gated) {
+    kIns.push_back(bcum);
+    kDims.push_back({0});
+  }
+  kDims.push_back({0, 1});
+  Value bk = kb.generic(
+      kIns, kb.empty({n, kb.ofr(K)}), 2, kDims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value v = arith::MulFOp::create(bb, l, a[0], a[1]);
+        if (gated)
+          v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, a[2]));
+        return v;
+      });
+  rhs = kb.insert(bv, rhs, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(V)});
+  rhs = kb.insert(bk, rhs, {kb.ofr(0), kb.ofr(V)}, {n, kb.ofr(K)});
+  // Forward substitution of (I + A) X = rhs, row by row in fp32: X_r =
+  // rhs_r - sum_{i<r} A[r, i] X_i (X starts at zero: the rows not yet
+  // solved meet zeros of A, never garbage).
+  auto solve = scf::ForOp::create(
+      b, kb.index(0), len, kb.index(1),
+      ValueRange{kb.zeros({n, kb.ofr(V + K)})},
+      [&](OpBuilder &nb, Location loc, Value r, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value arow = k.slice(A, {r, k.ofr(0)}, {k.ofr(1), n}, {1});
+        Value row = k.slice(rhs, {r, k.ofr(0)}, {k.ofr(1), k.ofr(V + K)}, {1});
+        Value acc = k.generic(
+            ValueRange{}, k.empty({k.ofr(V + K)}), 1, {{0}}, {kPar},
+            [&](OpBuilder &bb, Location l, ValueRange) {
+              return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0))
+                  .getResult();
+            });
+        acc = k.generic(ValueRange{arow, iter[0]}, acc, 2, {{1}, {1, 0}, {0}},
+                        {kPar, kRed},
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                          return arith::AddFOp::create(bb, l, a[2], p);
+                        });
+        Value x = k.generic(
+            ValueRange{row, acc}, k.empty({k.ofr(V + K)}), 1, {{0}, {0}, {0}},
+            {kPar}, [](OpBuilder &bb, Location l, ValueRange a) {
+              return arith::SubFOp::create(bb, l, a[0], a[1]).getResult();
+            });
+        Value X = k.insert(x, iter[0], {r, k.ofr(0)}, {k.ofr(1), k.ofr(V + K)});
+        scf::YieldOp::create(ib, ValueRange{X});
+      });
+  Value X = solve.getResult(0);
+  Value U = kb.slice(X, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(V)}, {0, 1});
+  Value W = kb.slice(X, {kb.ofr(0), kb.ofr(V)}, {n, kb.ofr(K)}, {0, 1});
+  // Delta = U - W S.
+  Value WS = linalg::MatmulOp::create(b, ValueRange{W, S},
+                                      ValueRange{kb.zeros({n, kb.ofr(V)})})
+                 .getResult(0);
+  Value Delta =
+      kb.generic(ValueRange{U, WS}, kb.empty({n, kb.ofr(V)}), 2,
+                 {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                 [](OpBuilder &bb, Location l, ValueRange a) {
+                   return arith::SubFOp::create(bb, l, a[0], a[1]).getResult();
+                 });
+  // O = (Q .* gamma) S + ((Q K^T) .* D) Delta (the diagonal included).
+  Value QK = matmulTransposedB(kb, Qn, Kn, n, n, K);
+  SmallVector<Value> pIns;
+  SmallVector<SmallVector<unsigned>> pDims;
+  if (gated) {
+    pIns.push_back(seg);
+    pDims.push_back({0, 1});
+  }
+  pDims.push_back({0, 1});
+  Value P = kb.generic(
+      pIns, QK, 2, pDims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+        Value r = linalg::IndexOp::create(bb, l, 0);
+        Value i = linalg::IndexOp::create(bb, l, 1);
+        Value visible =
+            arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, r);
+        Value v = a.back();
+        if (gated) {
+          Value lg = arith::SelectOp::create(bb, l, visible, a[0], zero);
+          v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, lg));
+        }
+        return arith::SelectOp::create(bb, l, visible, v, zero);
+      });
+  Value Qg = Qn;
+  if (gated)
+    Qg = kb.generic(ValueRange{Qn, bcum}, kb.empty({n, kb.ofr(K)}), 2,
+                    {{0, 1}, {0}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return arith::MulFOp::create(
+                          bb, l, a[0], math::ExpOp::create(bb, l, a[1]));
+                    });
+  Value O = kb.fill(dest, 0.0);
+  O = linalg::MatmulOp::create(b, ValueRange{P, Delta}, ValueRange{O})
+          .getResult(0);
+  O = linalg::MatmulOp::create(b, ValueRange{Qg, S}, ValueRange{O})
+          .getResult(0);
+  // S' = gamma_n S + (K .* exp(b_n - b))^T Delta.
+  Value Sd = S;
+  Value Kw = Kn;
+  if (gated) {
+    Value g = math::ExpOp::create(b, total);
+    Sd = kb.generic(ValueRange{}, S, 2, {{0, 1}},
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return arith::MulFOp::create(bb, l, a[0], g);
+                    });
+    Kw = kb.generic(ValueRange{Kn, lastSeg}, kb.empty({n, kb.ofr(K)}), 2,
+                    {{0, 1}, {0}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return arith::MulFOp::create(
+                          bb, l, a[0], math::ExpOp::create(bb, l, a[1]));
+                    });
+  }
+  Value S1 = kb.generic(ValueRange{Kw, Delta}, Sd, 3, {{2, 0}, {2, 1}, {0, 1}},
+                        {kPar, kPar, kRed},
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                          return arith::AddFOp::create(bb, l, a[2], p);
+                        });
+  return {O, S1};
+}
+
+/// The slice's state before the sequence, in the final-state slice when
+/// there is one.
+Value initialState(SliceKernelBuilder &kb, const DeltaInfo &info, Value bi,
+                   Value hi, Value stateArg) {
+  DeltaRuleOp op = info.op;
+  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
+  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.K),
+                                     kb.ofr(info.V)};
+  Value state = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
+                         : kb.empty({kb.ofr(info.K), kb.ofr(info.V)});
+  if (Value init = op.getInitialState())
+    return linalg::CopyOp::create(
+               kb.builder(), ValueRange{kb.slice(init, offs, sizes, {2, 3})},
+               ValueRange{state})
+        .getResult(0);
+  return kb.fill(state, 0.0);
+}
+
+/// FORMS.md 4.3: an scf.for over chunks of C tokens carries the state; the
+/// parallel form (4.4) is one chunk of the whole sequence.
+std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
+                                          const DeltaInfo &info, int64_t chunk,
+                                          Value bi, Value hi, Value outArg,
+                                          Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  int64_t V = info.V;
+  Value s0 = initialState(kb, info, bi, hi, stateArg);
+  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  if (chunk <= 0) {
+    auto [out, state] =
+        wyChunk(kb, info, bi, hi, kb.ofr(0), info.seqLen, s0, o0);
+    return {out, stateArg ? state : Value()};
+  }
+  Value step = kb.index(chunk);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
+        Value len = arith::MinSIOp::create(ib, step, rest);
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
+              SliceKernelBuilder k(bb);
+              OpFoldResult nf = getAsOpFoldResult(n);
+              Value dest =
+                  k.slice(iter[1], {c0, k.ofr(0)}, {nf, k.ofr(V)}, {0, 1});
+              auto [out, state] =
+                  wyChunk(k, info, bi, hi, c0, n, iter[0], dest);
+              Value o = k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(V)});
+              return SmallVector<Value>{state, o};
+            });
+        scf::YieldOp::create(ib, next);
+      });
+  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+}
 } // namespace
 
 std::string mlir::seqmix::whyNotLoweredDelta(DeltaRuleOp op, FormKind form) {
-  if (form != FormKind::recurrent)
-    return ("the " + stringifyFormKind(form) +
-            " form of seqmix.delta_rule (the WY representation, FORMS.md "
-            "4.3-4.4) is not lowered yet; use form recurrent")
-        .str();
   return "";
 }
 
@@ -165,6 +490,7 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
     return op.emitOpError() << "cannot be lowered: only f32 activations are "
                                "lowered yet, got "
                             << qType.getElementType();
+  FormAttr form = getForm(op);
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   DeltaInfo info{op,
@@ -190,6 +516,15 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
           Value stateArg) {
+        switch (form.getKind()) {
+        case FormKind::chunked:
+          return buildChunkedSlice(kb, info, form.getChunk(), bi, hi, outArg,
+                                   stateArg);
+        case FormKind::parallel:
+          return buildChunkedSlice(kb, info, 0, bi, hi, outArg, stateArg);
+        case FormKind::recurrent:
+          break;
+        }
         return buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
       });
   rewriter.replaceOp(op, loop.getResults());

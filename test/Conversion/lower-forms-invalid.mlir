@@ -40,14 +40,6 @@ func.func @dynamic_head_dim(%q: tensor<1x1x4x?xf32>) -> tensor<1x1x4x?xf32> {
 
 // -----
 
-func.func @delta_parallel(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{'seqmix.delta_rule' op cannot be lowered: the parallel form of seqmix.delta_rule (the WY representation, FORMS.md 4.3-4.4) is not lowered yet; use form recurrent}}
-  %o = seqmix.delta_rule %q, %q, %q, %b {scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) -> tensor<1x1x4x8xf32>
-  return %o : tensor<1x1x4x8xf32>
-}
-
-// -----
-
 func.func @mixed_static_dynamic(%q: tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32> {
   // expected-error @+1 {{cannot be lowered: dimension batch is static in some tensors and dynamic in others ('tensor<?x1x4x8xf32>' vs 'tensor<2x1x4x8xf32>')}}
   %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32>
