@@ -65,9 +65,10 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   const double slices = static_cast<double>(p.batch) * p.heads;
   const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
   double items = slices;
-  double blocks = 0;   // block steps per slice (softmax attention)
-  double slowdown = 1; // of the compute rate (softmax scores out of cache)
-  double keyBlock = 0; // keys per block step (softmax: K^T is K x keyBlock)
+  double blocks = 0;       // block steps per slice (softmax attention)
+  double slowdown = 1;     // of the compute rate (softmax scores out of cache)
+  double keyBlock = 0;     // keys per block step (softmax: K^T is K x keyBlock)
+  double vectorPasses = 1; // time per vector FLOP, in units of the tiled one
   switch (p.family) {
   case Mixer::SoftmaxAttention: {
     // T is the number of queries, Tk of keys (bottom-right aligned).
@@ -129,7 +130,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       // blocks: measured 4-5x slower per FLOP (B=1 H=4 K=V=128 T=8192 on
       // machine B: 14 % of peak against GLA's 55-60 %).
       if (delta)
-        e.flopsVector *= 4;
+        vectorPasses = 4;
       e.depth = T;
     } else if (form == Form::Chunked) {
       e.flopsMatmul = delta ? T * (6 * C * K + 4 * C * V + 6 * K * V)
@@ -175,7 +176,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   CostTerms &t = e.terms;
   double use = std::min(1.0, items / m.saturation);
   t.matmulWork = slowdown * e.flopsMatmul / use;
-  t.vectorWork = slowdown * e.flopsVector / use;
+  t.vectorWork = slowdown * vectorPasses * e.flopsVector / use;
   // Block steps spread over the workers in use: their fixed cost, and the
   // transposed key block, which writes one cache line per element once it
   // outgrows the first-level cache (measured: the parallel form of a decode

@@ -10,6 +10,8 @@ threads. Each peer is what a user would otherwise write or call:
                           token-by-token recurrent form, in plain torch
                           (gates none, constant and scalar; the vector gate
                           has the recurrent form only)
+  delta_rule              the token-by-token (gated) delta rule in plain
+                          torch, q and k L2-normalized when the layer does
 
 Every peer returns its outputs in the layer's order (out, then final_state
 when the layer has one) so that seqmix-bench can check that they agree.
@@ -138,11 +140,46 @@ def _gla_recurrent(layer, x):
     return call
 
 
+# ---------------------------------------------------------------------------
+# delta rule
+
+
+def _delta_recurrent(layer, x):
+    """The gated delta rule token by token (FORMS.md 4.2), as the reference
+    loops of fla and the Gated DeltaNet papers write it."""
+    q, k, v, beta = x["q"], x["k"], x["v"], x["beta"]
+    g = x.get("g") if layer["gated"] else None
+    B, H, T, K = q.shape
+    V = v.shape[-1]
+    scale, eps = layer["scale"], layer["eps"]
+    if layer["l2norm_qk"]:
+        q = q * torch.rsqrt((q * q).sum(-1, keepdim=True) + eps)
+        k = k * torch.rsqrt((k * k).sum(-1, keepdim=True) + eps)
+    s0 = x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+
+    def call():
+        S = s0.clone() if s0 is not None else q.new_zeros(B, H, K, V)
+        o = q.new_empty(B, H, T, V)
+        for t in range(T):
+            if g is not None:
+                S = S * g[:, :, t].exp().view(B, H, 1, 1)
+            kt = k[:, :, t]
+            w = (kt.unsqueeze(-2) @ S).squeeze(-2)
+            u = beta[:, :, t].unsqueeze(-1) * (v[:, :, t] - w)
+            S = S + kt.unsqueeze(-1) * u.unsqueeze(-2)
+            o[:, :, t] = (q[:, :, t].unsqueeze(-2) * scale @ S).squeeze(-2)
+        return [o, S] if want_state else [o]
+
+    return call
+
+
 # name -> (mixer, builder, the form whose FLOP count credits it)
 PEERS = [
     ("torch.sdpa", "softmax_attention", _sdpa, "visible"),
     ("torch.chunked", "gated_linear_attention", _gla_chunked, "chunked(chunk 64)"),
     ("torch.recurrent", "gated_linear_attention", _gla_recurrent, "recurrent"),
+    ("torch.recurrent", "delta_rule", _delta_recurrent, "recurrent"),
 ]
 
 

@@ -173,6 +173,9 @@ std::string layerJson(const LayerSpec &spec) {
   o["gate"] = spec.gate;
   o["scale"] = spec.scale;
   o["causal"] = spec.causal;
+  o["gated"] = spec.gated;
+  o["l2norm_qk"] = spec.l2normQK;
+  o["eps"] = spec.eps;
   if (spec.window)
     o["window"] = *spec.window;
   else
