@@ -236,32 +236,12 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
   // (g = -1e4); lastSeg(i) = seg(n, i) and total = b_n.
   Value bcum, seg, lastSeg, total;
   if (Value g = op.getG()) {
-    Value gs = kb.slice(g, {bi, hi, start}, {kb.ofr(1), kb.ofr(1), n}, {2});
-    auto scan = scf::ForOp::create(
-        b, kb.index(0), len, kb.index(1),
-        ValueRange{kb.zeros({n}), kb.empty({n, n}), kb.empty({n}), zero},
-        [&](OpBuilder &nb, Location loc, Value r, ValueRange iter) {
-          ImplicitLocOpBuilder ib(loc, nb);
-          SliceKernelBuilder k(ib);
-          Value gr = tensor::ExtractOp::create(ib, gs, ValueRange{r});
-          Value row = k.generic(
-              ValueRange{}, iter[0], 1, {{0}}, {kPar},
-              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                Value i = linalg::IndexOp::create(bb, l, 0);
-                Value before = arith::CmpIOp::create(
-                    bb, l, arith::CmpIPredicate::ult, i, r);
-                Value acc = arith::AddFOp::create(bb, l, a[0], gr);
-                return arith::SelectOp::create(bb, l, before, acc, zero);
-              });
-          Value mat = k.insert(row, iter[1], {r, k.ofr(0)}, {k.ofr(1), n});
-          Value c = arith::AddFOp::create(ib, iter[3], gr);
-          Value vec = tensor::InsertOp::create(ib, c, iter[2], ValueRange{r});
-          scf::YieldOp::create(ib, ValueRange{row, mat, vec, c});
-        });
-    lastSeg = scan.getResult(0);
-    seg = scan.getResult(1);
-    bcum = scan.getResult(2);
-    total = scan.getResult(3);
+    SegmentSums sums = segmentSums(
+        kb, kb.slice(g, {bi, hi, start}, {kb.ofr(1), kb.ofr(1), n}, {2}), len);
+    seg = sums.seg;
+    bcum = sums.inclusive;
+    lastSeg = sums.lastSeg;
+    total = sums.total;
   }
   // A = tril(diag(beta) (K K^T) .* D, -1).
   Value KK = matmulTransposedB(kb, Kn, Kn, n, n, K);
@@ -441,7 +421,6 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
                                           const DeltaInfo &info, int64_t chunk,
                                           Value bi, Value hi, Value outArg,
                                           Value stateArg) {
-  ImplicitLocOpBuilder &b = kb.builder();
   int64_t V = info.V;
   Value s0 = initialState(kb, info, bi, hi, stateArg);
   Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
@@ -451,27 +430,12 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
         wyChunk(kb, info, bi, hi, kb.ofr(0), info.seqLen, s0, o0);
     return {out, stateArg ? state : Value()};
   }
-  Value step = kb.index(chunk);
-  auto loop = scf::ForOp::create(
-      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
-      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
-        Value len = arith::MinSIOp::create(ib, step, rest);
-        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
-            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
-              SliceKernelBuilder k(bb);
-              OpFoldResult nf = getAsOpFoldResult(n);
-              Value dest =
-                  k.slice(iter[1], {c0, k.ofr(0)}, {nf, k.ofr(V)}, {0, 1});
-              auto [out, state] =
-                  wyChunk(k, info, bi, hi, c0, n, iter[0], dest);
-              Value o = k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(V)});
-              return SmallVector<Value>{state, o};
-            });
-        scf::YieldOp::create(ib, next);
+  auto [out, state] = buildChunkLoop(
+      kb, info.seqLen, chunk, V, s0, o0,
+      [&](SliceKernelBuilder &k, Value c0, Value n, Value carried, Value dest) {
+        return wyChunk(k, info, bi, hi, c0, n, carried, dest);
       });
-  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+  return {out, stateArg ? state : Value()};
 }
 } // namespace
 

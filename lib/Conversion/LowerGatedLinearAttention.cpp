@@ -423,36 +423,11 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
   if (info.gate == GateKind::constant)
     logDecay = constantLogDecay(kb, info, hi);
   if (info.gate == GateKind::scalar) {
-    Value g = blk.g;
-    Value row0 = kb.zeros({T});
-    auto loop = scf::ForOp::create(
-        b, kb.index(0), blk.len, kb.index(1),
-        ValueRange{row0, kb.empty({T, T}), kb.empty({T}), zero},
-        [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
-          ImplicitLocOpBuilder ib(loc, nb);
-          SliceKernelBuilder k(ib);
-          Value gt = tensor::ExtractOp::create(ib, g, ValueRange{t});
-          // Row t of the segment sums from row t-1: seg(t, i) = seg(t-1, i) +
-          // g_t for i < t, seg(t, t) = 0. Entries i > t are masked later.
-          Value row = k.generic(
-              ValueRange{}, iter[0], 1, {{0}}, {kPar},
-              [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                Value i = linalg::IndexOp::create(bb, l, 0);
-                Value before = arith::CmpIOp::create(
-                    bb, l, arith::CmpIPredicate::ult, i, t);
-                Value acc = arith::AddFOp::create(bb, l, a[0], gt);
-                return arith::SelectOp::create(bb, l, before, acc, zero);
-              });
-          Value mat = k.insert(row, iter[1], {t, k.ofr(0)}, {k.ofr(1), T});
-          Value cum = arith::AddFOp::create(ib, iter[3], gt);
-          Value bvec =
-              tensor::InsertOp::create(ib, cum, iter[2], ValueRange{t});
-          scf::YieldOp::create(ib, ValueRange{row, mat, bvec, cum});
-        });
-    lastSeg = loop.getResult(0);
-    seg = loop.getResult(1);
-    bIncl = loop.getResult(2);
-    total = loop.getResult(3);
+    SegmentSums sums = segmentSums(kb, blk.g, blk.len);
+    seg = sums.seg;
+    bIncl = sums.inclusive;
+    lastSeg = sums.lastSeg;
+    total = sums.total;
   }
 
   // P = scale * Q K^T, then decay and causal mask (mask before exp). K is
@@ -622,36 +597,19 @@ std::pair<Value, Value> buildParallelSlice(SliceKernelBuilder &kb,
 std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb, GLAInfo &info,
                                           int64_t chunk, Value bi, Value hi,
                                           Value outArg, Value stateArg) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  int64_t V = info.V;
   Value s0 = initialSliceState(kb, info, bi, hi, stateArg);
   Value o0 = outputRows(kb, info, bi, hi, outArg);
-  Value step = kb.index(chunk);
-  auto loop = scf::ForOp::create(
-      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
-      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
-        Value len = arith::MinSIOp::create(ib, step, rest);
-        // One chunk of `n` tokens; full chunks (all but the last) take a
-        // copy with static shapes.
-        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
-            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
-              SliceKernelBuilder k(bb);
-              TokenBlock blk = sliceTokens(k, info, bi, hi, c0, n);
-              blk.out = k.slice(iter[1], {c0, k.ofr(0)},
-                                {getAsOpFoldResult(n), k.ofr(V)}, {0, 1});
-              blk.state = iter[0];
-              blk.stateIsZero = false;
-              blk.wantState = true;
-              auto [out, state] = buildBlock(k, info, hi, blk);
-              Value o = k.insert(out, iter[1], {c0, k.ofr(0)},
-                                 {getAsOpFoldResult(n), k.ofr(V)});
-              return SmallVector<Value>{state, o};
-            });
-        scf::YieldOp::create(ib, next);
+  auto [out, state] = buildChunkLoop(
+      kb, info.seqLen, chunk, info.V, s0, o0,
+      [&](SliceKernelBuilder &k, Value c0, Value n, Value carried, Value dest) {
+        TokenBlock blk = sliceTokens(k, info, bi, hi, c0, n);
+        blk.out = dest;
+        blk.state = carried;
+        blk.stateIsZero = false;
+        blk.wantState = true;
+        return buildBlock(k, info, hi, blk);
       });
-  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+  return {out, stateArg ? state : Value()};
 }
 } // namespace
 

@@ -356,32 +356,15 @@ std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
                                           Value stateArg) {
   if (!info.causal)
     return {nonCausalSlice(kb, info, bi, hi, outArg), Value()};
-  ImplicitLocOpBuilder &b = kb.builder();
   Value s0 = initialState(kb, info, bi, hi, stateArg);
   Value o0 = outputRows(kb, info, bi, hi, outArg);
-  Value step = kb.index(chunk);
-  auto loop = scf::ForOp::create(
-      b, kb.index(0), info.seqLen, step, ValueRange{s0, o0},
-      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Value rest = arith::SubIOp::create(ib, info.seqLen, c0);
-        Value len = arith::MinSIOp::create(ib, step, rest);
-        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
-            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
-              SliceKernelBuilder k(bb);
-              OpFoldResult nf = getAsOpFoldResult(n);
-              Value dest =
-                  k.slice(iter[1], {c0, k.ofr(0)}, {nf, k.ofr(info.V)}, {0, 1});
-              auto [out, state] = causalBlock(k, info, bi, hi, c0, n, iter[0],
-                                              /*stateIsZero=*/false,
-                                              /*wantState=*/true, dest);
-              Value o =
-                  k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(info.V)});
-              return SmallVector<Value>{state, o};
-            });
-        scf::YieldOp::create(ib, next);
+  auto [out, state] = buildChunkLoop(
+      kb, info.seqLen, chunk, info.V, s0, o0,
+      [&](SliceKernelBuilder &k, Value c0, Value n, Value carried, Value dest) {
+        return causalBlock(k, info, bi, hi, c0, n, carried,
+                           /*stateIsZero=*/false, /*wantState=*/true, dest);
       });
-  return {loop.getResult(1), stateArg ? loop.getResult(0) : Value()};
+  return {out, stateArg ? state : Value()};
 }
 
 std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,

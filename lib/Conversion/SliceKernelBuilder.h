@@ -175,6 +175,85 @@ inline scf::ForallOp buildHeadSliceLoop(
   return forall;
 }
 
+/// The chunk-local log gates of a block of n tokens (g: [n]), each sum
+/// accumulated directly (FORMS.md 0.5(b)) rather than as a difference of
+/// cumulative sums, which loses every low bit after a hard reset:
+///   seg       [n, n]: seg(t, i) = g_{i+1} + ... + g_t for i <= t (0 above:
+///                     masked later)
+///   inclusive [n]   : b_t = g_1 + ... + g_t
+///   lastSeg   [n]   : seg(n, i), the decay from token i to the block's end
+///   total           : b_n
+struct SegmentSums {
+  Value seg, inclusive, lastSeg, total;
+};
+inline SegmentSums segmentSums(SliceKernelBuilder &kb, Value g, Value len) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult n = getAsOpFoldResult(len);
+  Value zero = kb.f(0.0);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), len, kb.index(1),
+      ValueRange{kb.zeros({n}), kb.empty({n, n}), kb.empty({n}), zero},
+      [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value gt = tensor::ExtractOp::create(ib, g, ValueRange{t});
+        // Row t from row t-1: seg(t, i) = seg(t-1, i) + g_t for i < t,
+        // seg(t, t) = 0.
+        Value row = k.generic(
+            ValueRange{}, iter[0], 1, {{0}}, {utils::IteratorType::parallel},
+            [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+              Value i = linalg::IndexOp::create(bb, l, 0);
+              Value before =
+                  arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, i, t);
+              Value acc = arith::AddFOp::create(bb, l, a[0], gt);
+              return arith::SelectOp::create(bb, l, before, acc, zero);
+            });
+        Value mat = k.insert(row, iter[1], {t, k.ofr(0)}, {k.ofr(1), n});
+        Value cum = arith::AddFOp::create(ib, iter[3], gt);
+        Value bvec = tensor::InsertOp::create(ib, cum, iter[2], ValueRange{t});
+        scf::YieldOp::create(ib, ValueRange{row, mat, bvec, cum});
+      });
+  return {loop.getResult(1), loop.getResult(2), loop.getResult(0),
+          loop.getResult(3)};
+}
+
+/// The chunked forms' loop (FORMS.md 2.5, 3.5, 4.3): an scf.for over chunks
+/// of `chunk` tokens of [0, seqLen) carrying the state (from `s0`) and the
+/// [T, outCols] output rows (from `o0`). `body` computes one chunk of `n`
+/// tokens starting at `c0` from the state before it into `dest` (its
+/// [n, outCols] rows) and returns its outputs and the state after it. Full
+/// chunks (all but the last) get static shapes. Returns the output rows and
+/// the final state.
+inline std::pair<Value, Value> buildChunkLoop(
+    SliceKernelBuilder &kb, Value seqLen, int64_t chunk, int64_t outCols,
+    Value s0, Value o0,
+    function_ref<std::pair<Value, Value>(SliceKernelBuilder &, Value c0,
+                                         Value n, Value state, Value dest)>
+        body) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value step = kb.index(chunk);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), seqLen, step, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value rest = arith::SubIOp::create(ib, seqLen, c0);
+        Value len = arith::MinSIOp::create(ib, step, rest);
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
+              SliceKernelBuilder k(bb);
+              OpFoldResult nf = getAsOpFoldResult(n);
+              Value dest = k.slice(iter[1], {c0, k.ofr(0)},
+                                   {nf, k.ofr(outCols)}, {0, 1});
+              auto [out, state] = body(k, c0, n, iter[0], dest);
+              Value o =
+                  k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(outCols)});
+              return SmallVector<Value>{state, o};
+            });
+        scf::YieldOp::create(ib, next);
+      });
+  return {loop.getResult(1), loop.getResult(0)};
+}
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_CONVERSION_SLICEKERNELBUILDER_H
