@@ -245,28 +245,43 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
   }
   // A = tril(diag(beta) (K K^T) .* D, -1).
   Value KK = matmulTransposedB(kb, Kn, Kn, n, n, K);
-  SmallVector<Value> aIns = {beta};
-  SmallVector<SmallVector<unsigned>> aDims = {{0}};
-  if (seg) {
-    aIns.push_back(seg);
-    aDims.push_back({0, 1});
-  }
-  aDims.push_back({0, 1});
+  // M .* D, kept where i < r (`strict`) or i <= r, zero elsewhere, with
+  // D[r, i] = exp(seg(r, i)) masked before the exp; rows scaled by `rows`
+  // when given.
   bool gated = static_cast<bool>(seg);
-  Value A = kb.generic(
-      aIns, KK, 2, aDims, SliceKernelBuilder::parallel(2),
-      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        Value r = linalg::IndexOp::create(bb, l, 0);
-        Value i = linalg::IndexOp::create(bb, l, 1);
-        Value below =
-            arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, i, r);
-        Value v = arith::MulFOp::create(bb, l, a[0], a.back());
-        if (gated) {
-          Value lg = arith::SelectOp::create(bb, l, below, a[1], zero);
-          v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, lg));
-        }
-        return arith::SelectOp::create(bb, l, below, v, zero);
-      });
+  auto maskedDecay = [&](Value M, bool strict, Value rows) {
+    SmallVector<Value> ins;
+    SmallVector<SmallVector<unsigned>> dims;
+    if (rows) {
+      ins.push_back(rows);
+      dims.push_back({0});
+    }
+    if (gated) {
+      ins.push_back(seg);
+      dims.push_back({0, 1});
+    }
+    dims.push_back({0, 1});
+    return kb.generic(
+        ins, M, 2, dims, SliceKernelBuilder::parallel(2),
+        [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+          Value r = linalg::IndexOp::create(bb, l, 0);
+          Value i = linalg::IndexOp::create(bb, l, 1);
+          Value kept = arith::CmpIOp::create(bb, l,
+                                             strict ? arith::CmpIPredicate::ult
+                                                    : arith::CmpIPredicate::ule,
+                                             i, r);
+          Value v = a.back();
+          if (rows)
+            v = arith::MulFOp::create(bb, l, a[0], v);
+          if (gated) {
+            Value lg =
+                arith::SelectOp::create(bb, l, kept, a[rows ? 1 : 0], zero);
+            v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, lg));
+          }
+          return arith::SelectOp::create(bb, l, kept, v, zero);
+        });
+  };
+  Value A = maskedDecay(KK, /*strict=*/true, beta);
   // The right-hand sides [beta .* V, (beta .* gamma) .* K] ([n, V + K]).
   Value rhs = kb.empty({n, kb.ofr(V + K)});
   Value bv = kb.generic(ValueRange{Vr, beta}, kb.empty({n, kb.ofr(V)}), 2,
@@ -337,27 +352,7 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
                  });
   // O = (Q .* gamma) S + ((Q K^T) .* D) Delta (the diagonal included).
   Value QK = matmulTransposedB(kb, Qn, Kn, n, n, K);
-  SmallVector<Value> pIns;
-  SmallVector<SmallVector<unsigned>> pDims;
-  if (gated) {
-    pIns.push_back(seg);
-    pDims.push_back({0, 1});
-  }
-  pDims.push_back({0, 1});
-  Value P = kb.generic(
-      pIns, QK, 2, pDims, SliceKernelBuilder::parallel(2),
-      [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-        Value r = linalg::IndexOp::create(bb, l, 0);
-        Value i = linalg::IndexOp::create(bb, l, 1);
-        Value visible =
-            arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, r);
-        Value v = a.back();
-        if (gated) {
-          Value lg = arith::SelectOp::create(bb, l, visible, a[0], zero);
-          v = arith::MulFOp::create(bb, l, v, math::ExpOp::create(bb, l, lg));
-        }
-        return arith::SelectOp::create(bb, l, visible, v, zero);
-      });
+  Value P = maskedDecay(QK, /*strict=*/false, Value());
   Value Qg = Qn;
   if (gated)
     Qg = kb.generic(ValueRange{Qn, bcum}, kb.empty({n, kb.ofr(K)}), 2,
@@ -447,13 +442,8 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
                                            RewriterBase &rewriter) {
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());
-  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
-    return op.emitOpError(
-        "cannot be lowered: heads, key_dim and value_dim must be static");
-  if (!qType.getElementType().isF32())
-    return op.emitOpError() << "cannot be lowered: only f32 activations are "
-                               "lowered yet, got "
-                            << qType.getElementType();
+  if (failed(checkSliceLowerable(op, op.getQ(), op.getV())))
+    return failure();
   FormAttr form = getForm(op);
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
@@ -466,16 +456,8 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
                  op.getScale().convertToFloat(),
                  op.getEps().convertToFloat(),
                  op.getL2normQk()};
-  HeadSliceShape shape{
-      cast<RankedTensorType>(op.getOut().getType()),
-      op.getFinalState() ? cast<RankedTensorType>(op.getFinalState().getType())
-                         : RankedTensorType(),
-      info.batch,
-      info.seqLen,
-      info.H,
-      info.V,
-      info.K,
-      info.V};
+  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+                       info.seqLen};
   scf::ForallOp loop = buildHeadSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,

@@ -49,16 +49,8 @@ FailureOr<scf::ForallOp> buildSliceLoop(
         SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
         body) {
   GatedLinearAttentionOp op = info.op;
-  HeadSliceShape shape{
-      cast<RankedTensorType>(op.getOut().getType()),
-      op.getFinalState() ? cast<RankedTensorType>(op.getFinalState().getType())
-                         : RankedTensorType(),
-      info.batch,
-      info.seqLen,
-      info.H,
-      info.V,
-      info.K,
-      info.V};
+  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+                       info.seqLen};
   return buildHeadSliceLoop(b, shape, body);
 }
 
@@ -651,14 +643,8 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
   FormAttr form = getForm(op);
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());
-  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
-    return op.emitOpError(
-        "cannot be lowered: heads, key_dim and value_dim must "
-        "be static");
-  if (!qType.getElementType().isF32())
-    return op.emitOpError() << "cannot be lowered: only f32 activations are "
-                               "lowered yet, got "
-                            << qType.getElementType();
+  if (failed(checkSliceLowerable(op, op.getQ(), op.getV())))
+    return failure();
 
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);

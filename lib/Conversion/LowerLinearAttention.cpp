@@ -417,13 +417,8 @@ LogicalResult mlir::seqmix::lowerLinearAttention(LinearAttentionOp op,
                                                  RewriterBase &rewriter) {
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto vType = cast<RankedTensorType>(op.getV().getType());
-  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
-    return op.emitOpError(
-        "cannot be lowered: heads, key_dim and value_dim must be static");
-  if (!qType.getElementType().isF32())
-    return op.emitOpError() << "cannot be lowered: only f32 activations are "
-                               "lowered yet, got "
-                            << qType.getElementType();
+  if (failed(checkSliceLowerable(op, op.getQ(), op.getV())))
+    return failure();
   FormAttr form = getForm(op);
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
@@ -441,16 +436,8 @@ LogicalResult mlir::seqmix::lowerLinearAttention(LinearAttentionOp op,
                   op.getEps().convertToFloat(),
                   op.getNormalize(),
                   op.getCausal()};
-  HeadSliceShape shape{
-      cast<RankedTensorType>(op.getOut().getType()),
-      op.getFinalState() ? cast<RankedTensorType>(op.getFinalState().getType())
-                         : RankedTensorType(),
-      info.batch,
-      info.seqLen,
-      info.H,
-      info.V,
-      info.Kf,
-      info.cols};
+  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+                       info.seqLen};
   scf::ForallOp loop = buildHeadSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,

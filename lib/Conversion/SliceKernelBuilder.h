@@ -113,47 +113,64 @@ private:
   Type f32;
 };
 
-/// The shapes of the (batch, head) loop of a linear-recurrence op: its
-/// output [B, H, T, V], its optional final state [B, H, rows, cols], and the
-/// sizes (B and T as index values).
+/// Why a linear-recurrence op cannot be lowered as (batch, head) slices of
+/// static head sizes in f32, as an error on `op`; success when it can.
+inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto vType = cast<RankedTensorType>(v.getType());
+  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
+    return op->emitOpError(
+        "cannot be lowered: heads, key_dim and value_dim must be static");
+  if (!qType.getElementType().isF32())
+    return op->emitOpError() << "cannot be lowered: only f32 activations are "
+                                "lowered yet, got "
+                             << qType.getElementType();
+  return success();
+}
+
+/// The (batch, head) loop of a linear-recurrence op: its output result
+/// [B, H, T, V], its final-state result [B, H, rows, cols] (or null), and B
+/// and T as index values. Heads and the static sizes come from the types.
 struct HeadSliceShape {
-  RankedTensorType outType;
-  RankedTensorType stateType; // null without a final state
+  Value out, finalState;
   Value batch, seqLen;
-  int64_t heads, outCols, stateRows, stateCols;
 };
 
 /// Creates the scf.forall over (batch, head) whose shared outputs are the
 /// output tensor and, when there is one, the final state. `body` builds the
-/// slice's computation and returns the [T, outCols] output rows and the
-/// [stateRows, stateCols] final state (or null) to insert.
+/// slice's computation and returns the [T, V] output rows and the
+/// [rows, cols] final state (or null) to insert.
 inline scf::ForallOp buildHeadSliceLoop(
     ImplicitLocOpBuilder &b, const HeadSliceShape &shape,
     function_ref<std::pair<Value, Value>(
         SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
         body) {
   SliceKernelBuilder kb(b);
+  auto outType = cast<RankedTensorType>(shape.out.getType());
+  auto stateType = shape.finalState
+                       ? cast<RankedTensorType>(shape.finalState.getType())
+                       : RankedTensorType();
   SmallVector<Value> outDyn;
-  if (shape.outType.isDynamicDim(0))
+  if (outType.isDynamicDim(0))
     outDyn.push_back(shape.batch);
-  if (shape.outType.isDynamicDim(2))
+  if (outType.isDynamicDim(2))
     outDyn.push_back(shape.seqLen);
-  SmallVector<Value> sharedOuts = {
-      tensor::EmptyOp::create(b, shape.outType, outDyn)};
-  if (shape.stateType) {
+  SmallVector<Value> sharedOuts = {tensor::EmptyOp::create(b, outType, outDyn)};
+  if (stateType) {
     SmallVector<Value> stDyn;
-    if (shape.stateType.isDynamicDim(0))
+    if (stateType.isDynamicDim(0))
       stDyn.push_back(shape.batch);
-    sharedOuts.push_back(tensor::EmptyOp::create(b, shape.stateType, stDyn));
+    sharedOuts.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
   }
-  SmallVector<OpFoldResult> ubs = {shape.batch, b.getIndexAttr(shape.heads)};
+  SmallVector<OpFoldResult> ubs = {shape.batch,
+                                   b.getIndexAttr(outType.getDimSize(1))};
   auto forall = scf::ForallOp::create(b, ubs, sharedOuts, std::nullopt);
   Block *blk = forall.getBody();
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(blk->getTerminator());
   Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
   Value outArg = forall.getRegionIterArgs()[0];
-  Value stateArg = shape.stateType ? forall.getRegionIterArgs()[1] : Value();
+  Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
   auto [outSlice, stateSlice] = body(kb, bi, hi, outArg, stateArg);
 
   b.setInsertionPointToEnd(forall.getTerminator().getBody());
@@ -162,15 +179,15 @@ inline scf::ForallOp buildHeadSliceLoop(
       b, outSlice, outArg,
       ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), shape.seqLen,
-                             b.getIndexAttr(shape.outCols)},
+                             b.getIndexAttr(outType.getDimSize(3))},
       strides);
   if (stateArg)
     tensor::ParallelInsertSliceOp::create(
         b, stateSlice, stateArg,
         ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(shape.stateRows),
-                               b.getIndexAttr(shape.stateCols)},
+                               b.getIndexAttr(stateType.getDimSize(2)),
+                               b.getIndexAttr(stateType.getDimSize(3))},
         strides);
   return forall;
 }
