@@ -56,6 +56,17 @@ static double spillSlowdown(double bytes, const Machine &m) {
 
 Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
                               const Machine &m) {
+  // The key-vector gate's parallel form is its chunked form with one chunk
+  // of T tokens (FORMS.md 3.4): the same sub-chunks, each earlier one a
+  // contraction of dynamic size.
+  if (p.family == Mixer::GatedLinearAttention && p.gate == Gate::Vector &&
+      form == Form::Parallel) {
+    Estimate whole =
+        estimateForm(p, Form::Chunked, std::max<int64_t>(1, p.seqLen), m);
+    whole.form = Form::Parallel;
+    whole.chunk = 0;
+    return whole;
+  }
   Estimate e;
   e.form = form;
   e.chunk = form == Form::Chunked ? chunk : 0;

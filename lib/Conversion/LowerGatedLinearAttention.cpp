@@ -11,10 +11,15 @@
 // stable segment sum of FORMS.md 0.5(b)), never as a difference of long
 // cumulative sums, which loses low bits once |b| grows.
 // The final state is exp(b_T) S_0 + sum_i exp(seg(T, i)) k_i v_i^T.
+// The key-vector gate's blocks are built by sub-chunks (KeyGateBlock.cpp).
+//
+// Chunked form (FORMS.md 3.5): a loop over chunks carrying the state, each
+// chunk a parallel-form block with the carried state as its initial state.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
 
+#include "KeyGateBlock.h"
 #include "SliceKernelBuilder.h"
 #include "UngatedBlock.h"
 
@@ -386,7 +391,8 @@ Value indexToF32(OpBuilder &b, Location loc, Value idx) {
 /// form, FORMS.md 3.5). All cumulative gate sums are local to the block.
 struct TokenBlock {
   Value q, k, v; ///< [L, K], [L, K], [L, V]
-  Value g;       ///< [L] log gates for the scalar gate, else null
+  Value g;       ///< log gates: [L] for the scalar gate, [L, K] for the vector
+                 ///< gate, else null
   Value len;     ///< L
   Value out;     ///< [L, V] destination of the outputs
   Value state;   ///< [K, V] state before the block, updated in place into the
@@ -400,6 +406,19 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
                                    Value hi, const TokenBlock &blk) {
   ImplicitLocOpBuilder &b = kb.builder();
   int64_t K = info.K;
+  if (info.gate == GateKind::vector) {
+    KeyGateBlock kg;
+    kg.q = blk.q;
+    kg.k = blk.k;
+    kg.v = blk.v;
+    kg.g = blk.g;
+    kg.len = blk.len;
+    kg.out = blk.out;
+    kg.state = blk.state;
+    kg.stateIsZero = blk.stateIsZero;
+    kg.wantState = blk.wantState;
+    return buildKeyGateBlock(kb, K, info.V, info.scale, kKeyGateSubChunk, kg);
+  }
   // A constant length (a full chunk) gives static shapes.
   OpFoldResult T = getAsOpFoldResult(blk.len);
   Value Q = blk.q, Kt = blk.k, Vt = blk.v;
@@ -559,6 +578,8 @@ TokenBlock sliceTokens(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
   if (info.gate == GateKind::scalar)
     blk.g = kb.slice(op.getG(), {bi, hi, start},
                      {kb.ofr(1), kb.ofr(1), getAsOpFoldResult(len)}, {2});
+  if (info.gate == GateKind::vector)
+    blk.g = rows(op.getG(), info.K);
   blk.len = len;
   return blk;
 }
@@ -627,15 +648,8 @@ mlir::seqmix::buildUngatedBlock(SliceKernelBuilder &kb, int64_t K, int64_t V,
 // Entry points
 //===----------------------------------------------------------------------===//
 
-std::string mlir::seqmix::whyNotLoweredGLA(GatedLinearAttentionOp gla,
-                                           FormKind form) {
-  if (form != FormKind::recurrent && gla.getGate() == GateKind::vector)
-    return ("the " + stringifyFormKind(form) +
-            " form of seqmix.gated_linear_attention with gate 'vector' needs "
-            "the sub-chunked factorization (FORMS.md 3.5), which is not "
-            "lowered yet; use form recurrent")
-        .str();
-  return "";
+std::string mlir::seqmix::whyNotLoweredGLA(GatedLinearAttentionOp, FormKind) {
+  return ""; // every gate kind in every form
 }
 
 LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,

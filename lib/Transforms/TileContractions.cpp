@@ -318,13 +318,19 @@ struct TileContractionsPass
   }
 
   /// Whether `op` is an elementwise op on one 2-D f32 tensor it reads and
-  /// writes in place (outs only, identity map), whose other operands are
-  /// scalars: a scaled or masked copy of an accumulator.
+  /// writes in place (identity map), whose other operands are scalars or
+  /// vectors broadcast along a dimension (a per-row decay): a scaled or
+  /// masked copy of an accumulator.
   static bool isScaledInit(linalg::GenericOp op) {
-    if (op.getNumDpsInits() != 1 || op.getNumDpsInputs() != 0 ||
+    if (op.getNumDpsInits() != 1 ||
         op.getNumParallelLoops() != op.getNumLoops() || op.getNumLoops() != 2)
       return false;
-    return op.getIndexingMapsArray()[0].isIdentity();
+    for (OpOperand *in : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(in);
+      if (map.getNumResults() > 1 || !map.isProjectedPermutation())
+        return false;
+    }
+    return op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity();
   }
 
   LogicalResult tileTransposes(IRRewriter &rewriter, ModuleOp module,

@@ -70,10 +70,49 @@ bool isRowVectorizable(linalg::LinalgOp op) {
 
 /// A row reduction out[i...] = combine(out[i...], in[i..., j]) over the
 /// innermost loop j: its combining kind and the identity of the combiner.
+/// A row dot product out[i...] += in[i..., j] * w[p(i..., j)] (w indexed by
+/// a projection of the loops that ends in j) has kind ADD and `weighted`.
 struct RowReduction {
   vector::CombiningKind kind;
   double identity;
+  bool weighted = false;
 };
+
+/// Whether `map` projects the loops onto dimensions in order and ends in the
+/// innermost loop (`n` loops).
+bool endsInInnerLoop(AffineMap map, unsigned n) {
+  if (map.getNumResults() == 0 || !map.isProjectedPermutation())
+    return false;
+  int64_t prev = -1;
+  for (AffineExpr e : map.getResults()) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d || static_cast<int64_t>(d.getPosition()) <= prev)
+      return false;
+    prev = d.getPosition();
+  }
+  return prev == static_cast<int64_t>(n) - 1;
+}
+
+/// Whether the body of the two-input generic `op` is
+/// out + in0 * in1 (in either order).
+bool isMultiplyAdd(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (!mul || !add || yield.getNumOperands() != 1 ||
+      yield.getOperand(0) != add.getResult())
+    return false;
+  Value in0 = body.getArgument(0), in1 = body.getArgument(1),
+        out = body.getArgument(2);
+  bool mulOk = (mul.getLhs() == in0 && mul.getRhs() == in1) ||
+               (mul.getLhs() == in1 && mul.getRhs() == in0);
+  bool addOk = (add.getLhs() == mul.getResult() && add.getRhs() == out) ||
+               (add.getLhs() == out && add.getRhs() == mul.getResult());
+  return mulOk && addOk;
+}
 
 /// Whether `op` is a row reduction: loops (parallel..., reduction), one
 /// input indexed by every loop in order, the output by the parallel loops
@@ -81,18 +120,25 @@ struct RowReduction {
 /// or minimumf.
 std::optional<RowReduction> matchRowReduction(linalg::GenericOp op) {
   unsigned n = op.getNumLoops();
-  if (n < 1 || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1)
+  unsigned numIns = op.getNumDpsInputs();
+  if (n < 1 || numIns < 1 || numIns > 2 || op.getNumDpsInits() != 1)
     return std::nullopt;
   SmallVector<utils::IteratorType> it = op.getIteratorTypesArray();
   for (unsigned d = 0; d < n; ++d)
     if ((it[d] == utils::IteratorType::reduction) != (d + 1 == n))
       return std::nullopt;
-  AffineMap inMap = op.getIndexingMapsArray()[0];
-  AffineMap outMap = op.getIndexingMapsArray()[1];
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap inMap = maps[0];
+  AffineMap outMap = maps.back();
   MLIRContext *ctx = op.getContext();
   if (inMap != AffineMap::getMultiDimIdentityMap(n, ctx) ||
       outMap != AffineMap::getMultiDimIdentityMap(n, ctx).getMajorSubMap(n - 1))
     return std::nullopt;
+  if (numIns == 2) {
+    if (!endsInInnerLoop(maps[1], n) || !isMultiplyAdd(op))
+      return std::nullopt;
+    return RowReduction{vector::CombiningKind::ADD, 0.0, /*weighted=*/true};
+  }
   Block &body = op.getRegion().front();
   if (body.getOperations().size() != 2)
     return std::nullopt;
@@ -132,10 +178,24 @@ void emitRowReduction(RewriterBase &rewriter, linalg::GenericOp op,
   rewriter.setInsertionPoint(op);
   Value in = op.getDpsInputOperand(0)->get();
   Value out = op.getDpsInitOperand(0)->get();
+  Value weight = red.weighted ? op.getDpsInputOperand(1)->get() : Value();
+  AffineMap weightMap =
+      red.weighted ? op.getIndexingMapsArray()[1] : AffineMap();
   unsigned n = op.getNumLoops();
   Type f32 = rewriter.getF32Type();
   auto vecType = VectorType::get({lanes}, f32);
-  Operation *combine = &op.getRegion().front().front();
+  // The combiner: the op's own (addf, max, min); for a row dot product the
+  // addf of the multiply-add.
+  Operation *combine = red.weighted
+                           ? op.getRegion().front().front().getNextNode()
+                           : &op.getRegion().front().front();
+  // The weight's indices at row `at` (the parallel loops, then j).
+  auto weightAt = [&](ArrayRef<Value> at) {
+    SmallVector<Value> w;
+    for (AffineExpr e : weightMap.getResults())
+      w.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
+    return w;
+  };
   auto combineValues = [&](OpBuilder &b, Value x, Value y) -> Value {
     OperationState state(loc, combine->getName());
     state.addOperands({x, y});
@@ -167,6 +227,12 @@ void emitRowReduction(RewriterBase &rewriter, linalg::GenericOp op,
         SmallVector<Value> at(idx);
         at.push_back(j);
         Value v = vector::LoadOp::create(b, l, vecType, in, at);
+        if (weight) {
+          Value w = vector::LoadOp::create(b, l, vecType, weight, weightAt(at));
+          Value fma = vector::FMAOp::create(b, l, v, w, acc[0]);
+          scf::YieldOp::create(b, l, fma);
+          return;
+        }
         scf::YieldOp::create(b, l, combineValues(b, acc[0], v));
       });
   // Across the lanes as a tree: halves combined lane-wise, log2(lanes)
@@ -189,6 +255,9 @@ void emitRowReduction(RewriterBase &rewriter, linalg::GenericOp op,
         SmallVector<Value> at(idx);
         at.push_back(j);
         Value x = memref::LoadOp::create(b, l, in, at);
+        if (weight)
+          x = arith::MulFOp::create(
+              b, l, x, memref::LoadOp::create(b, l, weight, weightAt(at)));
         scf::YieldOp::create(b, l, combineValues(b, acc[0], x));
       });
   Value old = memref::LoadOp::create(rewriter, loc, out, idx);

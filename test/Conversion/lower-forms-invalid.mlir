@@ -8,22 +8,6 @@ func.func @no_form(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 
 // -----
 
-func.func @vector_parallel(%q: tensor<1x1x4x8xf32>, %g: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{the parallel form of seqmix.gated_linear_attention with gate 'vector' needs the sub-chunked factorization}}
-  %o = seqmix.gated_linear_attention %q, %q, %q gates(%g) {gate = #seqmix.gate<vector>, scale = 1.0 : f32, form = #seqmix.form<parallel>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
-  return %o : tensor<1x1x4x8xf32>
-}
-
-// -----
-
-func.func @vector_chunked(%q: tensor<1x1x4x8xf32>, %g: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
-  // expected-error @+1 {{the chunked form of seqmix.gated_linear_attention with gate 'vector' needs the sub-chunked factorization}}
-  %o = seqmix.gated_linear_attention %q, %q, %q gates(%g) {gate = #seqmix.gate<vector>, scale = 1.0 : f32, form = #seqmix.form<chunked, chunk = 2>} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
-  return %o : tensor<1x1x4x8xf32>
-}
-
-// -----
-
 func.func @f16(%q: tensor<1x1x4x8xf16>) -> tensor<1x1x4x8xf16> {
   // expected-error @+1 {{only f32 activations are lowered yet, got 'f16'}}
   %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>) -> tensor<1x1x4x8xf16>

@@ -133,3 +133,34 @@ func.func @scaled_init(%k: tensor<32x16xf32>, %v: tensor<32x64xf32>, %s: tensor<
   } -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
 }
+
+// A per-row decay (the key-vector gate's exp(b_C) over the state's rows) is
+// an init the tile fuses as well: each tile reads its 8 rows of the decay,
+// broadcasts them along the 32 columns and scales the accumulator.
+// CHECK-LABEL: func @row_scaled_init
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: vector.transfer_read %{{.*}} : tensor<8xf32>, vector<8xf32>
+// CHECK: vector.broadcast %{{.*}} : vector<8xf32> to vector<32x8xf32>
+// CHECK: %[[D:.*]] = vector.transpose %{{.*}}, [1, 0] : vector<32x8xf32> to vector<8x32xf32>
+// CHECK: %[[A:.*]] = vector.transfer_read %{{.*}} : tensor<8x32xf32>, vector<8x32xf32>
+// CHECK: %[[A2:.*]] = arith.mulf %[[D]], %[[A]] : vector<8x32xf32>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[A2]]) -> (vector<8x32xf32>)
+// CHECK: vector.contract
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @row_scaled_init(%k: tensor<32x16xf32>, %v: tensor<32x64xf32>, %s: tensor<16x64xf32>, %d: tensor<16xf32>) -> tensor<16x64xf32> {
+  %decayed = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i)>, #id], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<16xf32>) outs(%s : tensor<16x64xf32>) {
+  ^bb0(%w: f32, %x: f32):
+    %y = arith.mulf %w, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<16x64xf32>
+  %r = linalg.generic {indexing_maps = [#ka, #kb, #kc], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%k, %v : tensor<32x16xf32>, tensor<32x64xf32>) outs(%decayed : tensor<16x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %t = arith.addf %acc, %p : f32
+    linalg.yield %t : f32
+  } -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}

@@ -60,6 +60,29 @@ func.func @row_max_dynamic(%s: memref<8x?xf32>, %m: memref<8xf32>) {
   return
 }
 
+// A row dot product (the key-vector gate's diagonal scores, a row of W
+// times one vector of q) keeps one vector accumulator per row too, with
+// fused multiply-adds.
+// CHECK-LABEL: func @row_dot
+// CHECK: scf.for %[[I:.*]] = %c0 to %{{.*}} step %c1
+// CHECK: %[[ACC:.*]] = scf.for %[[J:.*]] = %c0 to %{{.*}} step %c16 iter_args(%[[A:.*]] = %cst) -> (vector<16xf32>)
+// CHECK: %[[W:.*]] = vector.load %{{.*}}[%[[I]], %[[J]]] : memref<?x32xf32>, vector<16xf32>
+// CHECK: %[[Q:.*]] = vector.load %{{.*}}[%[[J]]] : memref<32xf32>, vector<16xf32>
+// CHECK: vector.fma %[[W]], %[[Q]], %[[A]] : vector<16xf32>
+// CHECK: arith.addf {{.*}} : vector<8xf32>
+// CHECK: memref.load %{{.*}}[%[[I]]] : memref<?xf32>
+// CHECK: memref.store
+// CHECK-NOT: linalg.generic
+func.func @row_dot(%w: memref<?x32xf32>, %q: memref<32xf32>, %p: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#id, affine_map<(i, j) -> (j)>, #row], iterator_types = ["parallel", "reduction"]} ins(%w, %q : memref<?x32xf32>, memref<32xf32>) outs(%p : memref<?xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %m = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
 // A transpose reads its input across rows, and a row with a non-unit inner
 // stride is not contiguous: neither is cut into rows.
 // CHECK-LABEL: func @not_rows

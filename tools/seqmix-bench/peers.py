@@ -8,8 +8,8 @@ threads. Each peer is what a user would otherwise write or call:
   softmax_attention       torch.nn.functional.scaled_dot_product_attention
   gated_linear_attention  a chunked form (chunks of 64, FORMS.md 3.5) and a
                           token-by-token recurrent form, in plain torch
-                          (gates none, constant and scalar; the vector gate
-                          has the recurrent form only)
+                          (every gate kind; the key-vector gate's intra
+                          scores by the exact 3-index form)
   delta_rule              the token-by-token (gated) delta rule in plain
                           torch, q and k L2-normalized when the layer does
 
@@ -74,9 +74,15 @@ def _log_gates(layer, x):
     return None
 
 
+# The torch peer's chunk for the key-vector gate: its 3-index intra scores
+# are L x L x K per chunk, and 16 was its fastest chunk (B=1 H=4 K=V=128
+# T=8192, machine B: 16, 32, 64 -> see docs/performance.md).
+VECTOR_GATE_CHUNK = 16
+
+
 def _gla_chunked(layer, x, chunk=64):
     if layer["gate"] == "vector":
-        return None
+        return _gla_chunked_vector(layer, x)
     q, k, v = x["q"], x["k"], x["v"]
     B, H, T, K = q.shape
     V = v.shape[-1]
@@ -107,6 +113,41 @@ def _gla_chunked(layer, x, chunk=64):
                 A = A.masked_fill(~tril[:L, :L], 0.0)
                 inter = qc @ S
                 S = S + kc.transpose(-1, -2) @ vc
+            o[:, :, c0:c1] = A @ vc + inter
+        return [o, S] if want_state else [o]
+
+    return call
+
+
+def _gla_chunked_vector(layer, x, chunk=VECTOR_GATE_CHUNK):
+    """The key-vector gate's chunked form (FORMS.md 3.5) as plain torch writes
+    it stably: chunk-local cumulative log gates b [B, H, L, K], the intra
+    scores by the exact 3-index form sum_k q k exp(b_r - b_i), masked before
+    the exp, then the inter term and the state update as matmuls."""
+    q, k, v, g = x["q"], x["k"], x["v"], x["g"]
+    B, H, T, K = q.shape
+    V = v.shape[-1]
+    scale = layer["scale"]
+    s0 = x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+    tril = torch.ones(chunk, chunk, dtype=torch.bool).tril()
+
+    def call():
+        S = s0.clone() if s0 is not None else q.new_zeros(B, H, K, V)
+        o = q.new_empty(B, H, T, V)
+        for c0 in range(0, T, chunk):
+            c1 = min(T, c0 + chunk)
+            L = c1 - c0
+            qc = q[:, :, c0:c1] * scale
+            kc, vc = k[:, :, c0:c1], v[:, :, c0:c1]
+            b = g[:, :, c0:c1].cumsum(-2)  # [B, H, L, K], within the chunk
+            diff = b.unsqueeze(-2) - b.unsqueeze(-3)  # [B, H, L, L, K]
+            diff = diff.masked_fill(~tril[:L, :L].view(L, L, 1), -math.inf)
+            A = torch.einsum("bhrk,bhik,bhrik->bhri", qc, kc, diff.exp())
+            inter = (qc * b.exp()) @ S
+            last = b[:, :, -1:]
+            kw = kc * (last - b).exp()
+            S = S * last.exp().transpose(-1, -2) + kw.transpose(-1, -2) @ vc
             o[:, :, c0:c1] = A @ vc + inter
         return [o, S] if want_state else [o]
 

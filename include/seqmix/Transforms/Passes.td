@@ -114,6 +114,12 @@ def SeqMixTileContractions
     blocks of 256 rows and 256 reduction steps, so that the reduction's
     panel of B and the block of C stay in the second-level cache while the
     register tiles walk them.
+
+    An elementwise op that produces the accumulator's initial value in
+    place and has no other use (a recurrent state's decay before a chunk's
+    update, by a scalar or by a vector broadcast along its rows or columns)
+    is fused into the register tile: each accumulator tile is scaled in
+    registers on its way in, with no pass of its own over the state.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
@@ -142,7 +148,9 @@ def SeqMixVectorizeRows : Pass<"seqmix-vectorize-rows", "::mlir::ModuleOp"> {
     innermost loop) instead keeps one vector accumulator per row: the row's
     full vectors are combined lane-wise, the lanes once as a tree of halves,
     the ragged rest element by element, and the result read and written
-    once per row.
+    once per row. A row dot product (`p[i] = p[i] + W[i, j] * q[j]`, the
+    second operand indexed by any projection of the loops that ends in the
+    innermost one) is such a reduction with fused multiply-adds.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
