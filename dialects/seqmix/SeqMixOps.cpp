@@ -157,20 +157,32 @@ LogicalResult checkStates(Operation *op, ShapeChecker &shapes, Value init,
 }
 
 /// The operands shared by linear, gated linear and delta-rule attention
-/// (C1-C3 of each): q, k [B, H, T, K], v and the result [B, H, T, V], and one
-/// float element type over them and `alsoSameType`.
-LogicalResult
-checkQKV(Operation *op, ShapeChecker &s, Value q, Value k, Value v, Value out,
-         ArrayRef<std::pair<Value, StringRef>> alsoSameType = {}) {
+/// (C1-C3 of each): q, k [B, H, T, K], v and the result [B, Hv, T, V], and one
+/// float element type over them and `alsoSameType` ([B, Hv, T]). With
+/// `groupedValues` the value heads Hv may be any multiple of H (grouped value
+/// heads); otherwise Hv is H.
+LogicalResult checkQKV(Operation *op, ShapeChecker &s, Value q, Value k,
+                       Value v, Value out,
+                       ArrayRef<std::pair<Value, StringRef>> alsoSameType = {},
+                       bool groupedValues = false) {
+  Dim hv = groupedValues ? "Hv" : "H";
   if (failed(s.check(q, "q", {"B", "H", "T", "K"}, "C1", "C3")) ||
       failed(s.check(k, "k", {"B", "H", "T", "K"}, "C1", "C3")) ||
-      failed(s.check(v, "v", {"B", "H", "T", "V"}, "C1", "C3")))
+      failed(s.check(v, "v", {"B", hv, "T", "V"}, "C1", "C3")))
     return failure();
   for (auto [value, name] : alsoSameType)
-    if (failed(s.check(value, name, {"B", "H", "T"}, "C1", "C3")))
+    if (failed(s.check(value, name, {"B", hv, "T"}, "C1", "C3")))
       return failure();
-  if (failed(s.check(out, "result", {"B", "H", "T", "V"}, "C1", "C1")))
+  if (failed(s.check(out, "result", {"B", hv, "T", "V"}, "C1", "C1")))
     return failure();
+  if (groupedValues) {
+    int64_t h = s.get("H"), vh = s.get("Hv");
+    if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(vh) &&
+        (h == 0 || vh % h != 0))
+      return op->emitOpError()
+             << "[C3] value heads (" << vh << ", in v) must be a multiple of "
+             << "heads (" << h << ", in q and k)";
+  }
   SmallVector<std::pair<Value, StringRef>> same = {
       {q, "q"}, {k, "k"}, {v, "v"}};
   same.append(alsoSameType.begin(), alsoSameType.end());
@@ -260,7 +272,8 @@ LogicalResult LinearAttentionOp::verify() {
 
 LogicalResult GatedLinearAttentionOp::verify() {
   ShapeChecker s(*this);
-  if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut())))
+  if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut(), {},
+                      /*groupedValues=*/true)))
     return failure();
   GateKind gate = getGate();
   StringRef gateName = stringifyGateKind(gate);
@@ -279,10 +292,10 @@ LogicalResult GatedLinearAttentionOp::verify() {
       return emitOpError()
              << "[C5] gate 'constant' needs log_decay (one log gate per head)";
     ArrayRef<float> decay = *getLogDecay();
-    int64_t h = s.get("H");
+    int64_t h = s.get("Hv");
     if (!ShapedType::isDynamic(h) && static_cast<int64_t>(decay.size()) != h)
       return emitOpError() << "[C5] log_decay has " << decay.size()
-                           << " values but there are " << h << " heads";
+                           << " values but there are " << h << " (value) heads";
     for (auto [i, x] : llvm::enumerate(decay))
       if (!std::isfinite(x) || x > 0)
         return emitOpError()
@@ -298,7 +311,7 @@ LogicalResult GatedLinearAttentionOp::verify() {
     if (!getG())
       return emitOpError() << "[C6] gate '" << gateName
                            << "' needs a gate operand g";
-    SmallVector<Dim> dims = {"B", "H", "T"};
+    SmallVector<Dim> dims = {"B", "Hv", "T"};
     if (gate == GateKind::vector)
       dims.push_back("K");
     if (failed(s.check(getG(), "g", dims, "C6", "C6")) ||
@@ -308,7 +321,7 @@ LogicalResult GatedLinearAttentionOp::verify() {
   }
   }
   if (failed(checkStates(*this, s, getInitialState(), getFinalState(),
-                         {"B", "H", "K", "V"}, "C7")))
+                         {"B", "Hv", "K", "V"}, "C7")))
     return failure();
   return checkFinite(*this, getScale().convertToFloat(), "scale", "C8");
 }
@@ -320,13 +333,13 @@ LogicalResult GatedLinearAttentionOp::verify() {
 LogicalResult DeltaRuleOp::verify() {
   ShapeChecker s(*this);
   if (failed(checkQKV(*this, s, getQ(), getK(), getV(), getOut(),
-                      {{getBeta(), "beta"}})))
+                      {{getBeta(), "beta"}}, /*groupedValues=*/true)))
     return failure();
-  if (getG() && (failed(s.check(getG(), "g", {"B", "H", "T"}, "C4", "C4")) ||
+  if (getG() && (failed(s.check(getG(), "g", {"B", "Hv", "T"}, "C4", "C4")) ||
                  failed(checkF32(*this, getG(), "g (log gates)", "C4"))))
     return failure();
   if (failed(checkStates(*this, s, getInitialState(), getFinalState(),
-                         {"B", "H", "K", "V"}, "C5")))
+                         {"B", "Hv", "K", "V"}, "C5")))
     return failure();
   if (failed(checkFinite(*this, getScale().convertToFloat(), "scale", "C6")) ||
       failed(checkFinite(*this, getEps().convertToFloat(), "eps", "C6", true)))
@@ -423,14 +436,22 @@ mlir::seqmix::getDimensionRoles(Operation *op) {
     if (v)
       roles.push_back({v, std::move(dims)});
   };
+  // The heads of v, the gates, the states and the result: "heads", or
+  // "value_heads" when they differ from those of q (grouped value heads).
+  auto valueHeads = [](Value q, Value v) -> StringRef {
+    int64_t h = cast<RankedTensorType>(q.getType()).getDimSize(1);
+    int64_t vh = cast<RankedTensorType>(v.getType()).getDimSize(1);
+    return h == vh ? "heads" : "value_heads";
+  };
   auto addAttention = [&](Value q, Value k, Value v, Value out, Value init,
                           Value fin, StringRef stateRows) {
+    StringRef hv = valueHeads(q, v);
     add(q, {"batch", "heads", "seq_len", "key_dim"});
     add(k, {"batch", "heads", "seq_len", "key_dim"});
-    add(v, {"batch", "heads", "seq_len", "value_dim"});
-    add(out, {"batch", "heads", "seq_len", "value_dim"});
-    add(init, {"batch", "heads", stateRows, "state_cols"});
-    add(fin, {"batch", "heads", stateRows, "state_cols"});
+    add(v, {"batch", hv, "seq_len", "value_dim"});
+    add(out, {"batch", hv, "seq_len", "value_dim"});
+    add(init, {"batch", hv, stateRows, "state_cols"});
+    add(fin, {"batch", hv, stateRows, "state_cols"});
   };
   llvm::TypeSwitch<Operation *>(op)
       .Case<SoftmaxAttentionOp>([&](auto o) {
@@ -448,16 +469,18 @@ mlir::seqmix::getDimensionRoles(Operation *op) {
       .Case<GatedLinearAttentionOp>([&](auto o) {
         addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),
                      o.getInitialState(), o.getFinalState(), "key_dim");
+        StringRef hv = valueHeads(o.getQ(), o.getV());
         if (o.getGate() == GateKind::vector)
-          add(o.getG(), {"batch", "heads", "seq_len", "key_dim"});
+          add(o.getG(), {"batch", hv, "seq_len", "key_dim"});
         else
-          add(o.getG(), {"batch", "heads", "seq_len"});
+          add(o.getG(), {"batch", hv, "seq_len"});
       })
       .Case<DeltaRuleOp>([&](auto o) {
         addAttention(o.getQ(), o.getK(), o.getV(), o.getOut(),
                      o.getInitialState(), o.getFinalState(), "key_dim");
-        add(o.getBeta(), {"batch", "heads", "seq_len"});
-        add(o.getG(), {"batch", "heads", "seq_len"});
+        StringRef hv = valueHeads(o.getQ(), o.getV());
+        add(o.getBeta(), {"batch", hv, "seq_len"});
+        add(o.getG(), {"batch", hv, "seq_len"});
       })
       .Case<SelectiveScanOp>([&](auto o) {
         for (Value v : {o.getU(), o.getDelta(), o.getZ(), o.getOut()})

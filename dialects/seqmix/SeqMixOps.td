@@ -110,17 +110,23 @@ def SeqMix_GatedLinearAttentionOp : SeqMix_Op<"gated_linear_attention",
     | scalar | `g : [B, H, T]` | exp(g_t) |
     | vector | `g : [B, H, T, K]` | exp(g_t) broadcast over V |
 
+    Grouped value heads: `v` may have `Hv` heads, a multiple of the `H`
+    heads of `q` and `k` (the layout of Gated DeltaNet models); value head
+    `h` reads the `q` and `k` of head `h / (Hv / H)`, and the gates, the
+    states and the result have `Hv` heads. `Hv = H` is the ungrouped op.
+
     Constraints:
-    - C1: `q`, `k` are `[B, H, T, K]` and `v` is `[B, H, T, V]`; the result is
-      `[B, H, T, V]`.
+    - C1: `q`, `k` are `[B, H, T, K]` and `v` is `[B, Hv, T, V]`; the result is
+      `[B, Hv, T, V]`.
     - C2: `q`, `k`, `v` and the result share one float element type.
-    - C3: `q`, `k` and `v` agree on `B`, `H`, `T`; `q` and `k` agree on `K`.
+    - C3: `q`, `k` and `v` agree on `B`, `T`; `q` and `k` on `H` and `K`;
+      `Hv` is a multiple of `H`.
     - C4: gate `none` takes neither `g` nor `log_decay`.
     - C5: gate `constant` takes `log_decay` with one finite value `<= 0` per
-      head, and no `g`.
-    - C6: gate `scalar` takes an f32 `g` of shape `[B, H, T]`; gate `vector`
-      an f32 `g` of shape `[B, H, T, K]`; neither takes `log_decay`.
-    - C7: initial and final states are f32 of shape `[B, H, K, V]`.
+      value head, and no `g`.
+    - C6: gate `scalar` takes an f32 `g` of shape `[B, Hv, T]`; gate `vector`
+      an f32 `g` of shape `[B, Hv, T, K]`; neither takes `log_decay`.
+    - C7: initial and final states are f32 of shape `[B, Hv, K, V]`.
     - C8: `scale` is finite.
   }];
   let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
@@ -147,13 +153,19 @@ def SeqMix_DeltaRuleOp : SeqMix_Op<"delta_rule", [Pure, AttrSizedOperandSegments
     `g` is present (gated delta rule) and 1 otherwise. With `l2norm_qk`, `q`
     and `k` are L2-normalized inside the op (`x / sqrt(|x|^2 + eps)`).
 
+    Grouped value heads: `v` may have `Hv` heads, a multiple of the `H`
+    heads of `q` and `k` (Gated DeltaNet's layout); value head `h` reads the
+    `q` and `k` of head `h / (Hv / H)`, and `beta`, the gate, the states and
+    the result have `Hv` heads.
+
     Constraints:
-    - C1: `q`, `k` are `[B, H, T, K]`, `v` is `[B, H, T, V]`, `beta` is
-      `[B, H, T]`; the result is `[B, H, T, V]`.
+    - C1: `q`, `k` are `[B, H, T, K]`, `v` is `[B, Hv, T, V]`, `beta` is
+      `[B, Hv, T]`; the result is `[B, Hv, T, V]`.
     - C2: `q`, `k`, `v`, `beta` and the result share one float element type.
-    - C3: all operands agree on `B`, `H`, `T`; `q` and `k` agree on `K`.
-    - C4: the gate `g`, when present, is f32 of shape `[B, H, T]`.
-    - C5: initial and final states are f32 of shape `[B, H, K, V]`.
+    - C3: all operands agree on `B`, `T`; `q` and `k` on `H` and `K`; `v`,
+      `beta` and the result on `Hv`, a multiple of `H`.
+    - C4: the gate `g`, when present, is f32 of shape `[B, Hv, T]`.
+    - C5: initial and final states are f32 of shape `[B, Hv, K, V]`.
     - C6: `scale` is finite; `eps` is finite and positive.
   }];
   let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,

@@ -135,13 +135,13 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     bool vectorGate = p.gate == Gate::Vector;
     if (form == Form::Recurrent) {
       e.flopsVector = (delta ? 7 : 5) * T * K * V + (vectorGate ? T * K : T);
-      // The delta rule's recurrence walks its whole K x V state through the
-      // caches four times per token (decay, S^T k, update, read-out), where
-      // the gated linear recurrence walks it in register tiles over token
-      // blocks: measured 4-5x slower per FLOP (B=1 H=4 K=V=128 T=8192 on
-      // machine B: 14 % of peak against GLA's 55-60 %).
+      // The delta rule's recurrence walks its state in K x 32 column tiles
+      // over blocks of 64 tokens, like the gated linear recurrence, but with
+      // two row dot products per column and token: measured 1.4x slower per
+      // FLOP (B=1 H=4 K=V=128 T=8192 on machine B: 39 % of peak against
+      // GLA's 55 %).
       if (delta)
-        vectorPasses = 4;
+        vectorPasses = 1.4;
       e.depth = T;
     } else if (form == Form::Chunked) {
       e.flopsMatmul = delta ? T * (6 * C * K + 4 * C * V + 6 * K * V)

@@ -33,7 +33,8 @@ constexpr IteratorType kRed = IteratorType::reduction;
 /// Shapes and attributes of one delta-rule op.
 struct DeltaInfo {
   DeltaRuleOp op;
-  int64_t H, K, V;
+  int64_t H, K, V;     ///< H: value heads (the slices), K, V: head sizes
+  int64_t group;       ///< value heads per q/k head (grouped value heads)
   Value batch, seqLen; // index values
   float scale, eps;
   bool l2norm;
@@ -99,10 +100,14 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
       [&](OpBuilder &nb, Location loc, Value t, ValueRange iter) {
         ImplicitLocOpBuilder ib(loc, nb);
         SliceKernelBuilder k(ib);
-        Value kt = normalizedRow(k, info, tokenRow(k, op.getK(), bi, hi, t, K),
-                                 Value());
-        Value qt = normalizedRow(k, info, tokenRow(k, op.getQ(), bi, hi, t, K),
-                                 k.f(info.scale));
+        Value kt = normalizedRow(
+            k, info,
+            tokenRow(k, op.getK(), bi, keyHead(ib, hi, info.group), t, K),
+            Value());
+        Value qt = normalizedRow(
+            k, info,
+            tokenRow(k, op.getQ(), bi, keyHead(ib, hi, info.group), t, K),
+            k.f(info.scale));
         Value vt = tokenRow(k, op.getV(), bi, hi, t, V);
         Value beta =
             tensor::ExtractOp::create(ib, op.getBeta(), ValueRange{bi, hi, t});
@@ -221,10 +226,11 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
   int64_t K = info.K, V = info.V;
   OpFoldResult n = getAsOpFoldResult(len);
   Value zero = kb.f(0.0);
+  Value hk = keyHead(b, hi, info.group);
   Value Kn = normalizedRows(
-      kb, info, blockRows(kb, op.getK(), bi, hi, start, n, K), n, Value());
+      kb, info, blockRows(kb, op.getK(), bi, hk, start, n, K), n, Value());
   Value Qn =
-      normalizedRows(kb, info, blockRows(kb, op.getQ(), bi, hi, start, n, K), n,
+      normalizedRows(kb, info, blockRows(kb, op.getQ(), bi, hk, start, n, K), n,
                      kb.f(info.scale));
   Value Vr = blockRows(kb, op.getV(), bi, hi, start, n, V);
   Value beta =
@@ -410,6 +416,188 @@ Value initialState(SliceKernelBuilder &kb, const DeltaInfo &info, Value bi,
   return kb.fill(state, 0.0);
 }
 
+/// Columns of a state tile and tokens of a block of the tiled recurrence.
+constexpr int64_t kStateTileCols = 32, kTokenBlock = 64;
+/// Blocks of at least this many tokens walk their tiles transposed.
+constexpr int64_t kTransposeMinTokens = 8;
+
+/// The recurrence with the state walked in column tiles: for each block of
+/// kTokenBlock tokens (their q and k normalized once, their gates' exps
+/// taken once), for each K x N column tile of S, every token of the block
+///   w = a_t (S^T k_t),  u = beta_t (v_t - w),  S = a_t S + k_t u^T,
+///   o_t = S^T (scale q_t)
+/// on the tile's N columns (each column of S depends only on its own column
+/// of v). The same arithmetic, token by token, as the untiled form; but the
+/// tile (K x 32 floats, 16 KiB for K = 128) stays in the first-level cache
+/// for a whole token block, where the untiled form walks the whole K x V
+/// state through the caches four times per token. A decode step (T = 1)
+/// streams the state once.
+std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
+                                                 const DeltaInfo &info,
+                                                 Value bi, Value hi,
+                                                 Value outArg, Value stateArg) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  DeltaRuleOp op = info.op;
+  const int64_t K = info.K, V = info.V, N = std::min(V, kStateTileCols);
+  Value s0 = initialState(kb, info, bi, hi, stateArg);
+  Value o0 = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
+                      {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
+  Value blockStep = kb.index(kTokenBlock);
+  auto blocks = scf::ForOp::create(
+      b, kb.index(0), info.seqLen, blockStep, ValueRange{s0, o0},
+      [&](OpBuilder &nb, Location loc, Value t0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value len = arith::MinSIOp::create(
+            ib, blockStep, arith::SubIOp::create(ib, info.seqLen, t0));
+        OpFoldResult L = len;
+        Value hk = keyHead(ib, hi, info.group);
+        Value kn = normalizedRows(
+            k, info, blockRows(k, op.getK(), bi, hk, t0, L, K), L, Value());
+        Value qn =
+            normalizedRows(k, info, blockRows(k, op.getQ(), bi, hk, t0, L, K),
+                           L, k.f(info.scale));
+        auto tokens1d = [&](Value src) {
+          return k.slice(src, {bi, hi, t0}, {k.ofr(1), k.ofr(1), L}, {2});
+        };
+        Value betas = tokens1d(op.getBeta());
+        Value alphas;
+        if (Value g = op.getG())
+          alphas =
+              k.generic(ValueRange{tokens1d(g)}, k.empty({L}), 1, {{0}, {0}},
+                        {kPar}, [](OpBuilder &bb, Location l, ValueRange a) {
+                          return math::ExpOp::create(bb, l, a[0]).getResult();
+                        });
+        Value oblk = k.slice(iter[1], {t0, k.ofr(0)}, {L, k.ofr(V)}, {0, 1});
+        auto cols = scf::ForOp::create(
+            ib, k.index(0), k.index(V), k.index(N), ValueRange{iter[0], oblk},
+            [&](OpBuilder &nb1, Location l1, Value c0, ValueRange it1) {
+              ImplicitLocOpBuilder b1(l1, nb1);
+              SliceKernelBuilder k1(b1);
+              Value tile = k1.slice(it1[0], {k1.ofr(0), c0},
+                                    {k1.ofr(K), k1.ofr(N)}, {0, 1});
+              Value oCols = it1[1];
+              // The block's tokens on one tile, stored [K, N] or (transposed)
+              // [N, K]. Transposed, each value column of S is a contiguous
+              // row, so S^T k and S^T q are row dot products with their
+              // accumulators in registers instead of N-wide rows updated
+              // through memory K times: 2x faster over long blocks, but the
+              // two transposes cost more than they save in a short block (a
+              // decode step).
+              auto tokenLoop = [&](ImplicitLocOpBuilder &tb, Value st0,
+                                   bool transposed) -> SmallVector<Value> {
+                // S^T x over the tile's columns into dest.
+                auto stTimes = [&](SliceKernelBuilder &kk, Value m, Value x,
+                                   Value dest) {
+                  SmallVector<SmallVector<unsigned>> dims = {
+                      transposed ? SmallVector<unsigned>{0, 1}
+                                 : SmallVector<unsigned>{1, 0},
+                      {1},
+                      {0}};
+                  return kk.generic(
+                      ValueRange{m, x}, dest, 2, dims, {kPar, kRed},
+                      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                        return arith::AddFOp::create(bb, l, a[2], p);
+                      });
+                };
+                auto toks = scf::ForOp::create(
+                    tb, SliceKernelBuilder(tb).index(0), len,
+                    SliceKernelBuilder(tb).index(1), ValueRange{st0, oCols},
+                    [&](OpBuilder &nb2, Location l2, Value i, ValueRange it2) {
+                      ImplicitLocOpBuilder b2(l2, nb2);
+                      SliceKernelBuilder k2(b2);
+                      auto row = [&](Value m, int64_t width) {
+                        return k2.slice(m, {i, k2.ofr(0)},
+                                        {k2.ofr(1), k2.ofr(width)}, {1});
+                      };
+                      Value kr = row(kn, K), qr = row(qn, K);
+                      Value t = arith::AddIOp::create(b2, t0, i);
+                      Value vr = k2.slice(
+                          op.getV(), {bi, hi, t, c0},
+                          {k2.ofr(1), k2.ofr(1), k2.ofr(1), k2.ofr(N)}, {3});
+                      Value beta =
+                          tensor::ExtractOp::create(b2, betas, ValueRange{i});
+                      Value alpha = alphas ? tensor::ExtractOp::create(
+                                                 b2, alphas, ValueRange{i})
+                                                 .getResult()
+                                           : Value();
+                      // w = S^T k_t.
+                      Value w = stTimes(k2, it2[0], kr, k2.zeros({k2.ofr(N)}));
+                      // u = beta (v - a w).
+                      Value u = k2.generic(
+                          ValueRange{vr, w}, k2.empty({k2.ofr(N)}), 1,
+                          {{0}, {0}, {0}}, {kPar},
+                          [&](OpBuilder &bb, Location l,
+                              ValueRange a) -> Value {
+                            Value aw = a[1];
+                            if (alpha)
+                              aw = arith::MulFOp::create(bb, l, aw, alpha);
+                            Value d = arith::SubFOp::create(bb, l, a[0], aw);
+                            return arith::MulFOp::create(bb, l, d, beta);
+                          });
+                      // S = a S + k u^T.
+                      SmallVector<SmallVector<unsigned>> dims =
+                          transposed
+                              ? SmallVector<SmallVector<unsigned>>{{1},
+                                                                   {0},
+                                                                   {0, 1}}
+                              : SmallVector<SmallVector<unsigned>>{
+                                    {0}, {1}, {0, 1}};
+                      Value st = k2.generic(
+                          ValueRange{kr, u}, it2[0], 2, dims,
+                          SliceKernelBuilder::parallel(2),
+                          [&](OpBuilder &bb, Location l,
+                              ValueRange a) -> Value {
+                            Value sv = a[2];
+                            if (alpha)
+                              sv = arith::MulFOp::create(bb, l, sv, alpha);
+                            return math::FmaOp::create(bb, l, a[0], a[1], sv);
+                          });
+                      // o_t[cols] = S^T (scale q_t).
+                      Value orow = k2.slice(it2[1], {i, c0},
+                                            {k2.ofr(1), k2.ofr(N)}, {1});
+                      orow = stTimes(k2, st, qr, k2.fill(orow, 0.0));
+                      Value o = k2.insert(orow, it2[1], {i, c0},
+                                          {k2.ofr(1), k2.ofr(N)});
+                      scf::YieldOp::create(b2, ValueRange{st, o});
+                    });
+                return {toks.getResult(0), toks.getResult(1)};
+              };
+              Value longBlock =
+                  arith::CmpIOp::create(b1, arith::CmpIPredicate::sge, len,
+                                        k1.index(kTransposeMinTokens));
+              auto branch = scf::IfOp::create(
+                  b1, longBlock,
+                  [&](OpBuilder &nb, Location l) {
+                    ImplicitLocOpBuilder tb(l, nb);
+                    SliceKernelBuilder kt(tb);
+                    Value tileT =
+                        linalg::TransposeOp::create(
+                            tb, tile, kt.empty({kt.ofr(N), kt.ofr(K)}),
+                            ArrayRef<int64_t>{1, 0})
+                            .getResult()[0];
+                    SmallVector<Value> r = tokenLoop(tb, tileT, true);
+                    r[0] = linalg::TransposeOp::create(tb, r[0], tile,
+                                                       ArrayRef<int64_t>{1, 0})
+                               .getResult()[0];
+                    scf::YieldOp::create(tb, r);
+                  },
+                  [&](OpBuilder &nb, Location l) {
+                    ImplicitLocOpBuilder tb(l, nb);
+                    scf::YieldOp::create(tb, tokenLoop(tb, tile, false));
+                  });
+              Value S = k1.insert(branch.getResult(0), it1[0], {k1.ofr(0), c0},
+                                  {k1.ofr(K), k1.ofr(N)});
+              scf::YieldOp::create(b1, ValueRange{S, branch.getResult(1)});
+            });
+        Value out =
+            k.insert(cols.getResult(1), iter[1], {t0, k.ofr(0)}, {L, k.ofr(V)});
+        scf::YieldOp::create(ib, ValueRange{cols.getResult(0), out});
+      });
+  return {blocks.getResult(1), stateArg ? blocks.getResult(0) : Value()};
+}
+
 /// FORMS.md 4.3: an scf.for over chunks of C tokens carries the state; the
 /// parallel form (4.4) is one chunk of the whole sequence.
 std::pair<Value, Value> buildChunkedSlice(SliceKernelBuilder &kb,
@@ -448,9 +636,10 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   DeltaInfo info{op,
-                 qType.getDimSize(1),
+                 vType.getDimSize(1),
                  qType.getDimSize(3),
                  vType.getDimSize(3),
+                 vType.getDimSize(1) / qType.getDimSize(1),
                  tensor::DimOp::create(b, op.getQ(), 0),
                  tensor::DimOp::create(b, op.getQ(), 2),
                  op.getScale().convertToFloat(),
@@ -471,6 +660,9 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
         case FormKind::recurrent:
           break;
         }
+        // The tiled walk needs whole column tiles (every usual head size).
+        if (info.V % std::min(info.V, kStateTileCols) == 0)
+          return buildTiledRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
         return buildRecurrentSlice(kb, info, bi, hi, outArg, stateArg);
       });
   rewriter.replaceOp(op, loop.getResults());

@@ -41,7 +41,8 @@ constexpr IteratorType kRed = IteratorType::reduction;
 /// Shapes and operands of one GLA op, shared by both forms.
 struct GLAInfo {
   GatedLinearAttentionOp op;
-  int64_t H, K, V;
+  int64_t H, K, V;     ///< H: value heads (the slices), K, V: head sizes
+  int64_t group;       ///< value heads per q/k head (grouped value heads)
   Value batch, seqLen; // index values
   GateKind gate;
   float scale;
@@ -175,9 +176,10 @@ std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
             ib, blockStep, arith::SubIOp::create(ib, info.seqLen, t0));
         OpFoldResult L = len;
         SmallVector<OpFoldResult> rowOffs = {bi, hi, t0, k.ofr(0)};
+        Value hk = keyHead(ib, hi, info.group);
         // The block's scaled queries, and its gates' exps.
-        Value q = k.slice(op.getQ(), rowOffs, {k.ofr(1), k.ofr(1), L, k.ofr(K)},
-                          {2, 3});
+        Value q = k.slice(op.getQ(), {bi, hk, t0, k.ofr(0)},
+                          {k.ofr(1), k.ofr(1), L, k.ofr(K)}, {2, 3});
         Value qs = weightRows(
             k, q, Value(), L, K,
             [&](OpBuilder &, Location, Value, Value) { return scale; });
@@ -224,7 +226,7 @@ std::pair<Value, Value> buildTiledRecurrentSlice(SliceKernelBuilder &kb,
                           ImplicitLocOpBuilder b3(l3, nb3);
                           SliceKernelBuilder k3(b3);
                           Value t = arith::AddIOp::create(b3, t0, i);
-                          SmallVector<OpFoldResult> offs = {bi, hi, t, r0};
+                          SmallVector<OpFoldResult> offs = {bi, hk, t, r0};
                           Value kr = k3.slice(
                               op.getK(), offs,
                               {k3.ofr(1), k3.ofr(1), k3.ofr(1), k3.ofr(R)},
@@ -313,9 +315,11 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
         ImplicitLocOpBuilder ib(loc, nb);
         SliceKernelBuilder k(ib);
         SmallVector<OpFoldResult> offs = {bi, hi, t, k.ofr(0)};
-        Value qt = k.slice(op.getQ(), offs,
+        SmallVector<OpFoldResult> keyOffs = {bi, keyHead(ib, hi, info.group), t,
+                                             k.ofr(0)};
+        Value qt = k.slice(op.getQ(), keyOffs,
                            {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
-        Value kt = k.slice(op.getK(), offs,
+        Value kt = k.slice(op.getK(), keyOffs,
                            {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(K)}, {3});
         Value vt = k.slice(op.getV(), offs,
                            {k.ofr(1), k.ofr(1), k.ofr(1), k.ofr(V)}, {3});
@@ -565,15 +569,16 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
 TokenBlock sliceTokens(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
                        Value hi, OpFoldResult start, Value len) {
   GatedLinearAttentionOp op = info.op;
-  SmallVector<OpFoldResult> offs = {bi, hi, start, kb.ofr(0)};
-  auto rows = [&](Value src, int64_t width) {
+  Value hk = keyHead(kb.builder(), hi, info.group);
+  auto rowsOf = [&](Value src, Value head, int64_t width) {
     return kb.slice(
-        src, offs,
+        src, {bi, head, start, kb.ofr(0)},
         {kb.ofr(1), kb.ofr(1), getAsOpFoldResult(len), kb.ofr(width)}, {2, 3});
   };
+  auto rows = [&](Value src, int64_t width) { return rowsOf(src, hi, width); };
   TokenBlock blk;
-  blk.q = rows(op.getQ(), info.K);
-  blk.k = rows(op.getK(), info.K);
+  blk.q = rowsOf(op.getQ(), hk, info.K);
+  blk.k = rowsOf(op.getK(), hk, info.K);
   blk.v = rows(op.getV(), info.V);
   if (info.gate == GateKind::scalar)
     blk.g = kb.slice(op.getG(), {bi, hi, start},
@@ -630,7 +635,7 @@ std::pair<Value, Value>
 mlir::seqmix::buildUngatedBlock(SliceKernelBuilder &kb, int64_t K, int64_t V,
                                 float scale, const UngatedBlock &ub) {
   // With gate none the block reads nothing of a GLA op.
-  GLAInfo info{GatedLinearAttentionOp(), 1,    K, V, Value(), Value(),
+  GLAInfo info{GatedLinearAttentionOp(), 1,    K, V, 1, Value(), Value(),
                GateKind::none,           scale};
   TokenBlock blk;
   blk.q = ub.q;
@@ -663,9 +668,10 @@ LogicalResult mlir::seqmix::lowerGatedLinearAttention(GatedLinearAttentionOp op,
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   GLAInfo info{op,
-               qType.getDimSize(1),
+               vType.getDimSize(1),
                qType.getDimSize(3),
                vType.getDimSize(3),
+               vType.getDimSize(1) / qType.getDimSize(1),
                tensor::DimOp::create(b, op.getQ(), 0),
                tensor::DimOp::create(b, op.getQ(), 2),
                op.getGate(),

@@ -118,7 +118,8 @@ private:
 inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
   auto qType = cast<RankedTensorType>(q.getType());
   auto vType = cast<RankedTensorType>(v.getType());
-  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(3))
+  if (qType.isDynamicDim(1) || qType.isDynamicDim(3) || vType.isDynamicDim(1) ||
+      vType.isDynamicDim(3))
     return op->emitOpError(
         "cannot be lowered: heads, key_dim and value_dim must be static");
   if (!qType.getElementType().isF32())
@@ -126,6 +127,15 @@ inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
                                 "lowered yet, got "
                              << qType.getElementType();
   return success();
+}
+
+/// The q and k head that value head `hi` reads with grouped value heads
+/// (`group` value heads per q/k head): hi / group.
+inline Value keyHead(ImplicitLocOpBuilder &b, Value hi, int64_t group) {
+  if (group == 1)
+    return hi;
+  return arith::DivUIOp::create(b, hi,
+                                arith::ConstantIndexOp::create(b, group));
 }
 
 /// The (batch, head) loop of a linear-recurrence op: its output result

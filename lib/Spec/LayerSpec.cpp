@@ -364,12 +364,12 @@ std::vector<llvm::StringRef> allowedFields(Mixer m) {
          "scale", "causal"});
     break;
   case Mixer::GatedLinearAttention:
-    add({"heads", "key_dim", "value_dim", "gate", "decay", "scale",
-         "feature_map", "normalize", "causal"});
+    add({"heads", "value_heads", "key_dim", "value_dim", "gate", "decay",
+         "scale", "feature_map", "normalize", "causal"});
     break;
   case Mixer::DeltaRule:
-    add({"heads", "key_dim", "value_dim", "gated", "l2norm_qk", "eps",
-         "scale"});
+    add({"heads", "value_heads", "key_dim", "value_dim", "gated", "l2norm_qk",
+         "eps", "scale"});
     break;
   case Mixer::SelectiveScan:
     add({"channels", "state_dim", "groups", "delta_softplus", "delta_bias",
@@ -514,6 +514,7 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   switch (spec.mixer) {
   case Mixer::SoftmaxAttention: {
     spec.heads = r.integer("heads", true, 0);
+    spec.valueHeads = spec.heads;
     spec.kvHeads = r.integer("kv_heads", false, spec.heads);
     if (r.ok() && spec.heads % spec.kvHeads != 0)
       r.fail("kv_heads", "must divide heads (" + llvm::Twine(spec.heads) +
@@ -566,10 +567,18 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   case Mixer::DeltaRule: {
     spec.heads = r.integer("heads", true, 0);
     spec.kvHeads = spec.heads;
+    spec.valueHeads = spec.heads;
+    if (spec.mixer != Mixer::LinearAttention && r.ok()) {
+      spec.valueHeads = r.integer("value_heads", false, spec.heads);
+      if (r.ok() && spec.valueHeads % spec.heads != 0)
+        r.fail("value_heads", "must be a multiple of heads (" +
+                                  llvm::Twine(spec.heads) + "), got " +
+                                  llvm::Twine(spec.valueHeads));
+    }
     spec.headKeyDim =
         perHead(r, "key_dim", r.integer("key_dim", true, 0), spec.heads);
-    spec.headValueDim =
-        perHead(r, "value_dim", r.integer("value_dim", true, 0), spec.heads);
+    spec.headValueDim = perHead(r, "value_dim", r.integer("value_dim", true, 0),
+                                spec.valueHeads);
     if (!r.ok())
       return r.takeError();
     double defaultScale = 1.0 / std::sqrt(double(spec.headKeyDim));
@@ -621,13 +630,15 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                               spec.gate + "\"");
         } else if (d->getAsString() && *d->getAsString() == "retnet") {
           // RetNet: gamma_h = 1 - 2^(-5-h); log1p keeps the digits near 1.
-          for (int64_t h = 0; h < spec.heads; ++h)
+          for (int64_t h = 0; h < spec.valueHeads; ++h)
             spec.logDecay.push_back(std::log1p(-std::ldexp(1.0, int(-5 - h))));
         } else if (const llvm::json::Array *arr = d->getAsArray()) {
-          if (static_cast<int64_t>(arr->size()) != spec.heads)
-            r.fail("decay", "expected one decay per head (" +
-                                llvm::Twine(spec.heads) + " values), got " +
-                                llvm::Twine(arr->size()));
+          if (static_cast<int64_t>(arr->size()) != spec.valueHeads)
+            r.fail("decay",
+                   llvm::Twine("expected one decay per ") +
+                       (spec.valueHeads == spec.heads ? "head" : "value head") +
+                       " (" + llvm::Twine(spec.valueHeads) + " values), got " +
+                       llvm::Twine(arr->size()));
           for (const Value &x : *arr) {
             std::optional<double> g = x.getAsNumber();
             if (!g || !(*g > 0) || *g > 1) {
@@ -728,22 +739,26 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
     break;
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:
-  case Mixer::DeltaRule:
+  case Mixer::DeltaRule: {
+    // Value-side tensors have the value heads (grouped value heads).
+    int64_t Hv = valueHeads > 0 ? valueHeads : heads;
+    const char *hv = valueHeadsName();
     bhtd("q", heads, "heads", headKeyDim, "key_dim");
     bhtd("k", heads, "heads", headKeyDim, "key_dim");
-    bhtd("v", heads, "heads", headValueDim, "value_dim");
+    bhtd("v", Hv, hv, headValueDim, "value_dim");
     if (mixer == Mixer::DeltaRule)
-      in.push_back({"beta", {B, heads, T}, {"batch", "heads", "seq_len"}});
+      in.push_back({"beta", {B, Hv, T}, {"batch", hv, "seq_len"}});
     if ((mixer == Mixer::GatedLinearAttention && gate == "scalar") ||
         (mixer == Mixer::DeltaRule && gated))
-      in.push_back({"g", {B, heads, T}, {"batch", "heads", "seq_len"}});
+      in.push_back({"g", {B, Hv, T}, {"batch", hv, "seq_len"}});
     if (mixer == Mixer::GatedLinearAttention && gate == "vector")
-      bhtd("g", heads, "heads", headKeyDim, "key_dim");
+      bhtd("g", Hv, hv, headKeyDim, "key_dim");
     if (initialState)
       in.push_back({"initial_state",
-                    {B, heads, featureDim(), stateColumns()},
-                    {"batch", "heads", "state_rows", "state_cols"}});
+                    {B, Hv, featureDim(), stateColumns()},
+                    {"batch", hv, "state_rows", "state_cols"}});
     break;
+  } break;
   case Mixer::SelectiveScan:
     in.push_back({"u", {B, channels, T}, {"batch", "channels", "seq_len"}});
     in.push_back({"delta", {B, channels, T}, {"batch", "channels", "seq_len"}});
@@ -792,17 +807,21 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
   case Mixer::SoftmaxAttention:
   case Mixer::LinearAttention:
   case Mixer::GatedLinearAttention:
-  case Mixer::DeltaRule:
+  case Mixer::DeltaRule: {
+    // Softmax attention and linear attention have valueHeads == heads.
+    int64_t Hv = valueHeads > 0 ? valueHeads : heads;
+    const char *hv = valueHeadsName();
     out.push_back({"out",
-                   {B, heads, T, headValueDim},
-                   {"batch", "heads", "seq_len", "value_dim"}});
+                   {B, Hv, T, headValueDim},
+                   {"batch", hv, "seq_len", "value_dim"}});
     if (lse)
       out.push_back({"lse", {B, heads, T}, {"batch", "heads", "seq_len"}});
     if (finalState)
       out.push_back({"final_state",
-                     {B, heads, featureDim(), stateColumns()},
-                     {"batch", "heads", "state_rows", "state_cols"}});
+                     {B, Hv, featureDim(), stateColumns()},
+                     {"batch", hv, "state_rows", "state_cols"}});
     break;
+  }
   case Mixer::SelectiveScan:
   case Mixer::LTIScan:
     out.push_back({"out", {B, channels, T}, {"batch", "channels", "seq_len"}});

@@ -127,6 +127,25 @@ void stressGates(HostTensor &t, Gen &g, GateRegime regime) {
   }
 }
 
+/// FORMS.md 7.6, the delta rule's colinear keys: every key of a run of 4
+/// tokens is the run's first (k_i = k_j, so A = tril(diag(beta) K K^T) has
+/// large off-diagonal mass), and beta = 2 on every third token (I - 2 k k^T
+/// has the eigenvalue -1 for a unit k).
+void stressKeys(HostTensor &t) {
+  const int64_t T = t.shape[2];
+  const int64_t inner = t.shape.size() > 3 ? t.shape[3] : 1;
+  if (t.desc.name == "k") {
+    for (int64_t i = 0; i < t.elements(); ++i) {
+      int64_t tok = (i / inner) % T;
+      t.data[i] = t.data[i - (tok % 4) * inner];
+    }
+  } else if (t.desc.name == "beta") {
+    for (int64_t i = 0; i < t.elements(); ++i)
+      if ((i % T) % 3 == 2)
+        t.data[i] = 2.0f;
+  }
+}
+
 void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   const std::string &n = t.desc.name;
   const int64_t count = t.elements();
@@ -247,6 +266,24 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   }
 }
 
+/// x ([B, H, T, D]) with its heads repeated to `Hv` (a multiple of H): head
+/// h of the result is head h / (Hv / H) of x. The reference computes
+/// grouped value heads (FORMS.md 3.1, 4.1 with H_v value heads) on q and k
+/// repeated this way.
+ref::Array repeatHeads(const ref::Array &x, int64_t Hv) {
+  const int64_t B = x.shape[0], H = x.shape[1], T = x.shape[2], D = x.shape[3];
+  if (Hv == H)
+    return x;
+  ref::Array r({B, Hv, T, D});
+  const int64_t group = Hv / H;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < Hv; ++h)
+      for (int64_t i = 0; i < T * D; ++i)
+        r.data[(b * Hv + h) * T * D + i] =
+            x.data[(b * H + h / group) * T * D + i];
+  return r;
+}
+
 ref::Array toArray(const HostTensor &t) {
   ref::Array a(t.shape);
   for (size_t i = 0; i < a.data.size(); ++i)
@@ -274,9 +311,18 @@ std::optional<GateRegime> seqmix::parseGateRegime(llvm::StringRef name) {
   return std::nullopt;
 }
 
+std::optional<KeyRegime> seqmix::parseKeyRegime(llvm::StringRef name) {
+  if (name == "default")
+    return KeyRegime::Default;
+  if (name == "colinear")
+    return KeyRegime::Colinear;
+  return std::nullopt;
+}
+
 std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
                                            int64_t T, uint64_t seed,
-                                           GateRegime gates, int64_t Tk) {
+                                           GateRegime gates, int64_t Tk,
+                                           KeyRegime keys) {
   std::vector<HostTensor> in;
   Gen g(seed);
   for (const TensorDesc &d : spec.inputs()) {
@@ -284,6 +330,8 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
     fill(spec, in.back(), g);
     if (d.name == "g")
       stressGates(in.back(), g, gates);
+    if (keys == KeyRegime::Colinear && spec.mixer == Mixer::DeltaRule)
+      stressKeys(in.back());
   }
   return in;
 }
@@ -342,13 +390,16 @@ seqmix::referenceOutputs(const LayerSpec &s,
     // The compiled op holds the log decays as f32: use the same values.
     for (double x : s.logDecay)
       p.logDecay.push_back(static_cast<float>(x));
-    r = ref::gatedLinearAttention(a["q"], a["k"], a["v"], opt("g"),
-                                  opt("initial_state"), p);
+    r = ref::gatedLinearAttention(repeatHeads(a["q"], s.valueHeads),
+                                  repeatHeads(a["k"], s.valueHeads), a["v"],
+                                  opt("g"), opt("initial_state"), p);
     break;
   }
   case Mixer::DeltaRule:
-    r = ref::deltaRule(a["q"], a["k"], a["v"], a["beta"], opt("g"),
-                       opt("initial_state"), {s.scale, s.l2normQK, s.eps});
+    r = ref::deltaRule(repeatHeads(a["q"], s.valueHeads),
+                       repeatHeads(a["k"], s.valueHeads), a["v"], a["beta"],
+                       opt("g"), opt("initial_state"),
+                       {s.scale, s.l2normQK, s.eps});
     break;
   case Mixer::SelectiveScan:
     r = ref::selectiveScan(a["u"], a["delta"], a["A"], a["B"], a["C"], opt("D"),
@@ -444,7 +495,8 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
   }
   p.family = spec.mixer;
   p.batch = B;
-  p.heads = spec.heads;
+  // A (batch, value head) slice is the unit of work (grouped value heads).
+  p.heads = spec.valueHeads > 0 ? spec.valueHeads : spec.heads;
   p.seqLen = T;
   p.keyDim = spec.headKeyDim;
   p.valueDim = spec.headValueDim;

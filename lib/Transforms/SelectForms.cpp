@@ -49,6 +49,9 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
             p.seqLen = sizeOr(o.getQ(), 2, assumedSeqLen);
             p.keyDim = sizeOr(o.getQ(), 3, 64);
             p.valueDim = sizeOr(o.getV(), 3, 64);
+            // One slice per (batch, value head): grouped value heads share
+            // q and k.
+            p.heads = sizeOr(o.getV(), 1, 1);
           })
       .Case<SelectiveScanOp>([&](auto o) {
         p.family = ::seqmix::Mixer::SelectiveScan;

@@ -101,6 +101,12 @@ FailureOr<scf::SCFTilingResult> tile(RewriterBase &rewriter, Operation *op,
   return r;
 }
 
+/// Whether a loop of `op` is statically empty (a block that folded to zero
+/// rows): the op computes nothing, and tiling it would divide by zero.
+bool hasEmptyLoop(linalg::LinalgOp op) {
+  return llvm::is_contained(op.getStaticLoopRanges(), 0);
+}
+
 struct TileContractionsPass
     : mlir::seqmix::impl::SeqMixTileContractionsBase<TileContractionsPass> {
   using Base::Base;
@@ -122,7 +128,7 @@ struct TileContractionsPass
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::LinalgOp> contractions;
     module.walk([&](linalg::LinalgOp op) {
-      if (isTileableContraction(op))
+      if (isTileableContraction(op) && !hasEmptyLoop(op))
         contractions.push_back(op);
     });
     // 0: cache blocks of the large contractions (a parallel form's T x T
@@ -339,7 +345,7 @@ struct TileContractionsPass
     module.walk([&](linalg::TransposeOp op) {
       auto t = dyn_cast<RankedTensorType>(op.getInit().getType());
       if (op.hasPureTensorSemantics() && t && t.getRank() == 2 &&
-          t.getElementType().isF32())
+          t.getElementType().isF32() && !hasEmptyLoop(op))
         transposes.push_back(op);
     });
     for (linalg::TransposeOp op : transposes) {

@@ -236,7 +236,7 @@ func.func @linear_bad_map(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @gla_c1_rank(%q: tensor<1x1x4x8xf32>, %v: tensor<1x4x8xf32>) {
-  // expected-error @+1 {{[C1] v must be a rank-4 tensor [B, H, T, V], got 'tensor<1x4x8xf32>'}}
+  // expected-error @+1 {{[C1] v must be a rank-4 tensor [B, Hv, T, V], got 'tensor<1x4x8xf32>'}}
   %o = seqmix.gated_linear_attention %q, %q, %v {gate = #seqmix.gate<none>, scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -254,6 +254,22 @@ func.func @gla_c1_result(%q: tensor<1x1x4x8xf32>, %v: tensor<1x1x4x2xf32>) {
 func.func @gla_c2_elem(%q: tensor<1x1x4x8xf32>, %k: tensor<1x1x4x8xf64>) {
   // expected-error @+1 {{[C2] k has element type 'f64' but q has 'f32'}}
   %o = seqmix.gated_linear_attention %q, %k, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf64>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gla_c3_value_heads(%q: tensor<1x2x4x8xf32>, %v: tensor<1x3x4x8xf32>) {
+  // expected-error @+1 {{[C3] value heads (3, in v) must be a multiple of heads (2, in q and k)}}
+  %o = seqmix.gated_linear_attention %q, %q, %v {gate = #seqmix.gate<none>, scale = 1.0 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x3x4x8xf32>) -> tensor<1x3x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @delta_c4_gate_heads(%q: tensor<1x2x4x8xf32>, %v: tensor<1x4x4x8xf32>, %b: tensor<1x4x4xf32>, %g: tensor<1x2x4xf32>) {
+  // expected-error @+1 {{[C4] dimension Hv is 4 in v but 2 in g}}
+  %o = seqmix.delta_rule %q, %q, %v, %b gates(%g) {scale = 1.0 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4xf32>, tensor<1x2x4xf32>) -> tensor<1x4x4x8xf32>
   return
 }
 
@@ -284,7 +300,7 @@ func.func @gla_c5_missing_decay(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @gla_c5_decay_count(%q: tensor<1x2x4x8xf32>) {
-  // expected-error @+1 {{[C5] log_decay has 1 values but there are 2 heads}}
+  // expected-error @+1 {{[C5] log_decay has 1 values but there are 2 (value) heads}}
   %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<constant>, log_decay = array<f32: -0.5>, scale = 1.0 : f32} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   return
 }
@@ -316,7 +332,7 @@ func.func @gla_c6_missing_gate(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @gla_c6_scalar_shape(%q: tensor<1x1x4x8xf32>, %g: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{[C6] g must be a rank-3 tensor [B, H, T], got 'tensor<1x1x4x8xf32>'}}
+  // expected-error @+1 {{[C6] g must be a rank-3 tensor [B, Hv, T], got 'tensor<1x1x4x8xf32>'}}
   %o = seqmix.gated_linear_attention %q, %q, %q gates(%g) {gate = #seqmix.gate<scalar>, scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -383,7 +399,7 @@ func.func @gla_bad_gate(%q: tensor<1x1x4x8xf32>) {
 // -----
 
 func.func @delta_c1_beta(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{[C1] beta must be a rank-3 tensor [B, H, T]}}
+  // expected-error @+1 {{[C1] beta must be a rank-3 tensor [B, Hv, T]}}
   %o = seqmix.delta_rule %q, %q, %q, %b {scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }
@@ -407,7 +423,7 @@ func.func @delta_c3_seq(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x5xf32>) {
 // -----
 
 func.func @delta_c4_gate(%q: tensor<1x1x4x8xf32>, %b: tensor<1x1x4xf32>, %g: tensor<1x1x4x8xf32>) {
-  // expected-error @+1 {{[C4] g must be a rank-3 tensor [B, H, T]}}
+  // expected-error @+1 {{[C4] g must be a rank-3 tensor [B, Hv, T]}}
   %o = seqmix.delta_rule %q, %q, %q, %b gates(%g) {scale = 1.0 : f32} : (tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return
 }

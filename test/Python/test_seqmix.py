@@ -336,3 +336,57 @@ def test_jax_pure_callback_under_jit(kernel):
     ref, ref_state = kernel(q, k, v, g)
     out, state = jax.jit(fn)(q, k, v, g)
     assert close(np.asarray(out), ref) and close(np.asarray(state), ref_state)
+
+
+def test_grouped_value_heads(cache):
+    """value_heads = 3 x heads: value head h reads q and k of head h // 3;
+    a v with the query heads' count is refused, naming value_heads."""
+    spec = dict(SPEC, name="py_gla_grouped", value_heads=6, value_dim=48)
+    kern = seqmix.compile(spec, cache_dir=cache)
+    T, Hv = 9, 6
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((B, H, T, K), dtype=np.float32)
+    k = rng.standard_normal((B, H, T, K), dtype=np.float32)
+    v = rng.standard_normal((B, Hv, T, V), dtype=np.float32)
+    g = (-0.2 * rng.random((B, Hv, T))).astype(np.float32)
+    s0 = rng.standard_normal((B, Hv, K, V), dtype=np.float32)
+    out, s = kern(q, k, v, g, initial_state=s0)
+    qr, kr = np.repeat(q, 3, axis=1), np.repeat(k, 3, axis=1)
+    S = s0.astype(np.float64)
+    ref = np.zeros(v.shape)
+    for t in range(T):
+        S = np.exp(g[:, :, t])[..., None, None] * S + \
+            kr[:, :, t, :, None] * v[:, :, t, None, :]
+        ref[:, :, t] = np.einsum("bhk,bhkv->bhv", qr[:, :, t], S)
+    assert out.shape == (B, Hv, T, V) and s.shape == (B, Hv, K, V)
+    assert close(out, ref) and close(s, S)
+    with pytest.raises(seqmix.SeqmixError, match="value_heads"):
+        kern(q, k, v[:, :H], g, initial_state=s0)
+
+
+def test_gate_none_equals_identity_linear_attention(cache):
+    """FORMS.md 3.6 / 7.5(7): gated linear attention with gate none is linear
+    attention with the identity map and no normalizer, in every form."""
+    base = {"seqmix": 1, "heads": 2, "key_dim": 32, "value_dim": 16,
+            "scale": 0.5, "batch": "?", "seq_len": "?",
+            "state": {"initial": True, "final": True}}
+    gla = dict(base, name="py_none", mixer="gated_linear_attention",
+               gate="none")
+    lin = dict(base, name="py_identity", mixer="linear_attention",
+               feature_map="identity")
+    T = 37
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((B, H, T, K), dtype=np.float32)
+    k = rng.standard_normal((B, H, T, K), dtype=np.float32)
+    v = rng.standard_normal((B, H, T, V), dtype=np.float32)
+    s0 = rng.standard_normal((B, H, K, V), dtype=np.float32)
+    for form, chunk in [("recurrent", 0), ("parallel", 0), ("chunked", 16)]:
+        opts = {"form": form}
+        if chunk:
+            opts["chunk_size"] = chunk
+        a = seqmix.compile(gla, cache_dir=cache, **opts)(
+            q, k, v, initial_state=s0)
+        b = seqmix.compile(lin, cache_dir=cache, **opts)(
+            q, k, v, initial_state=s0)
+        for x, y in zip(a, b):
+            assert close(x, y), form

@@ -164,3 +164,17 @@ func.func @row_scaled_init(%k: tensor<32x16xf32>, %v: tensor<32x64xf32>, %s: ten
   } -> tensor<16x64xf32>
   return %r : tensor<16x64xf32>
 }
+
+// A contraction or transpose with an empty loop (a block that folded to zero
+// rows) computes nothing and is left as it is.
+// CHECK-LABEL: func @empty
+// CHECK: linalg.transpose
+// CHECK: linalg.matmul
+// CHECK-NOT: scf.for
+// CHECK: return
+func.func @empty(%a: tensor<1x0xf32>, %b: tensor<0x128xf32>, %c: tensor<1x128xf32>) -> (tensor<128x0xf32>, tensor<1x128xf32>) {
+  %e = tensor.empty() : tensor<128x0xf32>
+  %t = linalg.transpose ins(%b : tensor<0x128xf32>) outs(%e : tensor<128x0xf32>) permutation = [1, 0]
+  %r = linalg.matmul ins(%a, %b : tensor<1x0xf32>, tensor<0x128xf32>) outs(%c : tensor<1x128xf32>) -> tensor<1x128xf32>
+  return %t, %r : tensor<128x0xf32>, tensor<1x128xf32>
+}

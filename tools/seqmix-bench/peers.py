@@ -238,6 +238,13 @@ def run(layer_json, buffers, shapes, reps, warmup, threads, max_seconds):
     layer = json.loads(layer_json)
     torch.set_num_threads(threads)
     x = {n: _as_tensor(b, s) for n, b, s in zip(layer["inputs"], buffers, shapes)}
+    if layer["mixer"] in ("gated_linear_attention", "delta_rule"):
+        # Grouped value heads: value head h reads the q and k of head
+        # h / (Hv / H); the plain-torch peers take them repeated.
+        group = x["v"].shape[1] // x["q"].shape[1]
+        if group > 1:
+            x["q"] = x["q"].repeat_interleave(group, dim=1)
+            x["k"] = x["k"].repeat_interleave(group, dim=1)
     results = []
     with torch.inference_mode():
         for name, mixer, build, form in PEERS:

@@ -145,6 +145,12 @@ static cl::opt<std::string> runGates(
     cl::desc("run: log gates to generate: default (FORMS.md 7.3), strong "
              "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens)"),
     cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
+static cl::opt<std::string> runKeys(
+    "keys",
+    cl::desc("run: keys to generate (delta_rule): default (FORMS.md 7.3), "
+             "colinear (runs of 4 equal keys, beta = 2 on every third token, "
+             "FORMS.md 7.6)"),
+    cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
 static cl::list<std::string> runCrossCheck(
     "cross-check",
     cl::desc("run: also compile the layer in these forms (JIT, comma "
@@ -378,6 +384,10 @@ int runMain(MLIRContext &ctx) {
   if (!regime)
     return fail("--gates must be default, strong or reset, got '" + runGates +
                 "'");
+  std::optional<::seqmix::KeyRegime> keyRegime =
+      ::seqmix::parseKeyRegime(runKeys);
+  if (!keyRegime)
+    return fail("--keys must be default or colinear, got '" + runKeys + "'");
   std::vector<int64_t> lens(runSeqLens.begin(), runSeqLens.end());
   if (lens.empty())
     lens.push_back(spec.seqLen > 0 ? spec.seqLen : 64);
@@ -538,7 +548,8 @@ int runMain(MLIRContext &ctx) {
                                 B, T, bytes / (1 << 30), physical / (1 << 30))
                       .str());
     }
-    auto inputs = ::seqmix::makeInputs(spec, B, T, runSeed, *regime, Tk);
+    auto inputs =
+        ::seqmix::makeInputs(spec, B, T, runSeed, *regime, Tk, *keyRegime);
     auto outputs = ::seqmix::makeOutputs(spec, B, T);
     std::vector<seqmix_tensor> args = ::seqmix::tensorArgs(inputs, outputs);
     if (std::optional<std::string> msg = callLayer(layer, args)) {

@@ -68,6 +68,11 @@ struct LayerSpec {
 
   // Attention-like mixers (per-head sizes).
   int64_t heads = 0, kvHeads = 0, headKeyDim = 0, headValueDim = 0;
+  /// Gated linear attention and the delta rule: value heads H_v, a multiple
+  /// of `heads` (grouped value heads: value head h reads the q and k of head
+  /// h / (H_v / H)); equal to `heads` unless the spec says otherwise. v, the
+  /// gates, beta, the states and the output have H_v heads.
+  int64_t valueHeads = 0;
   bool causal = true;
   double scale = 1.0;
   std::optional<int64_t> window;
@@ -96,6 +101,11 @@ struct LayerSpec {
   int64_t featureDim() const;
   /// Columns of the linear-attention state (V, or V + 1 with normalize).
   int64_t stateColumns() const;
+  /// The dimension name of the value-side heads: "heads", or "value_heads"
+  /// when they differ from the query heads.
+  const char *valueHeadsName() const {
+    return valueHeads == 0 || valueHeads == heads ? "heads" : "value_heads";
+  }
 };
 
 /// Parses and validates a spec. `source` names the input in messages. Every

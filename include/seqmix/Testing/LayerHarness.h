@@ -54,12 +54,23 @@ enum class GateRegime {
 /// Parses "default", "strong" or "reset".
 std::optional<GateRegime> parseGateRegime(llvm::StringRef name);
 
+/// Which keys to generate (the delta rule, FORMS.md 7.6).
+enum class KeyRegime {
+  Default,  ///< FORMS.md 7.3
+  Colinear, ///< runs of 4 equal keys, and beta = 2 (the eigenvalue -1 of
+            ///< I - beta k k^T with normalized keys) on every third token
+};
+
+/// Parses "default" or "colinear".
+std::optional<KeyRegime> parseKeyRegime(llvm::StringRef name);
+
 /// Seeded inputs for `spec` (FORMS.md 7.3 generators; 7.6 for the stressed
-/// gate regimes).
+/// gate and key regimes).
 std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
                                    uint64_t seed,
                                    GateRegime gates = GateRegime::Default,
-                                   int64_t Tk = -1);
+                                   int64_t Tk = -1,
+                                   KeyRegime keys = KeyRegime::Default);
 
 /// The runtime's view of host tensors (no copies): every input, then every
 /// output, in the layer's calling order.
