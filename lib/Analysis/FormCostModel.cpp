@@ -56,11 +56,15 @@ static double spillSlowdown(double bytes, const Machine &m) {
 
 Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
                               const Machine &m) {
-  // The key-vector gate's parallel form is its chunked form with one chunk
-  // of T tokens (FORMS.md 3.4): the same sub-chunks, each earlier one a
-  // contraction of dynamic size.
-  if (p.family == Mixer::GatedLinearAttention && p.gate == Gate::Vector &&
-      form == Form::Parallel) {
+  // The parallel forms of the key-vector gate (FORMS.md 3.4: the same
+  // sub-chunks, each earlier one a contraction of dynamic size) and of the
+  // delta rule (4.4: one WY block, its forward substitution T^3/3) are their
+  // chunked forms with one chunk of T tokens, inter and state terms
+  // included.
+  bool oneChunk =
+      (p.family == Mixer::GatedLinearAttention && p.gate == Gate::Vector) ||
+      p.family == Mixer::DeltaRule;
+  if (oneChunk && form == Form::Parallel) {
     Estimate whole =
         estimateForm(p, Form::Chunked, std::max<int64_t>(1, p.seqLen), m);
     whole.form = Form::Parallel;
@@ -239,5 +243,20 @@ bool seqmix::selectForm(const Problem &p, const std::vector<Form> &candidates,
       if (c <= p.seqLen || c == 16)
         consider(estimateForm(p, f, c, m));
   }
+  // A decode step of a linear recurrence (FORMS.md 6.6: T = 1 is the
+  // recurrent step) streams its state once in every form, and the
+  // recurrence does so with the least work around it (measured, B=8 H=32
+  // K=V=128 on machine B: the gated delta rule's recurrent step 1.32 ms,
+  // chunked 1.36-1.44, parallel 1.7-2.0; linear attention 1.14 against
+  // 1.35-1.46).
+  bool linear = p.family == Mixer::LinearAttention ||
+                p.family == Mixer::GatedLinearAttention ||
+                p.family == Mixer::DeltaRule;
+  if (found && linear && p.seqLen == 1 && best.form != Form::Recurrent)
+    for (Form f : candidates)
+      if (f == Form::Recurrent) {
+        best = estimateForm(p, f, 0, m);
+        break;
+      }
   return found;
 }

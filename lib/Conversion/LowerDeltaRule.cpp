@@ -13,7 +13,8 @@
 // chunk, with chunk-local cumulative log gates b and D[r, i] = exp(seg(r, i))
 // from directly accumulated segment sums, masked before the exp, A =
 // tril(diag(beta) (K K^T) .* D, -1); the forward substitution (I + A) [U W] =
-// [beta .* V, (beta .* exp(b)) .* K] in fp32; Delta = U - W S; O = (Q .*
+// [beta .* V, (beta .* exp(b)) .* K] in fp32, by blocks of 16 rows that
+// each take the rows before them in one contraction; Delta = U - W S; O = (Q .*
 // exp(b)) S + ((Q K^T) .* D) Delta; and S = exp(b_C) S + (K .* exp(b_C - b))^T
 // Delta. The parallel form (4.4) is one chunk of the whole sequence.
 //
@@ -215,6 +216,92 @@ Value matmulTransposedB(SliceKernelBuilder &kb, Value A, Value B,
                     });
 }
 
+/// Rows of the substitution solved one by one, and the block of rows that
+/// earlier rows are merged into by one contraction.
+constexpr int64_t kSolveBlock = 16;
+
+/// Solves (I + A) X = R for X ([m, width]) with A ([m, m]) strictly lower
+/// triangular, row by row in fp32: X_r = R_r - sum_{i<r} A[r, i] X_i (X
+/// starts at zero, so the rows not yet solved meet zeros of A, never
+/// garbage).
+Value rowSubstitution(SliceKernelBuilder &kb, Value A, Value R, Value m,
+                      int64_t width) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult mf = getAsOpFoldResult(m);
+  auto solve = scf::ForOp::create(
+      b, kb.index(0), m, kb.index(1), ValueRange{kb.zeros({mf, kb.ofr(width)})},
+      [&](OpBuilder &nb, Location loc, Value r, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value arow = k.slice(A, {r, k.ofr(0)}, {k.ofr(1), mf}, {1});
+        Value row = k.slice(R, {r, k.ofr(0)}, {k.ofr(1), k.ofr(width)}, {1});
+        Value acc = k.zeros({k.ofr(width)});
+        acc = k.generic(ValueRange{arow, iter[0]}, acc, 2, {{1}, {1, 0}, {0}},
+                        {kPar, kRed},
+                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                          return arith::AddFOp::create(bb, l, a[2], p);
+                        });
+        Value x = k.generic(
+            ValueRange{row, acc}, k.empty({k.ofr(width)}), 1, {{0}, {0}, {0}},
+            {kPar}, [](OpBuilder &bb, Location l, ValueRange a) {
+              return arith::SubFOp::create(bb, l, a[0], a[1]).getResult();
+            });
+        Value X = k.insert(x, iter[0], {r, k.ofr(0)}, {k.ofr(1), k.ofr(width)});
+        scf::YieldOp::create(ib, ValueRange{X});
+      });
+  return solve.getResult(0);
+}
+
+/// Solves (I + A) X = R (A [n, n] strictly lower triangular, R and X
+/// [n, width]) in fp32 by blocks of kSolveBlock rows (FORMS.md 0.5(f),
+/// blocked): each block first takes the rows solved before it in one
+/// contraction, R_b - A[b, :r0] X[:r0], then substitutes its own rows one by
+/// one. A chunk of up to kSolveBlock tokens is one block.
+Value forwardSubstitution(SliceKernelBuilder &kb, Value A, Value R, Value n,
+                          int64_t width) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult nf = getAsOpFoldResult(n);
+  std::optional<int64_t> staticN = getConstantIntValue(nf);
+  if (staticN && *staticN <= kSolveBlock)
+    return rowSubstitution(kb, A, R, n, width);
+  Value step = kb.index(kSolveBlock);
+  auto blocks = scf::ForOp::create(
+      b, kb.index(0), n, step, ValueRange{kb.zeros({nf, kb.ofr(width)})},
+      [&](OpBuilder &nb, Location loc, Value r0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value m =
+            arith::MinSIOp::create(ib, step, arith::SubIOp::create(ib, n, r0));
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            m, step, [&](ImplicitLocOpBuilder &bb, Value len) {
+              SliceKernelBuilder k(bb);
+              OpFoldResult lf = getAsOpFoldResult(len);
+              OpFoldResult before = r0;
+              // R_b - A[b, :r0] X[:r0] (empty for the first block).
+              Value Ab = k.slice(A, {r0, k.ofr(0)}, {lf, before}, {0, 1});
+              Value Xb = k.slice(iter[0], {k.ofr(0), k.ofr(0)},
+                                 {before, k.ofr(width)}, {0, 1});
+              Value merged = linalg::MatmulOp::create(
+                                 bb, ValueRange{Ab, Xb},
+                                 ValueRange{k.zeros({lf, k.ofr(width)})})
+                                 .getResult(0);
+              Value Rb = k.slice(R, {r0, k.ofr(0)}, {lf, k.ofr(width)}, {0, 1});
+              Rb = k.generic(
+                  ValueRange{Rb, merged}, k.empty({lf, k.ofr(width)}), 2,
+                  {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                  [](OpBuilder &b2, Location l, ValueRange a) {
+                    return arith::SubFOp::create(b2, l, a[0], a[1]).getResult();
+                  });
+              Value Aloc = k.slice(A, {r0, r0}, {lf, lf}, {0, 1});
+              Value Xloc = rowSubstitution(k, Aloc, Rb, len, width);
+              return SmallVector<Value>{
+                  k.insert(Xloc, iter[0], {r0, k.ofr(0)}, {lf, k.ofr(width)})};
+            });
+        scf::YieldOp::create(ib, next);
+      });
+  return blocks.getResult(0);
+}
+
 /// One chunk of tokens [start, start + n) with the WY representation
 /// (FORMS.md 4.3), from the state S before it; returns the [n, V] outputs
 /// (written into `dest`) and the state after the chunk.
@@ -312,38 +399,7 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
       });
   rhs = kb.insert(bv, rhs, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(V)});
   rhs = kb.insert(bk, rhs, {kb.ofr(0), kb.ofr(V)}, {n, kb.ofr(K)});
-  // Forward substitution of (I + A) X = rhs, row by row in fp32: X_r =
-  // rhs_r - sum_{i<r} A[r, i] X_i (X starts at zero: the rows not yet
-  // solved meet zeros of A, never garbage).
-  auto solve = scf::ForOp::create(
-      b, kb.index(0), len, kb.index(1),
-      ValueRange{kb.zeros({n, kb.ofr(V + K)})},
-      [&](OpBuilder &nb, Location loc, Value r, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        SliceKernelBuilder k(ib);
-        Value arow = k.slice(A, {r, k.ofr(0)}, {k.ofr(1), n}, {1});
-        Value row = k.slice(rhs, {r, k.ofr(0)}, {k.ofr(1), k.ofr(V + K)}, {1});
-        Value acc = k.generic(
-            ValueRange{}, k.empty({k.ofr(V + K)}), 1, {{0}}, {kPar},
-            [&](OpBuilder &bb, Location l, ValueRange) {
-              return arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0))
-                  .getResult();
-            });
-        acc = k.generic(ValueRange{arow, iter[0]}, acc, 2, {{1}, {1, 0}, {0}},
-                        {kPar, kRed},
-                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-                          return arith::AddFOp::create(bb, l, a[2], p);
-                        });
-        Value x = k.generic(
-            ValueRange{row, acc}, k.empty({k.ofr(V + K)}), 1, {{0}, {0}, {0}},
-            {kPar}, [](OpBuilder &bb, Location l, ValueRange a) {
-              return arith::SubFOp::create(bb, l, a[0], a[1]).getResult();
-            });
-        Value X = k.insert(x, iter[0], {r, k.ofr(0)}, {k.ofr(1), k.ofr(V + K)});
-        scf::YieldOp::create(ib, ValueRange{X});
-      });
-  Value X = solve.getResult(0);
+  Value X = forwardSubstitution(kb, A, rhs, len, V + K);
   Value U = kb.slice(X, {kb.ofr(0), kb.ofr(0)}, {n, kb.ofr(V)}, {0, 1});
   Value W = kb.slice(X, {kb.ofr(0), kb.ofr(V)}, {n, kb.ofr(K)}, {0, 1});
   // Delta = U - W S.

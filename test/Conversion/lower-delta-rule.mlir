@@ -30,3 +30,18 @@ func.func @plain(%q: tensor<1x1x?x4xf32>, %b: tensor<1x1x?xf32>) -> tensor<1x1x?
   %o = seqmix.delta_rule %q, %q, %q, %b {scale = 1.0 : f32, l2norm_qk = false, form = #seqmix.form<recurrent>} : (tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?xf32>) -> tensor<1x1x?x4xf32>
   return %o : tensor<1x1x?x4xf32>
 }
+
+// -----
+
+// Chunked form with chunks of 64: the forward substitution runs by blocks of
+// 16 rows; each block first takes the rows solved before it in one
+// contraction (A[b, :r0] X[:r0]), then substitutes its own rows one by one.
+// CHECK-LABEL: func @blocked_solve
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64
+// CHECK: scf.for %[[R0:.*]] = %c0{{.*}} to %c64 step %c16
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x?xf32>, tensor<?x10xf32>)
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c16 step %c1
+func.func @blocked_solve(%q: tensor<1x1x?x4xf32>, %v: tensor<1x1x?x6xf32>, %b: tensor<1x1x?xf32>) -> tensor<1x1x?x6xf32> {
+  %o = seqmix.delta_rule %q, %q, %v, %b {scale = 1.0 : f32, form = #seqmix.form<chunked, chunk = 64>} : (tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>, tensor<1x1x?x6xf32>, tensor<1x1x?xf32>) -> tensor<1x1x?x6xf32>
+  return %o : tensor<1x1x?x6xf32>
+}
