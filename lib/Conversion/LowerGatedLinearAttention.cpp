@@ -30,6 +30,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::seqmix;
 
@@ -403,6 +405,9 @@ struct TokenBlock {
                  ///< state after it when `wantState`; null when zero and unused
   bool stateIsZero; ///< the state before the block is zero: no inter term
   bool wantState;   ///< compute the state after the block
+  /// Raw [L, d] rows whose Taylor kernel 1 + s + s^2/2 (s = x.y/sqrt(d))
+  /// gives the intra scores (gate none only, UngatedBlock.h); else null.
+  Value taylorQ, taylorK;
 };
 
 /// Outputs of `blk` and, when requested, the state after it.
@@ -448,10 +453,15 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
   // P = scale * Q K^T, then decay and causal mask (mask before exp). K is
   // transposed once (T K copies) so that P's rows are built from contiguous
   // rows of K^T rather than by strided dot products.
-  Value KT = linalg::TransposeOp::create(b, Kt, kb.empty({kb.ofr(K), T}),
-                                         ArrayRef<int64_t>{1, 0})
-                 .getResult()[0];
-  Value P = kb.generic(ValueRange{Q, KT}, kb.zeros({T, T}), 3,
+  const bool taylor = static_cast<bool>(blk.taylorQ);
+  Value scoreQ = taylor ? blk.taylorQ : Q, scoreK = taylor ? blk.taylorK : Kt;
+  int64_t scoreDim =
+      taylor ? cast<RankedTensorType>(scoreK.getType()).getDimSize(1) : K;
+  Value KT =
+      linalg::TransposeOp::create(b, scoreK, kb.empty({kb.ofr(scoreDim), T}),
+                                  ArrayRef<int64_t>{1, 0})
+          .getResult()[0];
+  Value P = kb.generic(ValueRange{scoreQ, KT}, kb.zeros({T, T}), 3,
                        {{0, 2}, {2, 1}, {0, 1}}, {kPar, kPar, kRed},
                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
@@ -472,7 +482,24 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
         Value i = linalg::IndexOp::create(bb, l, 1);
         Value visible =
             arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ule, i, t);
-        Value p = arith::MulFOp::create(bb, l, a.back(), scale);
+        Value raw = a.back();
+        if (taylor) {
+          // 1 + s + s^2 / 2 with s = raw / sqrt(d).
+          Value sv = arith::MulFOp::create(
+              bb, l, raw,
+              arith::ConstantOp::create(
+                  bb, l,
+                  bb.getF32FloatAttr(
+                      1.0 / std::sqrt(static_cast<double>(scoreDim)))));
+          Value one = arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(1.0));
+          Value half =
+              arith::ConstantOp::create(bb, l, bb.getF32FloatAttr(0.5));
+          Value quad = arith::MulFOp::create(
+              bb, l, arith::MulFOp::create(bb, l, sv, sv), half);
+          raw = arith::AddFOp::create(
+              bb, l, arith::AddFOp::create(bb, l, one, sv), quad);
+        }
+        Value p = arith::MulFOp::create(bb, l, raw, scale);
         if (gate != GateKind::none) {
           Value lg;
           if (gate == GateKind::constant) {
@@ -646,6 +673,8 @@ mlir::seqmix::buildUngatedBlock(SliceKernelBuilder &kb, int64_t K, int64_t V,
   blk.state = ub.state;
   blk.stateIsZero = ub.stateIsZero;
   blk.wantState = ub.wantState;
+  blk.taylorQ = ub.taylorQ;
+  blk.taylorK = ub.taylorK;
   return buildBlock(kb, info, Value(), blk);
 }
 

@@ -16,7 +16,10 @@
 // kernel) and its augmented values go through the ungated block of gated
 // linear attention (UngatedBlock.h): tril(scale Q^ K^T) V' + (scale Q^) S,
 // and S + K^T V' for the next chunk, all contractions the CPU schedule
-// tiles. Non-causal layers take O = (scale Q^)(K^T V') in both forms.
+// tiles. With Based's Taylor map the intra scores are scale (1 + s + s^2/2)
+// from s = q.k / sqrt(d): one contraction over d instead of over the
+// K' = 1 + d + d(d+1)/2 features. Non-causal layers take
+// O = (scale Q^)(K^T V') in both forms.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
@@ -284,10 +287,15 @@ std::pair<Value, Value> causalBlock(SliceKernelBuilder &kb,
   LinearAttentionOp op = info.op;
   OpFoldResult len = getAsOpFoldResult(n);
   UngatedBlock blk;
-  blk.q = featureRows(
-      kb, info, blockRows(kb, op.getQ(), bi, hi, start, len, info.K), len);
-  blk.k = featureRows(
-      kb, info, blockRows(kb, op.getK(), bi, hi, start, len, info.K), len);
+  Value q = blockRows(kb, op.getQ(), bi, hi, start, len, info.K);
+  Value k = blockRows(kb, op.getK(), bi, hi, start, len, info.K);
+  blk.q = featureRows(kb, info, q, len);
+  blk.k = featureRows(kb, info, k, len);
+  if (info.map == FeatureMap::taylor) {
+    // The intra scores from the raw rows: 1 + s + s^2/2 (FORMS.md 2.2).
+    blk.taylorQ = q;
+    blk.taylorK = k;
+  }
   blk.v = augmentedValues(
       kb, info, blockRows(kb, op.getV(), bi, hi, start, len, info.V), len);
   blk.len = n;

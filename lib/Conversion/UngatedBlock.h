@@ -22,6 +22,12 @@ struct UngatedBlock {
                  ///< state after it when `wantState`); null when zero, unused
   bool stateIsZero = true;
   bool wantState = false;
+  /// Based's Taylor map (FORMS.md 2.2): phi(x) . phi(y) = 1 + s + s^2 / 2
+  /// with s = x . y / sqrt(d). When set, the intra-block scores come from
+  /// these raw [L, d] rows as scale (1 + s + s^2 / 2), one contraction over d
+  /// instead of over K' = 1 + d + d (d + 1) / 2 feature columns; q and k (the
+  /// features) still carry the inter term and the state update.
+  Value taylorQ, taylorK;
 };
 
 /// O = tril(scale Q K^T) V + (scale Q) S_0 and, when `wantState`, the state

@@ -43,3 +43,20 @@ func.func @noncausal(%q: tensor<1x2x?x4xf32>, %v: tensor<1x2x?x6xf32>) -> tensor
   %o = seqmix.linear_attention %q, %q, %v {feature_map = #seqmix.feature_map<relu>, scale = 1.0 : f32, causal = false, form = #seqmix.form<recurrent>} : (tensor<1x2x?x4xf32>, tensor<1x2x?x4xf32>, tensor<1x2x?x6xf32>) -> tensor<1x2x?x6xf32>
   return %o : tensor<1x2x?x6xf32>
 }
+
+// -----
+
+// Based's Taylor map in the chunked form: the intra scores come from the raw
+// rows (a contraction over d = 3, transposed keys [3, 16]) as
+// 1 + s + s^2/2 with s = q.k / sqrt(3); the 10 feature columns (K' = 1 + 3 +
+// 6) carry the inter term and the state update only.
+// CHECK-LABEL: func @taylor_chunked
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<16x3xf32>) outs(%{{.*}} : tensor<3x16xf32>)
+// CHECK: arith.constant 0.577350259 : f32
+// CHECK: arith.constant 5.000000e-01 : f32
+// CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x10xf32>, tensor<10x6xf32>)
+func.func @taylor_chunked(%q: tensor<1x1x?x3xf32>, %v: tensor<1x1x?x5xf32>) -> tensor<1x1x?x5xf32> {
+  %o = seqmix.linear_attention %q, %q, %v {feature_map = #seqmix.feature_map<taylor>, normalize = true, scale = 1.0 : f32, form = #seqmix.form<chunked, chunk = 16>} : (tensor<1x1x?x3xf32>, tensor<1x1x?x3xf32>, tensor<1x1x?x5xf32>) -> tensor<1x1x?x5xf32>
+  return %o : tensor<1x1x?x5xf32>
+}
