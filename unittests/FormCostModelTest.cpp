@@ -243,3 +243,90 @@ TEST(FormCostModel, HostModelPicksWithinTenPercentOfMeasuredFastest) {
         << "(" << fastest->chunk << ")";
   }
 }
+
+TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
+  // Medians of 7 calls by `seqmix-bench --calibrate --reps=7` (grid cases
+  // "gla-vector K=V=128" and "delta K=V=128": B = 1, H = 4, K = V = 128; the
+  // gated delta rule with l2norm) on machine B, 2 threads (probe 356 GFLOP/s):
+  // for each length the built-in model's pick among the measured forms is
+  // within 10 % of the fastest.
+  struct Measured {
+    bool delta;
+    int64_t T;
+    Form form;
+    int64_t chunk;
+    double ms;
+  };
+  const Measured grid[] = {
+      {false, 256, Form::Chunked, 16, 0.302},
+      {false, 1024, Form::Chunked, 16, 1.213},
+      {false, 4096, Form::Chunked, 16, 4.819},
+      {false, 256, Form::Chunked, 32, 0.417},
+      {false, 1024, Form::Chunked, 32, 1.778},
+      {false, 4096, Form::Chunked, 32, 7.169},
+      {false, 256, Form::Chunked, 64, 0.476},
+      {false, 1024, Form::Chunked, 64, 2.001},
+      {false, 4096, Form::Chunked, 64, 8.278},
+      {false, 256, Form::Recurrent, 0, 0.372},
+      {false, 1024, Form::Recurrent, 0, 1.576},
+      {false, 4096, Form::Recurrent, 0, 5.966},
+      {true, 256, Form::Parallel, 0, 1.784},
+      {true, 256, Form::Chunked, 16, 0.537},
+      {true, 1024, Form::Chunked, 16, 2.200},
+      {true, 4096, Form::Chunked, 16, 8.746},
+      {true, 256, Form::Chunked, 32, 0.662},
+      {true, 1024, Form::Chunked, 32, 2.708},
+      {true, 4096, Form::Chunked, 32, 10.869},
+      {true, 256, Form::Chunked, 64, 0.815},
+      {true, 1024, Form::Chunked, 64, 3.346},
+      {true, 4096, Form::Chunked, 64, 13.352},
+      {true, 256, Form::Recurrent, 0, 0.842},
+      {true, 1024, Form::Recurrent, 0, 3.409},
+      {true, 4096, Form::Recurrent, 0, 13.985},
+  };
+  Machine m = Machine::hostCpu();
+  std::map<std::pair<bool, int64_t>, std::vector<Measured>> shapes;
+  for (const Measured &g : grid)
+    shapes[{g.delta, g.T}].push_back(g);
+  ASSERT_EQ(shapes.size(), 6u);
+  for (auto &[key, points] : shapes) {
+    auto [delta, T] = key;
+    Problem p = gla(T, 4, 128);
+    p.gate = Gate::Vector;
+    if (delta) {
+      p.family = Mixer::DeltaRule;
+      p.gate = Gate::Scalar;
+    }
+    const Measured *picked = nullptr, *fastest = nullptr;
+    double best = 0;
+    for (const Measured &g : points) {
+      double s = estimateForm(p, g.form, g.chunk, m).seconds;
+      if (!picked || s < best) {
+        picked = &g;
+        best = s;
+      }
+      if (!fastest || g.ms < fastest->ms)
+        fastest = &g;
+    }
+    EXPECT_LE(picked->ms, 1.10 * fastest->ms)
+        << (delta ? "delta" : "gla-vector") << " T=" << T
+        << ": the model picks " << formName(picked->form) << "("
+        << picked->chunk << "), the fastest is " << formName(fastest->form)
+        << "(" << fastest->chunk << ")";
+  }
+}
+
+TEST(FormCostModel, DecodeStepOfALinearRecurrenceIsRecurrent) {
+  // FORMS.md 6.6: T = 1 takes the recurrent step.
+  Machine m = Machine::hostCpu();
+  std::vector<Form> all = {Form::Parallel, Form::Chunked, Form::Recurrent};
+  for (Mixer family : {Mixer::GatedLinearAttention, Mixer::LinearAttention,
+                       Mixer::DeltaRule}) {
+    Problem p = gla(1, 256, 128);
+    p.family = family;
+    p.stateIn = p.stateOut = true;
+    Estimate best;
+    ASSERT_TRUE(selectForm(p, all, m, best));
+    EXPECT_EQ(best.form, Form::Recurrent);
+  }
+}

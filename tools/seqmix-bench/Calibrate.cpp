@@ -44,11 +44,21 @@ struct GridCase {
   std::vector<Item> items;
 };
 
-std::string glaSpec(const char *name, int heads, int dim) {
+std::string glaSpec(const char *name, int heads, int dim,
+                    const char *gate = "scalar") {
   return llvm::formatv(
              R"({{"seqmix": 1, "name": "{0}", "mixer": "gated_linear_attention",)"
-             R"( "gate": "scalar", "heads": {1}, "key_dim": {2}, "value_dim": {2},)"
+             R"( "gate": "{3}", "heads": {1}, "key_dim": {2}, "value_dim": {2},)"
              R"( "batch": 1, "seq_len": "?"})",
+             name, heads, heads * dim, gate)
+      .str();
+}
+
+std::string deltaSpec(const char *name, int heads, int dim) {
+  return llvm::formatv(
+             R"({{"seqmix": 1, "name": "{0}", "mixer": "delta_rule",)"
+             R"( "gated": true, "l2norm_qk": true, "heads": {1},)"
+             R"( "key_dim": {2}, "value_dim": {2}, "batch": 1, "seq_len": "?"})",
              name, heads, heads * dim)
       .str();
 }
@@ -95,6 +105,19 @@ std::vector<GridCase> makeGrid(const std::string &grid) {
         {chunked(32), longs},
         {chunked(64), longs},
         {kRecurrent, {64, 256, 1024, 4096}}}},
+      {"gla-vector K=V=128",
+       glaSpec("cal_glav128", 4, 128, "vector"),
+       {{chunked(16), longs},
+        {chunked(32), longs},
+        {chunked(64), longs},
+        {kRecurrent, longs}}},
+      {"delta K=V=128",
+       deltaSpec("cal_delta128", 4, 128),
+       {{kParallel, {64, 256}},
+        {chunked(16), longs},
+        {chunked(32), longs},
+        {chunked(64), longs},
+        {kRecurrent, longs}}},
       {"softmax D=64",
        softmaxSpec("cal_sdpa64", 8, 64),
        {{kParallel, {256, 1024}},
