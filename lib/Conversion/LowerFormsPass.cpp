@@ -76,6 +76,13 @@ const FamilyLowering kFamilies[] = {
      [](Operation *op, RewriterBase &r, int64_t) {
        return lowerDeltaRule(cast<DeltaRuleOp>(op), r);
      }},
+    {isOp<SelectiveScanOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredSelectiveScan(cast<SelectiveScanOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerSelectiveScan(cast<SelectiveScanOp>(op), r);
+     }},
     {isOp<SoftmaxAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
@@ -98,7 +105,8 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
     return family->whyNot(op, form);
   return (op->getName().getStringRef() +
           " has no lowering yet in this release (gated_linear_attention, "
-          "linear_attention, delta_rule and softmax_attention are lowered)")
+          "linear_attention, delta_rule, softmax_attention and "
+          "selective_scan are lowered)")
       .str();
 }
 

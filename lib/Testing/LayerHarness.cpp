@@ -146,6 +146,28 @@ void stressKeys(HostTensor &t) {
   }
 }
 
+/// FORMS.md 7.6 for the selective scan's delta_raw: strong, delta about 4
+/// every step (dA = exp(-4 (n + 1)), nearly a reset each token); reset, a
+/// delta_raw of 1e3 every 37 tokens (dA = 0 exactly, a large dBu) and of -30
+/// at another (delta ~ 1e-13: dA = 1, a skip).
+/// Without softplus the values are the deltas themselves: 4 e^(N/4), 1e3
+/// and 1e-13.
+void stressDelta(HostTensor &t, Gen &g, GateRegime regime, bool softplus) {
+  if (regime == GateRegime::Default)
+    return;
+  const int64_t T = t.shape[2];
+  for (int64_t i = 0; i < t.elements(); ++i) {
+    int64_t tok = i % T;
+    if (regime == GateRegime::Strong)
+      t.data[i] = static_cast<float>(softplus ? 4.0 + g.normal()
+                                              : 4.0 * std::exp(g.normal() / 4));
+    else if (tok % 37 == 5)
+      t.data[i] = 1e3f;
+    else if (tok % 37 == 20)
+      t.data[i] = softplus ? -30.0f : 1e-13f;
+  }
+}
+
 void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   const std::string &n = t.desc.name;
   const int64_t count = t.elements();
@@ -234,8 +256,12 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
         return inverseSoftplus(
             std::exp(g.uniform(std::log(1e-3), std::log(1e-1))));
       });
-    else if (n == "delta")
+    else if (n == "delta" && s.deltaSoftplus)
       each([&](int64_t) { return 0.5 * g.normal(); });
+    else if (n == "delta") // used as it is: a positive step, as dt
+      each([&](int64_t) {
+        return std::exp(g.uniform(std::log(1e-3), std::log(1e-1)));
+      });
     else
       each([&](int64_t) { return g.normal(); });
     return;
@@ -330,6 +356,8 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
     fill(spec, in.back(), g);
     if (d.name == "g")
       stressGates(in.back(), g, gates);
+    if (d.name == "delta" && spec.mixer == Mixer::SelectiveScan)
+      stressDelta(in.back(), g, gates, spec.deltaSoftplus);
     if (keys == KeyRegime::Colinear && spec.mixer == Mixer::DeltaRule)
       stressKeys(in.back());
   }

@@ -17,7 +17,9 @@ struct ApproximateExpPass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
-      return name == "exp" || name == "math.exp";
+      // log1p expands into log, which is approximated too.
+      return name == "exp" || name == "math.exp" || name == "log1p" ||
+             name == "math.log1p" || name == "log" || name == "math.log";
     });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

@@ -29,3 +29,11 @@ func.func @mixed_static_dynamic(%q: tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32> 
   %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>, tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32>
   return %o : tensor<2x1x4x8xf32>
 }
+
+// -----
+
+func.func @selective_scan_chunked(%u: tensor<1x16x8xf32>, %A: tensor<16x4xf32>, %B: tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @+1 {{cannot be lowered: the chunked form of seqmix.selective_scan (FORMS.md 5.3) is not lowered yet; use form recurrent}}
+  %o = seqmix.selective_scan %u, %u, %A, %B, %B {form = #seqmix.form<chunked, chunk = 4>} : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<16x4xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32>
+  return %o : tensor<1x16x8xf32>
+}

@@ -12,6 +12,8 @@ threads. Each peer is what a user would otherwise write or call:
                           scores by the exact 3-index form)
   delta_rule              the token-by-token (gated) delta rule in plain
                           torch, q and k L2-normalized when the layer does
+  selective_scan          Mamba-1's scan token by token in plain torch, in
+                          the style of mamba's selective_scan_ref
 
 Every peer returns its outputs in the layer's order (out, then final_state
 when the layer has one) so that seqmix-bench can check that they agree.
@@ -215,12 +217,51 @@ def _delta_recurrent(layer, x):
     return call
 
 
+# ---------------------------------------------------------------------------
+# selective scan
+
+
+def _selective_scan_ref(layer, x):
+    """Mamba-1's selective scan token by token in plain torch, in the style
+    of mamba's selective_scan_ref: deltaA = exp(delta A), deltaB_u = delta B
+    u for the whole sequence, then the state loop with the read-out."""
+    u, delta, A, Bm, Cm = x["u"], x["delta"], x["A"], x["B"], x["C"]
+    Dskip, z, bias = x.get("D"), x.get("z"), x.get("delta_bias")
+    s0 = x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+    Bsz, D, T = u.shape
+    G, N = Bm.shape[1], Bm.shape[2]
+
+    def call():
+        dt = delta if bias is None else delta + bias[:, None]
+        if layer["delta_softplus"]:
+            dt = F.softplus(dt)
+        Bx = Bm.repeat_interleave(D // G, dim=1)  # [B, D, N, T]
+        Cx = Cm.repeat_interleave(D // G, dim=1)
+        deltaA = torch.exp(torch.einsum("bdt,dn->bdtn", dt, A))
+        deltaB_u = torch.einsum("bdt,bdnt,bdt->bdtn", dt, Bx, u)
+        h = s0.clone() if s0 is not None else u.new_zeros(Bsz, D, N)
+        ys = []
+        for t in range(T):
+            h = deltaA[:, :, t] * h + deltaB_u[:, :, t]
+            ys.append(torch.einsum("bdn,bdn->bd", h, Cx[:, :, :, t]))
+        y = torch.stack(ys, dim=2)
+        if Dskip is not None:
+            y = y + u * Dskip[:, None]
+        if z is not None:
+            y = y * F.silu(z)
+        return [y, h] if want_state else [y]
+
+    return call
+
+
 # name -> (mixer, builder, the form whose FLOP count credits it)
 PEERS = [
     ("torch.sdpa", "softmax_attention", _sdpa, "visible"),
     ("torch.chunked", "gated_linear_attention", _gla_chunked, "chunked(chunk 64)"),
     ("torch.recurrent", "gated_linear_attention", _gla_recurrent, "recurrent"),
     ("torch.recurrent", "delta_rule", _delta_recurrent, "recurrent"),
+    ("torch.recurrent", "selective_scan", _selective_scan_ref, "recurrent"),
 ]
 
 

@@ -176,6 +176,7 @@ std::string layerJson(const LayerSpec &spec) {
   o["gated"] = spec.gated;
   o["l2norm_qk"] = spec.l2normQK;
   o["eps"] = spec.eps;
+  o["delta_softplus"] = spec.deltaSoftplus;
   if (spec.window)
     o["window"] = *spec.window;
   else

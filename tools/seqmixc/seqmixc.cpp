@@ -143,7 +143,9 @@ static cl::opt<std::string>
 static cl::opt<std::string> runGates(
     "gates",
     cl::desc("run: log gates to generate: default (FORMS.md 7.3), strong "
-             "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens)"),
+             "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens); "
+             "for selective_scan the delta: strong (delta ~ 4), reset "
+             "(delta_raw 1e3 and -30 once every 37 tokens)"),
     cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
 static cl::opt<std::string> runKeys(
     "keys",

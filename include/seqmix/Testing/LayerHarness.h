@@ -43,7 +43,8 @@ HostTensor sliceSeqLen(const HostTensor &t, int64_t t0, int64_t t1);
 /// seq_len dimension; a tensor without one is copied whole.
 void insertSeqLen(HostTensor &whole, const HostTensor &part, int64_t t0);
 
-/// Which log gates to generate (gated families).
+/// Which log gates to generate (gated families; the selective scan's delta,
+/// FORMS.md 7.6: strong delta ~ 4, reset delta_raw 1e3 and -30).
 enum class GateRegime {
   Default, ///< FORMS.md 7.3: moderate scalar gates, weak (GLA-like) vector
            ///< gates

@@ -1,0 +1,29 @@
+// RUN: seqmix-opt %s -split-input-file --seqmix-lower-forms | FileCheck %s --enable-var-scope
+
+// Selective scan, recurrent form: one scf.forall iteration per (batch, block
+// of 16 channels); the block's state stays transposed, [N, 16], across the
+// sequence; each block of 256 tokens (full blocks static) takes softplus of
+// delta_raw + bias over its rows, transposes delta, delta u, B and C into
+// token rows, and runs the token loop: exp(delta A) h + B (delta u) over the
+// state's rows, then the read-out C . h; the skip and the z gate follow over
+// the block's rows.
+// CHECK-LABEL: func @mamba
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 2)
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<16x4xf32>) outs(%{{.*}} : tensor<4x16xf32>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256
+// CHECK: scf.if
+// CHECK: math.log1p
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<16x256xf32>) outs(%{{.*}} : tensor<256x16xf32>)
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<4x256xf32>) outs(%{{.*}} : tensor<256x4xf32>)
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c256 step %c1{{.*}} -> (tensor<4x16xf32>, tensor<256x16xf32>)
+// CHECK: math.exp
+// CHECK: math.fma
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<256x16xf32>) outs(%{{.*}} : tensor<16x256xf32>)
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK-NOT: seqmix.selective_scan
+func.func @mamba(%u: tensor<2x32x?xf32>, %A: tensor<32x4xf32>, %B: tensor<2x1x4x?xf32>, %D: tensor<32xf32>, %s: tensor<2x32x4xf32>) -> (tensor<2x32x?xf32>, tensor<2x32x4xf32>) {
+  %o, %f = seqmix.selective_scan %u, %u, %A, %B, %B skip(%D) gate(%u) delta_bias(%D) state(%s) {form = #seqmix.form<recurrent>} : (tensor<2x32x?xf32>, tensor<2x32x?xf32>, tensor<32x4xf32>, tensor<2x1x4x?xf32>, tensor<2x1x4x?xf32>, tensor<32xf32>, tensor<2x32x?xf32>, tensor<32xf32>, tensor<2x32x4xf32>) -> (tensor<2x32x?xf32>, tensor<2x32x4xf32>)
+  return %o, %f : tensor<2x32x?xf32>, tensor<2x32x4xf32>
+}
+
