@@ -291,6 +291,8 @@ def run(layer_json, buffers, shapes, reps, warmup, threads, max_seconds):
         for name, mixer, build, form in PEERS:
             if mixer != layer["mixer"]:
                 continue
+            if build is _gla_chunked and layer["gate"] == "vector":
+                form = "chunked(chunk %d)" % VECTOR_GATE_CHUNK
             res = {"name": name, "form": form, "times_ms": [], "outputs": [], "error": None}
             try:
                 call = build(layer, x)
