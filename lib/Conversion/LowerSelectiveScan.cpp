@@ -10,7 +10,7 @@
 // (one vector each with Dc = 16): dA = exp(delta A) is taken in rows of
 // channels with the polynomial exp, and the read-out C_t . h_t accumulates
 // rows. The inputs arrive with T innermost ([B, D, T], [B, G, N, T]); each
-// block of 64 tokens is transposed once into token rows (delta, delta u,
+// block of 256 tokens is transposed once into token rows (delta, delta u,
 // B_t, C_t), and its outputs back, so that the token loop reads contiguous
 // rows. softplus, the skip and the z gate run over whole rows of a block,
 // before and after the scan.
@@ -28,7 +28,9 @@ using utils::IteratorType;
 constexpr IteratorType kPar = IteratorType::parallel;
 constexpr IteratorType kRed = IteratorType::reduction;
 
-/// Tokens of a block of the recurrence.
+/// Tokens of a block of the recurrence: each block reads 1 KiB of every
+/// channel's row of u, delta and z (measured, B=1 D=1536 N=16 T=4096 on
+/// machine B: 88 ms with blocks of 64 tokens, 68 ms with 256).
 constexpr int64_t kTokenBlock = 256;
 
 struct ScanInfo {
