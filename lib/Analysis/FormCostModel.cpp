@@ -177,6 +177,14 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.flopsVector = 12 * T * K;
       e.depth = nc + C;
       items = slices * nc;
+      // The CPU lowering of the selective scan's chunked form scans each
+      // chunk token by token after the previous one (the two-level scan's
+      // parallelism over chunks is not used): as deep as the recurrence,
+      // with its extra work.
+      if (p.family == Mixer::SelectiveScan) {
+        e.depth = T;
+        items = slices;
+      }
     } else {
       e.flopsVector = 12 * T * K;
       e.bytes = 8 * T * K;

@@ -84,10 +84,14 @@ Value silu(OpBuilder &b, Location l, Value z) {
   return arith::MulFOp::create(b, l, z, sig);
 }
 
-std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
-                                            const ScanInfo &info, Value bi,
-                                            Value c0, Value outArg,
-                                            Value stateArg) {
+/// The recurrent form (`chunk` 0: blocks of kTokenBlock tokens) or the
+/// chunked form (blocks of `chunk` tokens, each scanned from zero and
+/// combined with the state before it) for one block of channels.
+std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
+                                       const ScanInfo &info, int64_t chunk,
+                                       Value bi, Value c0, Value outArg,
+                                       Value stateArg) {
+  const bool chunked = chunk > 0;
   ImplicitLocOpBuilder &b = kb.builder();
   SelectiveScanOp op = info.op;
   const int64_t N = info.N, Dc = info.Dc;
@@ -112,7 +116,7 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
   Value bias = channelVec(op.getDeltaBias()), skip = channelVec(op.getDSkip());
   Value out0 = kb.slice(outArg, {bi, c0, kb.ofr(0)},
                         {kb.ofr(1), dc, info.seqLen}, {1, 2});
-  Value blockStep = kb.index(kTokenBlock);
+  Value blockStep = kb.index(chunked ? chunk : kTokenBlock);
   bool softplusOn = op.getDeltaSoftplus();
   auto blocks = scf::ForOp::create(
       b, kb.index(0), info.seqLen, blockStep, ValueRange{h0, out0},
@@ -161,9 +165,18 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
                 return transpose(k, m, n, L);
               };
               Value BT = groupRows(op.getB()), CT = groupRows(op.getC());
+              // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan
+              // starts from zero and carries its cumulative log decay
+              // Lambda = sum delta A; the state before the chunk enters the
+              // read-out as exp(Lambda) h_start and the state after it as
+              // h~ + exp(Lambda_C) h_start.
+              SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
+                                          k.zeros({L, dc})};
+              if (chunked)
+                inits.push_back(k.zeros({n, dc}));
+              Value hStart = iter[0];
               auto tokens = scf::ForOp::create(
-                  ib, k.index(0), len, k.index(1),
-                  ValueRange{iter[0], k.zeros({L, dc})},
+                  ib, k.index(0), len, k.index(1), inits,
                   [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
                     ImplicitLocOpBuilder b2(l2, nb2);
                     SliceKernelBuilder k2(b2);
@@ -185,10 +198,29 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
                           Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
                           return math::FmaOp::create(bb, l, dA, a[4], bu);
                         });
-                    // y[c] = sum_n C[n] h[n, c] (loops: c, n).
+                    // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
+                    // state is h~ + exp(Lambda) h_start.
+                    Value seen = h, lambda;
+                    if (chunked) {
+                      lambda = k2.generic(
+                          ValueRange{dr, AT}, it[2], 2, {{1}, {0, 1}, {0, 1}},
+                          SliceKernelBuilder::parallel(2),
+                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            return math::FmaOp::create(bb, l, a[0], a[1], a[2]);
+                          });
+                      seen = k2.generic(
+                          ValueRange{lambda, hStart, h}, k2.empty({n, dc}), 2,
+                          {{0, 1}, {0, 1}, {0, 1}, {0, 1}},
+                          SliceKernelBuilder::parallel(2),
+                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                            return math::FmaOp::create(
+                                bb, l, math::ExpOp::create(bb, l, a[0]), a[1],
+                                a[2]);
+                          });
+                    }
                     Value yrow = row(it[1], dc);
                     yrow = k2.generic(
-                        ValueRange{cr, h}, yrow, 2, {{1}, {1, 0}, {0}},
+                        ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
                         {kPar, kRed},
                         [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                           Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
@@ -196,8 +228,22 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
                         });
                     Value Y =
                         k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
-                    scf::YieldOp::create(b2, ValueRange{h, Y});
+                    SmallVector<Value> yields = {h, Y};
+                    if (chunked)
+                      yields.push_back(lambda);
+                    scf::YieldOp::create(b2, yields);
                   });
+              Value after = tokens.getResult(0);
+              if (chunked)
+                // (into the carried state's buffer: the loop yields it
+                // back in place)
+                after = k.generic(
+                    ValueRange{tokens.getResult(2), after}, hStart, 2,
+                    {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return math::FmaOp::create(
+                          bb, l, math::ExpOp::create(bb, l, a[0]), a[2], a[1]);
+                    });
               // y = y + D u, then y silu(z), over the block's rows.
               Value Y = transpose(k, tokens.getResult(1), L, dc);
               SmallVector<Value> eins = {Y, U};
@@ -225,7 +271,7 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
                     return y;
                   });
               Value out = k.insert(o, iter[1], {k.ofr(0), t0}, {dc, L});
-              return SmallVector<Value>{tokens.getResult(0), out};
+              return SmallVector<Value>{after, out};
             });
         scf::YieldOp::create(ob, next);
       });
@@ -238,11 +284,11 @@ std::pair<Value, Value> buildRecurrentBlock(SliceKernelBuilder &kb,
 
 std::string mlir::seqmix::whyNotLoweredSelectiveScan(SelectiveScanOp,
                                                      FormKind form) {
-  if (form == FormKind::recurrent)
+  if (form != FormKind::parallel)
     return "";
   return ("the " + stringifyFormKind(form) +
-          " form of seqmix.selective_scan (FORMS.md 5.3) is not lowered yet; "
-          "use form recurrent")
+          " form of seqmix.selective_scan (FORMS.md 5.3, the associative "
+          "scan) is not lowered yet; use form recurrent or chunked")
       .str();
 }
 
@@ -296,7 +342,12 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
                                      kb.index(info.Dc));
     Value outArg = forall.getRegionIterArgs()[0];
     Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
-    auto [out, state] = buildRecurrentBlock(kb, info, bi, c0, outArg, stateArg);
+    FormAttr form = getForm(op);
+    int64_t chunk = form.getKind() == FormKind::chunked
+                        ? std::max<int64_t>(1, form.getChunk())
+                        : 0;
+    auto [out, state] =
+        buildScanBlock(kb, info, chunk, bi, c0, outArg, stateArg);
     b.setInsertionPointToEnd(forall.getTerminator().getBody());
     SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
     tensor::ParallelInsertSliceOp::create(

@@ -32,8 +32,8 @@ func.func @mixed_static_dynamic(%q: tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32> 
 
 // -----
 
-func.func @selective_scan_chunked(%u: tensor<1x16x8xf32>, %A: tensor<16x4xf32>, %B: tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32> {
-  // expected-error @+1 {{cannot be lowered: the chunked form of seqmix.selective_scan (FORMS.md 5.3) is not lowered yet; use form recurrent}}
-  %o = seqmix.selective_scan %u, %u, %A, %B, %B {form = #seqmix.form<chunked, chunk = 4>} : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<16x4xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32>
+func.func @selective_scan_parallel(%u: tensor<1x16x8xf32>, %A: tensor<16x4xf32>, %B: tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @+1 {{cannot be lowered: the parallel form of seqmix.selective_scan (FORMS.md 5.3, the associative scan) is not lowered yet; use form recurrent or chunked}}
+  %o = seqmix.selective_scan %u, %u, %A, %B, %B {form = #seqmix.form<parallel>} : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<16x4xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32>
   return %o : tensor<1x16x8xf32>
 }
