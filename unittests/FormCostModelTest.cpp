@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <tuple>
 
 using namespace seqmix;
@@ -18,6 +19,32 @@ Problem gla(int64_t T, int64_t bh, int64_t d) {
   p.seqLen = T;
   p.keyDim = p.valueDim = d;
   return p;
+}
+
+/// Expects the form the built-in model picks among the measured `points` of
+/// one shape (problem `p`; each point has form, chunk and ms) to be within
+/// 10 % of the fastest of them; `what` names the shape.
+template <typename Measured>
+void expectPickWithinTenPercent(const Problem &p,
+                                const std::vector<Measured> &points,
+                                const std::string &what) {
+  Machine m = Machine::hostCpu();
+  const Measured *picked = nullptr, *fastest = nullptr;
+  double best = 0;
+  for (const Measured &g : points) {
+    double s = estimateForm(p, g.form, g.chunk, m).seconds;
+    if (!picked || s < best) {
+      picked = &g;
+      best = s;
+    }
+    if (!fastest || g.ms < fastest->ms)
+      fastest = &g;
+  }
+  ASSERT_TRUE(picked);
+  EXPECT_LE(picked->ms, 1.10 * fastest->ms)
+      << what << ": the model picks " << formName(picked->form) << "("
+      << picked->chunk << "), the fastest is " << formName(fastest->form) << "("
+      << fastest->chunk << ")";
 }
 } // namespace
 
@@ -211,7 +238,6 @@ TEST(FormCostModel, HostModelPicksWithinTenPercentOfMeasuredFastest) {
       {true, 64, 1024, Form::Chunked, 128, 5.566},
       {true, 64, 2048, Form::Chunked, 128, 21.527},
   };
-  Machine m = Machine::hostCpu();
   std::map<std::tuple<bool, int64_t, int64_t>, std::vector<Measured>> shapes;
   for (const Measured &g : grid)
     if (g.T > 64)
@@ -225,22 +251,10 @@ TEST(FormCostModel, HostModelPicksWithinTenPercentOfMeasuredFastest) {
       p.family = Mixer::SoftmaxAttention;
       p.gate = Gate::None;
     }
-    const Measured *picked = nullptr, *fastest = nullptr;
-    double best = 0;
-    for (const Measured &g : points) {
-      double s = estimateForm(p, g.form, g.chunk, m).seconds;
-      if (!picked || s < best) {
-        picked = &g;
-        best = s;
-      }
-      if (!fastest || g.ms < fastest->ms)
-        fastest = &g;
-    }
-    EXPECT_LE(picked->ms, 1.10 * fastest->ms)
-        << (softmax ? "softmax" : "gla") << " T=" << T << " d=" << d
-        << ": the model picks " << formName(picked->form) << "("
-        << picked->chunk << "), the fastest is " << formName(fastest->form)
-        << "(" << fastest->chunk << ")";
+    expectPickWithinTenPercent(p, points,
+                               std::string(softmax ? "softmax" : "gla") +
+                                   " T=" + std::to_string(T) +
+                                   " d=" + std::to_string(d));
   }
 }
 
@@ -284,7 +298,6 @@ TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
       {true, 1024, Form::Recurrent, 0, 3.409},
       {true, 4096, Form::Recurrent, 0, 13.985},
   };
-  Machine m = Machine::hostCpu();
   std::map<std::pair<bool, int64_t>, std::vector<Measured>> shapes;
   for (const Measured &g : grid)
     shapes[{g.delta, g.T}].push_back(g);
@@ -297,22 +310,9 @@ TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
       p.family = Mixer::DeltaRule;
       p.gate = Gate::Scalar;
     }
-    const Measured *picked = nullptr, *fastest = nullptr;
-    double best = 0;
-    for (const Measured &g : points) {
-      double s = estimateForm(p, g.form, g.chunk, m).seconds;
-      if (!picked || s < best) {
-        picked = &g;
-        best = s;
-      }
-      if (!fastest || g.ms < fastest->ms)
-        fastest = &g;
-    }
-    EXPECT_LE(picked->ms, 1.10 * fastest->ms)
-        << (delta ? "delta" : "gla-vector") << " T=" << T
-        << ": the model picks " << formName(picked->form) << "("
-        << picked->chunk << "), the fastest is " << formName(fastest->form)
-        << "(" << fastest->chunk << ")";
+    expectPickWithinTenPercent(p, points,
+                               std::string(delta ? "delta" : "gla-vector") +
+                                   " T=" + std::to_string(T));
   }
 }
 

@@ -26,9 +26,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 /// The rows of `x` ([n, K]) times running products of the rows of `alpha`
 /// ([n, K]), each product accumulated directly:

@@ -27,9 +27,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 /// Shapes and attributes of one delta-rule op.
 struct DeltaInfo {
@@ -82,18 +79,8 @@ std::pair<Value, Value> buildRecurrentSlice(SliceKernelBuilder &kb,
   ImplicitLocOpBuilder &b = kb.builder();
   DeltaRuleOp op = info.op;
   int64_t K = info.K, V = info.V;
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(K),
-                                     kb.ofr(V)};
-  Value state = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
-                         : kb.empty({kb.ofr(K), kb.ofr(V)});
-  if (Value init = op.getInitialState())
-    state = linalg::CopyOp::create(
-                b, ValueRange{kb.slice(init, offs, sizes, {2, 3})},
-                ValueRange{state})
-                .getResult(0);
-  else
-    state = kb.fill(state, 0.0);
+  Value state =
+      initialSliceState(kb, op.getInitialState(), stateArg, bi, hi, K, V);
   Value out = kb.slice(outArg, {bi, hi, kb.ofr(0), kb.ofr(0)},
                        {kb.ofr(1), kb.ofr(1), info.seqLen, kb.ofr(V)}, {2, 3});
   auto loop = scf::ForOp::create(
@@ -454,22 +441,12 @@ std::pair<Value, Value> wyChunk(SliceKernelBuilder &kb, const DeltaInfo &info,
   return {O, S1};
 }
 
-/// The slice's state before the sequence, in the final-state slice when
-/// there is one.
+/// The slice's state before the sequence (SliceKernelBuilder.h).
 Value initialState(SliceKernelBuilder &kb, const DeltaInfo &info, Value bi,
                    Value hi, Value stateArg) {
   DeltaRuleOp op = info.op;
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.K),
-                                     kb.ofr(info.V)};
-  Value state = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
-                         : kb.empty({kb.ofr(info.K), kb.ofr(info.V)});
-  if (Value init = op.getInitialState())
-    return linalg::CopyOp::create(
-               kb.builder(), ValueRange{kb.slice(init, offs, sizes, {2, 3})},
-               ValueRange{state})
-        .getResult(0);
-  return kb.fill(state, 0.0);
+  return initialSliceState(kb, op.getInitialState(), stateArg, bi, hi, info.K,
+                           info.V);
 }
 
 /// Columns of a state tile and tokens of a block of the tiled recurrence.

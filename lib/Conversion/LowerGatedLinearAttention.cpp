@@ -36,9 +36,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 /// Shapes and operands of one GLA op, shared by both forms.
 struct GLAInfo {
@@ -71,22 +68,11 @@ Value constantLogDecay(SliceKernelBuilder &kb, GLAInfo &info, Value hi) {
   return tensor::ExtractOp::create(b, table, ValueRange{hi});
 }
 
-/// The initial state of the slice: a copy of the given initial state (or
-/// zeros) written into the final-state slice when there is one.
+/// The slice's initial state (SliceKernelBuilder.h).
 Value initialSliceState(SliceKernelBuilder &kb, GLAInfo &info, Value bi,
                         Value hi, Value stateArg) {
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.K),
-                                     kb.ofr(info.V)};
-  Value dest = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
-                        : kb.empty({kb.ofr(info.K), kb.ofr(info.V)});
-  if (Value init = info.op.getInitialState()) {
-    Value src = kb.slice(init, offs, sizes, {2, 3});
-    return linalg::CopyOp::create(kb.builder(), ValueRange{src},
-                                  ValueRange{dest})
-        .getResult(0);
-  }
-  return kb.fill(dest, 0.0);
+  return mlir::seqmix::initialSliceState(kb, info.op.getInitialState(),
+                                         stateArg, bi, hi, info.K, info.V);
 }
 
 /// The [T, V] output rows of slice (bi, hi).
@@ -395,16 +381,10 @@ Value indexToF32(OpBuilder &b, Location loc, Value idx) {
 /// Consecutive tokens of one (batch, head) slice, computed together in the
 /// parallel form: the whole sequence (parallel form) or one chunk (chunked
 /// form, FORMS.md 3.5). All cumulative gate sums are local to the block.
-struct TokenBlock {
-  Value q, k, v; ///< [L, K], [L, K], [L, V]
-  Value g;       ///< log gates: [L] for the scalar gate, [L, K] for the vector
-                 ///< gate, else null
-  Value len;     ///< L
-  Value out;     ///< [L, V] destination of the outputs
-  Value state;   ///< [K, V] state before the block, updated in place into the
-                 ///< state after it when `wantState`; null when zero and unused
-  bool stateIsZero; ///< the state before the block is zero: no inter term
-  bool wantState;   ///< compute the state after the block
+/// The fields of a key-vector gate's block (KeyGateBlock.h: q, k, v, g,
+/// len, out, state, stateIsZero, wantState), where `g` holds the [L] log
+/// gates of the scalar gate too (null for the other gates), and
+struct TokenBlock : KeyGateBlock {
   /// Raw [L, d] rows whose Taylor kernel 1 + s + s^2/2 (s = x.y/sqrt(d))
   /// gives the intra scores (gate none only, UngatedBlock.h); else null.
   Value taylorQ, taylorK;
@@ -415,19 +395,8 @@ std::pair<Value, Value> buildBlock(SliceKernelBuilder &kb, GLAInfo &info,
                                    Value hi, const TokenBlock &blk) {
   ImplicitLocOpBuilder &b = kb.builder();
   int64_t K = info.K;
-  if (info.gate == GateKind::vector) {
-    KeyGateBlock kg;
-    kg.q = blk.q;
-    kg.k = blk.k;
-    kg.v = blk.v;
-    kg.g = blk.g;
-    kg.len = blk.len;
-    kg.out = blk.out;
-    kg.state = blk.state;
-    kg.stateIsZero = blk.stateIsZero;
-    kg.wantState = blk.wantState;
-    return buildKeyGateBlock(kb, K, info.V, info.scale, kKeyGateSubChunk, kg);
-  }
+  if (info.gate == GateKind::vector)
+    return buildKeyGateBlock(kb, K, info.V, info.scale, kKeyGateSubChunk, blk);
   // A constant length (a full chunk) gives static shapes.
   OpFoldResult T = getAsOpFoldResult(blk.len);
   Value Q = blk.q, Kt = blk.k, Vt = blk.v;

@@ -35,9 +35,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 /// Shapes and attributes of one linear-attention op.
 struct LinearInfo {
@@ -244,22 +241,12 @@ Value readOut(SliceKernelBuilder &kb, const LinearInfo &info, Value state,
   return kb.insert(row, out, {t, kb.ofr(0)}, {kb.ofr(1), kb.ofr(info.V)});
 }
 
-/// The slice's [K', V'] state before the sequence: a copy of the initial
-/// state (or zeros), in the final-state slice when there is one.
+/// The slice's [K', V'] state before the sequence (SliceKernelBuilder.h).
 Value initialState(SliceKernelBuilder &kb, const LinearInfo &info, Value bi,
                    Value hi, Value stateArg) {
   LinearAttentionOp op = info.op;
-  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
-  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(info.Kf),
-                                     kb.ofr(info.cols)};
-  Value state = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
-                         : kb.empty({kb.ofr(info.Kf), kb.ofr(info.cols)});
-  if (Value init = op.getInitialState())
-    return linalg::CopyOp::create(
-               kb.builder(), ValueRange{kb.slice(init, offs, sizes, {2, 3})},
-               ValueRange{state})
-        .getResult(0);
-  return kb.fill(state, 0.0);
+  return initialSliceState(kb, op.getInitialState(), stateArg, bi, hi, info.Kf,
+                           info.cols);
 }
 
 /// The [T, V] output rows of slice (bi, hi).

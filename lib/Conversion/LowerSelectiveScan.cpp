@@ -24,9 +24,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 /// Tokens of a block of the recurrence: each block reads 1 KiB of every
 /// channel's row of u, delta and z (measured, B=1 D=1536 N=16 T=4096 on

@@ -50,8 +50,6 @@ namespace {
 using utils::IteratorType;
 /// Keys per step of the recurrent (decode) form.
 constexpr int64_t kDecodeKeyBlock = 128;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
 
 struct SoftmaxInfo {
   SoftmaxAttentionOp op;

@@ -18,6 +18,10 @@
 
 namespace mlir::seqmix {
 
+/// The iterator kinds of the slice kernels' linalg.generic ops.
+constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
+constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
+
 /// Thin layer over ImplicitLocOpBuilder for f32 slice kernels.
 class SliceKernelBuilder {
 public:
@@ -127,6 +131,25 @@ inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
                                 "lowered yet, got "
                              << qType.getElementType();
   return success();
+}
+
+/// The [rows, cols] state of slice (bi, hi) before the sequence: a copy of
+/// `init` ([B, H, rows, cols], or zeros when null), written into the slice of
+/// the final-state result `stateArg` when there is one.
+inline Value initialSliceState(SliceKernelBuilder &kb, Value init,
+                               Value stateArg, Value bi, Value hi, int64_t rows,
+                               int64_t cols) {
+  SmallVector<OpFoldResult> offs = {bi, hi, kb.ofr(0), kb.ofr(0)};
+  SmallVector<OpFoldResult> sizes = {kb.ofr(1), kb.ofr(1), kb.ofr(rows),
+                                     kb.ofr(cols)};
+  Value dest = stateArg ? kb.slice(stateArg, offs, sizes, {2, 3})
+                        : kb.empty({kb.ofr(rows), kb.ofr(cols)});
+  if (!init)
+    return kb.fill(dest, 0.0);
+  return linalg::CopyOp::create(kb.builder(),
+                                ValueRange{kb.slice(init, offs, sizes, {2, 3})},
+                                ValueRange{dest})
+      .getResult(0);
 }
 
 /// The q and k head that value head `hi` reads with grouped value heads

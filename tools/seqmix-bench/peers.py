@@ -83,13 +83,23 @@ VECTOR_GATE_CHUNK = 16
 
 
 def _gla_chunked(layer, x, chunk=64):
-    if layer["gate"] == "vector":
-        return _gla_chunked_vector(layer, x)
+    """The chunked form (FORMS.md 3.5) as plain torch writes it stably:
+    chunk-local cumulative log gates b ([B, H, L, 1] for the scalar-like
+    gates, [B, H, L, K] for the key-vector gate), the intra scores masked
+    before the exp (for the key-vector gate by the exact 3-index form
+    sum_k q k exp(b_r - b_i)), then the inter term and the state update as
+    matmuls."""
     q, k, v = x["q"], x["k"], x["v"]
     B, H, T, K = q.shape
     V = v.shape[-1]
     scale = layer["scale"]
-    g = _log_gates(layer, x)
+    vector = layer["gate"] == "vector"
+    if vector:
+        chunk = VECTOR_GATE_CHUNK
+        g = x["g"]
+    else:
+        g = _log_gates(layer, x)
+        g = g.unsqueeze(-1) if g is not None else None
     s0 = x.get("initial_state")
     want_state = "final_state" in layer["outputs"]
     tril = torch.ones(chunk, chunk, dtype=torch.bool).tril()
@@ -102,50 +112,22 @@ def _gla_chunked(layer, x, chunk=64):
             L = c1 - c0
             qc = q[:, :, c0:c1] * scale
             kc, vc = k[:, :, c0:c1], v[:, :, c0:c1]
-            A = qc @ kc.transpose(-1, -2)
-            if g is not None:
-                b = g[:, :, c0:c1].cumsum(-1)  # within the chunk only
-                diff = b.unsqueeze(-1) - b.unsqueeze(-2)
-                A = A * diff.masked_fill(~tril[:L, :L], -math.inf).exp()
-                inter = (qc * b.exp().unsqueeze(-1)) @ S
-                last = b[:, :, -1:]
-                kw = kc * (last - b).exp().unsqueeze(-1)
-                S = S * last.exp().unsqueeze(-1) + kw.transpose(-1, -2) @ vc
-            else:
-                A = A.masked_fill(~tril[:L, :L], 0.0)
+            if g is None:
+                A = (qc @ kc.transpose(-1, -2)).masked_fill(~tril[:L, :L], 0.0)
                 inter = qc @ S
                 S = S + kc.transpose(-1, -2) @ vc
-            o[:, :, c0:c1] = A @ vc + inter
-        return [o, S] if want_state else [o]
-
-    return call
-
-
-def _gla_chunked_vector(layer, x, chunk=VECTOR_GATE_CHUNK):
-    """The key-vector gate's chunked form (FORMS.md 3.5) as plain torch writes
-    it stably: chunk-local cumulative log gates b [B, H, L, K], the intra
-    scores by the exact 3-index form sum_k q k exp(b_r - b_i), masked before
-    the exp, then the inter term and the state update as matmuls."""
-    q, k, v, g = x["q"], x["k"], x["v"], x["g"]
-    B, H, T, K = q.shape
-    V = v.shape[-1]
-    scale = layer["scale"]
-    s0 = x.get("initial_state")
-    want_state = "final_state" in layer["outputs"]
-    tril = torch.ones(chunk, chunk, dtype=torch.bool).tril()
-
-    def call():
-        S = s0.clone() if s0 is not None else q.new_zeros(B, H, K, V)
-        o = q.new_empty(B, H, T, V)
-        for c0 in range(0, T, chunk):
-            c1 = min(T, c0 + chunk)
-            L = c1 - c0
-            qc = q[:, :, c0:c1] * scale
-            kc, vc = k[:, :, c0:c1], v[:, :, c0:c1]
-            b = g[:, :, c0:c1].cumsum(-2)  # [B, H, L, K], within the chunk
-            diff = b.unsqueeze(-2) - b.unsqueeze(-3)  # [B, H, L, L, K]
-            diff = diff.masked_fill(~tril[:L, :L].view(L, L, 1), -math.inf)
-            A = torch.einsum("bhrk,bhik,bhrik->bhri", qc, kc, diff.exp())
+                o[:, :, c0:c1] = A @ vc + inter
+                continue
+            b = g[:, :, c0:c1].cumsum(-2)  # within the chunk only
+            if vector:
+                diff = b.unsqueeze(-2) - b.unsqueeze(-3)  # [B, H, L, L, K]
+                diff = diff.masked_fill(~tril[:L, :L].view(L, L, 1), -math.inf)
+                A = torch.einsum("bhrk,bhik,bhrik->bhri", qc, kc, diff.exp())
+            else:
+                b1 = b.squeeze(-1)
+                diff = b1.unsqueeze(-1) - b1.unsqueeze(-2)
+                A = (qc @ kc.transpose(-1, -2)) * \
+                    diff.masked_fill(~tril[:L, :L], -math.inf).exp()
             inter = (qc * b.exp()) @ S
             last = b[:, :, -1:]
             kw = kc * (last - b).exp()
