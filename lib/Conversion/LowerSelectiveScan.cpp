@@ -18,7 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
 
-#include "SliceKernelBuilder.h"
+#include "ChannelBlocks.h"
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -37,22 +37,6 @@ struct ScanInfo {
   Value batch, seqLen;
 };
 
-/// The largest of 16, 8, 4, 2, 1 that divides `n`.
-int64_t channelBlock(int64_t n) {
-  for (int64_t c : {16, 8, 4, 2})
-    if (n % c == 0)
-      return c;
-  return 1;
-}
-
-/// Transposes a 2-D tensor.
-Value transpose(SliceKernelBuilder &kb, Value x, OpFoldResult rows,
-                OpFoldResult cols) {
-  return linalg::TransposeOp::create(kb.builder(), x, kb.empty({cols, rows}),
-                                     ArrayRef<int64_t>{1, 0})
-      .getResult()[0];
-}
-
 /// softplus(x) in the stable form of FORMS.md 0.5(a): x for x > 20, else
 /// max(x, 0) + log1p(exp(-|x|)).
 Value softplus(OpBuilder &b, Location l, Value x) {
@@ -66,19 +50,6 @@ Value softplus(OpBuilder &b, Location l, Value x) {
                             math::Log1pOp::create(b, l, e));
   Value big = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, c(20));
   return arith::SelectOp::create(b, l, big, x, sp);
-}
-
-/// silu(z) = z sigmoid(z), sigmoid in the stable form of FORMS.md 0.5(a).
-Value silu(OpBuilder &b, Location l, Value z) {
-  Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0));
-  Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0));
-  Value e = math::ExpOp::create(
-      b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, z)));
-  Value den = arith::AddFOp::create(b, l, one, e);
-  Value pos = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, z, zero);
-  Value num = arith::SelectOp::create(b, l, pos, one, e);
-  Value sig = arith::DivFOp::create(b, l, num, den);
-  return arith::MulFOp::create(b, l, z, sig);
 }
 
 /// The recurrent form (`chunk` 0: blocks of kTokenBlock tokens) or the
@@ -97,12 +68,12 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
   Value grp = arith::DivUIOp::create(
       b, arith::MulIOp::create(b, c0, kb.index(info.G)), kb.index(info.D));
   // A^T [N, Dc] for the block.
-  Value AT = transpose(
+  Value AT = transposed(
       kb, kb.slice(op.getA(), {c0, kb.ofr(0)}, {dc, n}, {0, 1}), dc, n);
   // The state, transposed: [N, Dc].
   Value h0;
   if (Value init = op.getInitialState())
-    h0 = transpose(
+    h0 = transposed(
         kb, kb.slice(init, {bi, c0, kb.ofr(0)}, {kb.ofr(1), dc, n}, {1, 2}), dc,
         n);
   else
@@ -113,169 +84,157 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
   Value bias = channelVec(op.getDeltaBias()), skip = channelVec(op.getDSkip());
   Value out0 = kb.slice(outArg, {bi, c0, kb.ofr(0)},
                         {kb.ofr(1), dc, info.seqLen}, {1, 2});
-  Value blockStep = kb.index(chunked ? chunk : kTokenBlock);
   bool softplusOn = op.getDeltaSoftplus();
-  auto blocks = scf::ForOp::create(
-      b, kb.index(0), info.seqLen, blockStep, ValueRange{h0, out0},
-      [&](OpBuilder &nb, Location loc, Value t0, ValueRange iter) {
-        ImplicitLocOpBuilder ob(loc, nb);
-        Value rest = arith::MinSIOp::create(
-            ob, blockStep, arith::SubIOp::create(ob, info.seqLen, t0));
-        // Full blocks (all but the last) get static shapes, so that their
-        // transposes are 16 x 16 shuffles.
-        ValueRange next = SliceKernelBuilder(ob).staticWhenFull(
-            rest, blockStep, [&](ImplicitLocOpBuilder &ib, Value len) {
-              SliceKernelBuilder k(ib);
-              OpFoldResult L = getAsOpFoldResult(len);
-              auto rows = [&](Value src) {
-                return k.slice(src, {bi, c0, t0}, {k.ofr(1), dc, L}, {1, 2});
+  ValueRange blocks = buildTokenBlockLoop(
+      kb, info.seqLen, chunked ? chunk : kTokenBlock, ValueRange{h0, out0},
+      [&](SliceKernelBuilder &k, Value t0, Value len, ValueRange iter) {
+        ImplicitLocOpBuilder &ib = k.builder();
+        OpFoldResult L = getAsOpFoldResult(len);
+        auto rows = [&](Value src) {
+          return k.slice(src, {bi, c0, t0}, {k.ofr(1), dc, L}, {1, 2});
+        };
+        Value U = rows(op.getU());
+        // delta = softplus(delta_raw + bias) and delta u, [Dc, L].
+        SmallVector<Value> ins = {rows(op.getDelta())};
+        SmallVector<SmallVector<unsigned>> dims = {{0, 1}};
+        if (bias) {
+          ins.push_back(bias);
+          dims.push_back({0});
+        }
+        dims.push_back({0, 1});
+        Value dl = k.generic(
+            ins, k.empty({dc, L}), 2, dims, SliceKernelBuilder::parallel(2),
+            [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+              Value x = a[0];
+              if (bias)
+                x = arith::AddFOp::create(bb, l, x, a[1]);
+              return softplusOn ? softplus(bb, l, x) : x;
+            });
+        Value du = k.generic(
+            ValueRange{dl, U}, k.empty({dc, L}), 2, {{0, 1}, {0, 1}, {0, 1}},
+            SliceKernelBuilder::parallel(2),
+            [](OpBuilder &bb, Location l, ValueRange a) {
+              return arith::MulFOp::create(bb, l, a[0], a[1]).getResult();
+            });
+        // Token rows: delta, delta u [L, Dc]; B_t, C_t [L, N].
+        Value dT = transposed(k, dl, dc, L), duT = transposed(k, du, dc, L);
+        auto groupRows = [&](Value src) {
+          Value m = k.slice(src, {bi, grp, k.ofr(0), t0},
+                            {k.ofr(1), k.ofr(1), n, L}, {2, 3});
+          return transposed(k, m, n, L);
+        };
+        Value BT = groupRows(op.getB()), CT = groupRows(op.getC());
+        // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan
+        // starts from zero and carries its cumulative log decay
+        // Lambda = sum delta A; the state before the chunk enters the
+        // read-out as exp(Lambda) h_start and the state after it as
+        // h~ + exp(Lambda_C) h_start.
+        SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
+                                    k.zeros({L, dc})};
+        if (chunked)
+          inits.push_back(k.zeros({n, dc}));
+        Value hStart = iter[0];
+        auto tokens = scf::ForOp::create(
+            ib, k.index(0), len, k.index(1), inits,
+            [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
+              ImplicitLocOpBuilder b2(l2, nb2);
+              SliceKernelBuilder k2(b2);
+              auto row = [&](Value m, OpFoldResult width) {
+                return k2.slice(m, {i, k2.ofr(0)}, {k2.ofr(1), width}, {1});
               };
-              Value U = rows(op.getU());
-              // delta = softplus(delta_raw + bias) and delta u, [Dc, L].
-              SmallVector<Value> ins = {rows(op.getDelta())};
-              SmallVector<SmallVector<unsigned>> dims = {{0, 1}};
-              if (bias) {
-                ins.push_back(bias);
-                dims.push_back({0});
-              }
-              dims.push_back({0, 1});
-              Value dl = k.generic(
-                  ins, k.empty({dc, L}), 2, dims,
+              Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
+                    cr = row(CT, n);
+              // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
+              // u)[c].
+              Value h = k2.generic(
+                  ValueRange{dr, AT, br, dur}, it[0], 2,
+                  {{1}, {0, 1}, {0}, {1}, {0, 1}},
                   SliceKernelBuilder::parallel(2),
-                  [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                    Value x = a[0];
-                    if (bias)
-                      x = arith::AddFOp::create(bb, l, x, a[1]);
-                    return softplusOn ? softplus(bb, l, x) : x;
+                  [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                    Value dA = math::ExpOp::create(
+                        bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
+                    Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
+                    return math::FmaOp::create(bb, l, dA, a[4], bu);
                   });
-              Value du = k.generic(
-                  ValueRange{dl, U}, k.empty({dc, L}), 2,
-                  {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-                  [](OpBuilder &bb, Location l, ValueRange a) {
-                    return arith::MulFOp::create(bb, l, a[0], a[1]).getResult();
-                  });
-              // Token rows: delta, delta u [L, Dc]; B_t, C_t [L, N].
-              Value dT = transpose(k, dl, dc, L), duT = transpose(k, du, dc, L);
-              auto groupRows = [&](Value src) {
-                Value m = k.slice(src, {bi, grp, k.ofr(0), t0},
-                                  {k.ofr(1), k.ofr(1), n, L}, {2, 3});
-                return transpose(k, m, n, L);
-              };
-              Value BT = groupRows(op.getB()), CT = groupRows(op.getC());
-              // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan
-              // starts from zero and carries its cumulative log decay
-              // Lambda = sum delta A; the state before the chunk enters the
-              // read-out as exp(Lambda) h_start and the state after it as
-              // h~ + exp(Lambda_C) h_start.
-              SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
-                                          k.zeros({L, dc})};
-              if (chunked)
-                inits.push_back(k.zeros({n, dc}));
-              Value hStart = iter[0];
-              auto tokens = scf::ForOp::create(
-                  ib, k.index(0), len, k.index(1), inits,
-                  [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
-                    ImplicitLocOpBuilder b2(l2, nb2);
-                    SliceKernelBuilder k2(b2);
-                    auto row = [&](Value m, OpFoldResult width) {
-                      return k2.slice(m, {i, k2.ofr(0)}, {k2.ofr(1), width},
-                                      {1});
-                    };
-                    Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
-                          cr = row(CT, n);
-                    // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
-                    // u)[c].
-                    Value h = k2.generic(
-                        ValueRange{dr, AT, br, dur}, it[0], 2,
-                        {{1}, {0, 1}, {0}, {1}, {0, 1}},
-                        SliceKernelBuilder::parallel(2),
-                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                          Value dA = math::ExpOp::create(
-                              bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
-                          Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
-                          return math::FmaOp::create(bb, l, dA, a[4], bu);
-                        });
-                    // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
-                    // state is h~ + exp(Lambda) h_start.
-                    Value seen = h, lambda;
-                    if (chunked) {
-                      lambda = k2.generic(
-                          ValueRange{dr, AT}, it[2], 2, {{1}, {0, 1}, {0, 1}},
-                          SliceKernelBuilder::parallel(2),
-                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                            return math::FmaOp::create(bb, l, a[0], a[1], a[2]);
-                          });
-                      seen = k2.generic(
-                          ValueRange{lambda, hStart, h}, k2.empty({n, dc}), 2,
-                          {{0, 1}, {0, 1}, {0, 1}, {0, 1}},
-                          SliceKernelBuilder::parallel(2),
-                          [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                            return math::FmaOp::create(
-                                bb, l, math::ExpOp::create(bb, l, a[0]), a[1],
-                                a[2]);
-                          });
-                    }
-                    Value yrow = row(it[1], dc);
-                    yrow = k2.generic(
-                        ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
-                        {kPar, kRed},
-                        [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                          Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-                          return arith::AddFOp::create(bb, l, a[2], p);
-                        });
-                    Value Y =
-                        k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
-                    SmallVector<Value> yields = {h, Y};
-                    if (chunked)
-                      yields.push_back(lambda);
-                    scf::YieldOp::create(b2, yields);
-                  });
-              Value after = tokens.getResult(0);
-              if (chunked)
-                // (into the carried state's buffer: the loop yields it
-                // back in place)
-                after = k.generic(
-                    ValueRange{tokens.getResult(2), after}, hStart, 2,
-                    {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+              // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
+              // state is h~ + exp(Lambda) h_start.
+              Value seen = h, lambda;
+              if (chunked) {
+                lambda = k2.generic(
+                    ValueRange{dr, AT}, it[2], 2, {{1}, {0, 1}, {0, 1}},
+                    SliceKernelBuilder::parallel(2),
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return math::FmaOp::create(bb, l, a[0], a[1], a[2]);
+                    });
+                seen = k2.generic(
+                    ValueRange{lambda, hStart, h}, k2.empty({n, dc}), 2,
+                    {{0, 1}, {0, 1}, {0, 1}, {0, 1}},
+                    SliceKernelBuilder::parallel(2),
                     [](OpBuilder &bb, Location l, ValueRange a) -> Value {
                       return math::FmaOp::create(
-                          bb, l, math::ExpOp::create(bb, l, a[0]), a[2], a[1]);
+                          bb, l, math::ExpOp::create(bb, l, a[0]), a[1], a[2]);
                     });
-              // y = y + D u, then y silu(z), over the block's rows.
-              Value Y = transpose(k, tokens.getResult(1), L, dc);
-              SmallVector<Value> eins = {Y, U};
-              SmallVector<SmallVector<unsigned>> edims = {{0, 1}, {0, 1}};
-              if (skip) {
-                eins.push_back(skip);
-                edims.push_back({0});
               }
-              Value z = op.getZ() ? rows(op.getZ()) : Value();
-              if (z) {
-                eins.push_back(z);
-                edims.push_back({0, 1});
-              }
-              Value dest = k.slice(iter[1], {k.ofr(0), t0}, {dc, L}, {0, 1});
-              edims.push_back({0, 1});
-              Value o = k.generic(
-                  eins, dest, 2, edims, SliceKernelBuilder::parallel(2),
-                  [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                    Value y = a[0];
-                    unsigned next = 2;
-                    if (skip)
-                      y = math::FmaOp::create(bb, l, a[next++], a[1], y);
-                    if (z)
-                      y = arith::MulFOp::create(bb, l, y, silu(bb, l, a[next]));
-                    return y;
+              Value yrow = row(it[1], dc);
+              yrow = k2.generic(
+                  ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
+                  {kPar, kRed},
+                  [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                    Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                    return arith::AddFOp::create(bb, l, a[2], p);
                   });
-              Value out = k.insert(o, iter[1], {k.ofr(0), t0}, {dc, L});
-              return SmallVector<Value>{after, out};
+              Value Y = k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
+              SmallVector<Value> yields = {h, Y};
+              if (chunked)
+                yields.push_back(lambda);
+              scf::YieldOp::create(b2, yields);
             });
-        scf::YieldOp::create(ob, next);
+        Value after = tokens.getResult(0);
+        if (chunked)
+          // (into the carried state's buffer: the loop yields it
+          // back in place)
+          after = k.generic(
+              ValueRange{tokens.getResult(2), after}, hStart, 2,
+              {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+              [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                return math::FmaOp::create(
+                    bb, l, math::ExpOp::create(bb, l, a[0]), a[2], a[1]);
+              });
+        // y = y + D u, then y silu(z), over the block's rows.
+        Value Y = transposed(k, tokens.getResult(1), L, dc);
+        SmallVector<Value> eins = {Y, U};
+        SmallVector<SmallVector<unsigned>> edims = {{0, 1}, {0, 1}};
+        if (skip) {
+          eins.push_back(skip);
+          edims.push_back({0});
+        }
+        Value z = op.getZ() ? rows(op.getZ()) : Value();
+        if (z) {
+          eins.push_back(z);
+          edims.push_back({0, 1});
+        }
+        Value dest = k.slice(iter[1], {k.ofr(0), t0}, {dc, L}, {0, 1});
+        edims.push_back({0, 1});
+        Value o = k.generic(
+            eins, dest, 2, edims, SliceKernelBuilder::parallel(2),
+            [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+              Value y = a[0];
+              unsigned next = 2;
+              if (skip)
+                y = math::FmaOp::create(bb, l, a[next++], a[1], y);
+              if (z)
+                y = arith::MulFOp::create(bb, l, y, silu(bb, l, a[next]));
+              return y;
+            });
+        Value out = k.insert(o, iter[1], {k.ofr(0), t0}, {dc, L});
+        return SmallVector<Value>{after, out};
       });
+  // (Full blocks get static shapes, so that their transposes are 16 x 16
+  // shuffles.)
   Value state;
   if (stateArg)
-    state = transpose(kb, blocks.getResult(0), n, dc);
-  return {blocks.getResult(1), state};
+    state = transposed(kb, blocks[0], n, dc);
+  return {blocks[1], state};
 }
 } // namespace
 
@@ -311,54 +270,18 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
                 channelBlock(D / G),
                 tensor::DimOp::create(b, op.getU(), 0),
                 tensor::DimOp::create(b, op.getU(), 2)};
-  SliceKernelBuilder kb(b);
-  auto outType = cast<RankedTensorType>(op.getOut().getType());
-  Value finalState = op.getFinalState();
-  auto stateType = finalState ? cast<RankedTensorType>(finalState.getType())
-                              : RankedTensorType();
-  SmallVector<Value> outDyn;
-  if (outType.isDynamicDim(0))
-    outDyn.push_back(info.batch);
-  if (outType.isDynamicDim(2))
-    outDyn.push_back(info.seqLen);
-  SmallVector<Value> shared = {tensor::EmptyOp::create(b, outType, outDyn)};
-  if (stateType) {
-    SmallVector<Value> stDyn;
-    if (stateType.isDynamicDim(0))
-      stDyn.push_back(info.batch);
-    shared.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
-  }
-  // One iteration per (batch, block of Dc channels).
-  SmallVector<OpFoldResult> ubs = {info.batch, b.getIndexAttr(D / info.Dc)};
-  auto forall = scf::ForallOp::create(b, ubs, shared, std::nullopt);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forall.getBody()->getTerminator());
-    Value bi = forall.getInductionVars()[0];
-    Value c0 = arith::MulIOp::create(b, forall.getInductionVars()[1],
-                                     kb.index(info.Dc));
-    Value outArg = forall.getRegionIterArgs()[0];
-    Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
-    FormAttr form = getForm(op);
-    int64_t chunk = form.getKind() == FormKind::chunked
-                        ? std::max<int64_t>(1, form.getChunk())
-                        : 0;
-    auto [out, state] =
-        buildScanBlock(kb, info, chunk, bi, c0, outArg, stateArg);
-    b.setInsertionPointToEnd(forall.getTerminator().getBody());
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    tensor::ParallelInsertSliceOp::create(
-        b, out, outArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(info.Dc),
-                               info.seqLen},
-        strides);
-    if (stateArg)
-      tensor::ParallelInsertSliceOp::create(
-          b, state, stateArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(info.Dc),
-                                 b.getIndexAttr(info.N)},
-          strides);
-  }
+  ChannelBlockShape shape{
+      op.getOut(), op.getFinalState(), info.batch, info.seqLen, D, info.Dc};
+  FormAttr form = getForm(op);
+  int64_t chunk = form.getKind() == FormKind::chunked
+                      ? std::max<int64_t>(1, form.getChunk())
+                      : 0;
+  auto forall = buildChannelBlockLoop(
+      b, shape,
+      [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,
+          Value stateArg) {
+        return buildScanBlock(kb, info, chunk, bi, c0, outArg, stateArg);
+      });
   rewriter.replaceOp(op, forall.getResults());
   return success();
 }

@@ -75,6 +75,19 @@ public:
                 ArrayRef<SmallVector<unsigned>> operandDims,
                 ArrayRef<utils::IteratorType> iterators,
                 function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    return generics(ins, ValueRange{out}, numLoops, operandDims, iterators,
+                    [&](OpBuilder &nb, Location loc, ValueRange args) {
+                      return SmallVector<Value>{body(nb, loc, args)};
+                    })
+        .front();
+  }
+  /// generic() with several outputs: `body` yields one value per output.
+  SmallVector<Value>
+  generics(ValueRange ins, ValueRange outs, unsigned numLoops,
+           ArrayRef<SmallVector<unsigned>> operandDims,
+           ArrayRef<utils::IteratorType> iterators,
+           function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>
+               body) {
     SmallVector<AffineMap> maps;
     for (const auto &dims : operandDims) {
       SmallVector<AffineExpr> exprs;
@@ -83,11 +96,11 @@ public:
       maps.push_back(AffineMap::get(numLoops, 0, exprs, b.getContext()));
     }
     auto op = linalg::GenericOp::create(
-        b, TypeRange{out.getType()}, ins, ValueRange{out}, maps, iterators,
+        b, TypeRange(outs), ins, outs, maps, iterators,
         [&](OpBuilder &nb, Location loc, ValueRange args) {
           linalg::YieldOp::create(nb, loc, body(nb, loc, args));
         });
-    return op.getResult(0);
+    return SmallVector<Value>(op.getResults().begin(), op.getResults().end());
   }
 
   /// One block step in two copies: `step(full)` when the block's length
@@ -267,6 +280,33 @@ inline SegmentSums segmentSums(SliceKernelBuilder &kb, Value g, Value len) {
           loop.getResult(3)};
 }
 
+/// An scf.for over blocks of `step` tokens of [0, seqLen) carrying `inits`.
+/// `body` builds one block of `len` tokens from `t0` (a constant `len` for
+/// full blocks, so that their ops have static shapes) and returns the
+/// carried values after it. Returns the carried values after the last block.
+inline ValueRange buildTokenBlockLoop(
+    SliceKernelBuilder &kb, Value seqLen, int64_t step, ValueRange inits,
+    function_ref<SmallVector<Value>(SliceKernelBuilder &, Value t0, Value len,
+                                    ValueRange iter)>
+        body) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Value stepV = kb.index(step);
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), seqLen, stepV, inits,
+      [&](OpBuilder &nb, Location loc, Value t0, ValueRange iter) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value len = arith::MinSIOp::create(
+            ib, stepV, arith::SubIOp::create(ib, seqLen, t0));
+        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
+            len, stepV, [&](ImplicitLocOpBuilder &bb, Value n) {
+              SliceKernelBuilder k(bb);
+              return body(k, t0, n, iter);
+            });
+        scf::YieldOp::create(ib, next);
+      });
+  return loop.getResults();
+}
+
 /// The chunked forms' loop (FORMS.md 2.5, 3.5, 4.3): an scf.for over chunks
 /// of `chunk` tokens of [0, seqLen) carrying the state (from `s0`) and the
 /// [T, outCols] output rows (from `o0`). `body` computes one chunk of `n`
@@ -280,30 +320,18 @@ inline std::pair<Value, Value> buildChunkLoop(
     function_ref<std::pair<Value, Value>(SliceKernelBuilder &, Value c0,
                                          Value n, Value state, Value dest)>
         body) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  Value step = kb.index(chunk);
-  auto loop = scf::ForOp::create(
-      b, kb.index(0), seqLen, step, ValueRange{s0, o0},
-      [&](OpBuilder &nb, Location loc, Value c0, ValueRange iter) {
-        ImplicitLocOpBuilder ib(loc, nb);
-        Value rest = arith::SubIOp::create(ib, seqLen, c0);
-        Value len = arith::MinSIOp::create(ib, step, rest);
-        ValueRange next = SliceKernelBuilder(ib).staticWhenFull(
-            len, step, [&](ImplicitLocOpBuilder &bb, Value n) {
-              SliceKernelBuilder k(bb);
-              OpFoldResult nf = getAsOpFoldResult(n);
-              Value dest = k.slice(iter[1], {c0, k.ofr(0)},
-                                   {nf, k.ofr(outCols)}, {0, 1});
-              auto [out, state] = body(k, c0, n, iter[0], dest);
-              Value o =
-                  k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(outCols)});
-              return SmallVector<Value>{state, o};
-            });
-        scf::YieldOp::create(ib, next);
+  ValueRange r = buildTokenBlockLoop(
+      kb, seqLen, chunk, ValueRange{s0, o0},
+      [&](SliceKernelBuilder &k, Value c0, Value n, ValueRange iter) {
+        OpFoldResult nf = getAsOpFoldResult(n);
+        Value dest =
+            k.slice(iter[1], {c0, k.ofr(0)}, {nf, k.ofr(outCols)}, {0, 1});
+        auto [out, state] = body(k, c0, n, iter[0], dest);
+        Value o = k.insert(out, iter[1], {c0, k.ofr(0)}, {nf, k.ofr(outCols)});
+        return SmallVector<Value>{state, o};
       });
-  return {loop.getResult(1), loop.getResult(0)};
+  return {r[1], r[0]};
 }
-
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_CONVERSION_SLICEKERNELBUILDER_H

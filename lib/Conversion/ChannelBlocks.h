@@ -1,0 +1,111 @@
+//===- ChannelBlocks.h - [B, D, T] ops in blocks of channels ----*- C++ -*-===//
+//
+// The state-space scans and the causal convolution work on [B, D, T]
+// activations with T innermost and keep each channel's state to itself. Their
+// lowerings take one block of Dc channels (one vector register's lanes) per
+// scf.forall iteration, transpose blocks of tokens into rows of Dc channels,
+// and walk the rows. This header keeps that loop structure in one place.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_LIB_CONVERSION_CHANNELBLOCKS_H
+#define SEQMIX_LIB_CONVERSION_CHANNELBLOCKS_H
+
+#include "SliceKernelBuilder.h"
+
+namespace mlir::seqmix {
+
+/// Channels per block: the largest of 16, 8, 4, 2, 1 that divides `n`.
+inline int64_t channelBlock(int64_t n) {
+  for (int64_t c : {16, 8, 4, 2})
+    if (n % c == 0)
+      return c;
+  return 1;
+}
+
+/// The transpose of a 2-D f32 tensor `x` of [cols, rows]: [rows, cols].
+inline Value transposed(SliceKernelBuilder &kb, Value x, OpFoldResult rows,
+                        OpFoldResult cols) {
+  return linalg::TransposeOp::create(kb.builder(), x, kb.empty({cols, rows}),
+                                     ArrayRef<int64_t>{1, 0})
+      .getResult()[0];
+}
+
+/// silu(z) = z sigmoid(z), the sigmoid in the stable form of FORMS.md
+/// 0.5(a): exp of -|z| only.
+inline Value silu(OpBuilder &b, Location l, Value z) {
+  Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0));
+  Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0));
+  Value e = math::ExpOp::create(
+      b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, z)));
+  Value den = arith::AddFOp::create(b, l, one, e);
+  Value pos = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, z, zero);
+  Value num = arith::SelectOp::create(b, l, pos, one, e);
+  Value sig = arith::DivFOp::create(b, l, num, den);
+  return arith::MulFOp::create(b, l, z, sig);
+}
+
+/// The shape of a channel-block op: its [B, D, T] output result, its
+/// [B, D, S] final-state result (or null), B and T as index values, and D
+/// and the block size Dc (a divisor of D).
+struct ChannelBlockShape {
+  Value out, finalState;
+  Value batch, seqLen;
+  int64_t D, Dc;
+};
+
+/// Creates the scf.forall over (batch, block of Dc channels) whose shared
+/// outputs are the output and, when there is one, the final state. `body`
+/// builds one block (batch `bi`, first channel `c0`) and returns its
+/// [Dc, T] output rows and its [Dc, S] final state (or null).
+inline scf::ForallOp buildChannelBlockLoop(
+    ImplicitLocOpBuilder &b, const ChannelBlockShape &shape,
+    function_ref<std::pair<Value, Value>(
+        SliceKernelBuilder &, Value bi, Value c0, Value outArg, Value stateArg)>
+        body) {
+  SliceKernelBuilder kb(b);
+  auto outType = cast<RankedTensorType>(shape.out.getType());
+  auto stateType = shape.finalState
+                       ? cast<RankedTensorType>(shape.finalState.getType())
+                       : RankedTensorType();
+  SmallVector<Value> outDyn;
+  if (outType.isDynamicDim(0))
+    outDyn.push_back(shape.batch);
+  if (outType.isDynamicDim(2))
+    outDyn.push_back(shape.seqLen);
+  SmallVector<Value> shared = {tensor::EmptyOp::create(b, outType, outDyn)};
+  if (stateType) {
+    SmallVector<Value> stDyn;
+    if (stateType.isDynamicDim(0))
+      stDyn.push_back(shape.batch);
+    shared.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
+  }
+  SmallVector<OpFoldResult> ubs = {shape.batch,
+                                   b.getIndexAttr(shape.D / shape.Dc)};
+  auto forall = scf::ForallOp::create(b, ubs, shared, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  Value bi = forall.getInductionVars()[0];
+  Value c0 = arith::MulIOp::create(b, forall.getInductionVars()[1],
+                                   kb.index(shape.Dc));
+  Value outArg = forall.getRegionIterArgs()[0];
+  Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
+  auto [out, state] = body(kb, bi, c0, outArg, stateArg);
+  b.setInsertionPointToEnd(forall.getTerminator().getBody());
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  tensor::ParallelInsertSliceOp::create(
+      b, out, outArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(shape.Dc),
+                             shape.seqLen},
+      strides);
+  if (stateArg)
+    tensor::ParallelInsertSliceOp::create(
+        b, state, stateArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(shape.Dc),
+                               b.getIndexAttr(stateType.getDimSize(2))},
+        strides);
+  return forall;
+}
+
+} // namespace mlir::seqmix
+
+#endif // SEQMIX_LIB_CONVERSION_CHANNELBLOCKS_H
