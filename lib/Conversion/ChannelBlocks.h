@@ -22,7 +22,7 @@ inline int64_t channelBlock(int64_t n) {
   return 1;
 }
 
-/// The transpose of a 2-D f32 tensor `x` of [cols, rows]: [rows, cols].
+/// The transpose of a 2-D f32 tensor `x` of [rows, cols]: [cols, rows].
 inline Value transposed(SliceKernelBuilder &kb, Value x, OpFoldResult rows,
                         OpFoldResult cols) {
   return linalg::TransposeOp::create(kb.builder(), x, kb.empty({cols, rows}),

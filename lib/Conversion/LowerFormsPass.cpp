@@ -83,6 +83,13 @@ const FamilyLowering kFamilies[] = {
      [](Operation *op, RewriterBase &r, int64_t) {
        return lowerSelectiveScan(cast<SelectiveScanOp>(op), r);
      }},
+    {isOp<LTIScanOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredLTIScan(cast<LTIScanOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerLTIScan(cast<LTIScanOp>(op), r);
+     }},
     {isOp<SoftmaxAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
@@ -105,8 +112,8 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
     return family->whyNot(op, form);
   return (op->getName().getStringRef() +
           " has no lowering yet in this release (gated_linear_attention, "
-          "linear_attention, delta_rule, softmax_attention and "
-          "selective_scan are lowered)")
+          "linear_attention, delta_rule, softmax_attention, selective_scan "
+          "and lti_scan are lowered)")
       .str();
 }
 

@@ -47,7 +47,8 @@ public:
   }
   Value zeros(ArrayRef<OpFoldResult> sizes) { return fill(empty(sizes), 0.0); }
 
-  /// Rank-reducing tensor.extract_slice keeping the dimensions in `keep`.
+  /// Rank-reducing tensor.extract_slice keeping the dimensions in `keep`
+  /// (of the element type of `src`).
   Value slice(Value src, ArrayRef<OpFoldResult> offsets,
               ArrayRef<OpFoldResult> sizes, ArrayRef<unsigned> keep) {
     SmallVector<int64_t> shape;
@@ -55,7 +56,8 @@ public:
       std::optional<int64_t> c = getConstantIntValue(sizes[d]);
       shape.push_back(c ? *c : ShapedType::kDynamic);
     }
-    auto type = RankedTensorType::get(shape, f32);
+    auto type = RankedTensorType::get(
+        shape, cast<RankedTensorType>(src.getType()).getElementType());
     SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
     return tensor::ExtractSliceOp::create(b, type, src, offsets, sizes,
                                           strides);

@@ -67,7 +67,7 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
              "convert-scf-to-openmp,seqmix-hoist-scratch,"
              "expand-strided-metadata,lower-affine,"
              "convert-vector-to-llvm,finalize-memref-to-llvm,convert-scf-to-cf,"
-             "convert-math-to-llvm,"
+             "convert-math-to-llvm,convert-complex-to-llvm,"
              "convert-arith-to-llvm,convert-index-to-llvm,"
              "convert-openmp-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
              "convert-ub-to-llvm,reconcile-unrealized-casts";
@@ -75,7 +75,8 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
            "convert-scf-to-cf,"
            "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
            "finalize-memref-to-llvm,"
-           "convert-math-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+           "convert-math-to-llvm,convert-complex-to-llvm,convert-arith-to-llvm,"
+           "convert-index-to-llvm,"
            "convert-func-to-llvm,convert-cf-to-llvm,convert-ub-to-llvm,"
            "reconcile-unrealized-casts";
   }
