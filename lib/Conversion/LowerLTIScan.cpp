@@ -137,14 +137,6 @@ public:
     return {re, mul(math::ExpOp::create(b, l, z.re),
                     math::SinOp::create(b, l, z.im))};
   }
-  /// log(1 + w): (log1p(2 wr + wr^2 + wi^2) / 2, atan2(wi, 1 + wr)).
-  Cx log1p(Cx w) {
-    if (!w.im)
-      return {math::Log1pOp::create(b, l, w.re), Value()};
-    Value arg = fma(w.re, w.re, fma(w.im, w.im, mul(c(2), w.re)));
-    return {mul(c(0.5), math::Log1pOp::create(b, l, arg)),
-            math::Atan2Op::create(b, l, w.im, add(c(1), w.re))};
-  }
   /// theta reduced modulo 2 pi into [-pi, pi] (Cody-Waite: 2 pi split into
   /// a short high part, exact in every product k 2pi_hi for |k| < 2^15, and
   /// the rest).
@@ -170,15 +162,21 @@ struct LTIInfo {
   Value batch, seqLen;
 };
 
-/// The discretized parameters of a block, [N', Dc] planes: E = Abar - 1,
-/// Bbar, the read-out f C, and log Abar (real mode, bilinear: its imaginary
-/// plane is pi where Abar < 0 and 0 elsewhere; otherwise null in real mode).
+/// The discretized parameters of a block, [N', Dc] planes. Abar = s + G
+/// with s = +1 or -1 (the sign of Re(Abar)) and G free of cancellation, so
+/// that modes with long memory (|Abar| near 1: Abar near 1 for small steps,
+/// near -1 for the bilinear rule's large ones) keep their decay and rotation
+/// to the last bit; the recurrence steps s x + G x + Bbar u. `sign` is s
+/// (null: +1 everywhere). Then Bbar, the read-out f C, and log Abar (or, when
+/// `signedLog`, log(s Abar): Abar^l = s^l exp(l log(s Abar))); real mode has
+/// no imaginary planes.
 struct Params {
-  Cx E, B, C, logA;
+  Cx G, B, C, logA;
+  Value sign;
+  bool signedLog = false;
 };
 
-/// The values of a block's [N', Dc] planes as a flat list (nulls skipped),
-/// and back.
+/// The values of a block's [N', Dc] planes as a flat list (nulls skipped).
 SmallVector<Value> flatten(ArrayRef<Cx> xs) {
   SmallVector<Value> v;
   for (const Cx &x : xs)
@@ -197,14 +195,22 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
   };
   Value logDt = kb.slice(op.getLogDt(), {c0}, {dc}, {0});
   const bool cplx = info.complex;
-  const bool flag = !cplx && info.disc == Discretization::bilinear;
+  const Discretization disc = info.disc;
+  // Real ZOH and Euler-B: Abar = exp(dt A) > 0, s = +1.
+  const bool hasSign = cplx || disc == Discretization::bilinear;
   auto plane = [&] { return kb.empty({n, dc}); };
-  auto planes = [&](bool im) { return Cx{plane(), im ? plane() : Value()}; };
-  Params p{planes(cplx), planes(cplx), planes(cplx), planes(cplx || flag)};
-  SmallVector<Value> outs = flatten({p.E, p.B, p.C, p.logA});
+  auto planes = [&] { return Cx{plane(), cplx ? plane() : Value()}; };
+  Params p{planes(),
+           planes(),
+           planes(),
+           planes(),
+           hasSign ? plane() : Value(),
+           disc == Discretization::bilinear};
+  SmallVector<Value> outs = flatten({p.G, p.B, p.C, p.logA});
+  if (p.sign)
+    outs.push_back(p.sign);
   SmallVector<SmallVector<unsigned>> dims = {{1, 0}, {1, 0}, {1, 0}, {1}};
   dims.append(outs.size(), {0, 1});
-  const Discretization disc = info.disc;
   SmallVector<Value> res = kb.generics(
       ValueRange{modes(op.getA()), modes(op.getB()), modes(op.getC()), logDt},
       outs, 2, dims, SliceKernelBuilder::parallel(2),
@@ -216,77 +222,98 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
           return {complex::ReOp::create(b, l, x),
                   complex::ImOp::create(b, l, x)};
         };
+        auto lt = [&](Value x, Value y) {
+          return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, y);
+        };
         Cx A = parts(a[0]), B = parts(a[1]), C = parts(a[2]);
         Value dt = math::ExpOp::create(b, l, a[3]);
         Cx z = m.scale(A, dt);
-        // E = Abar - 1, without cancellation, so that modes with long
-        // memory (Abar near 1) keep their decay to the bit: the recurrence
-        // steps x + E x + Bbar u.
-        Cx E, Bb, logA;
-        Cx one = {m.c(1), Value()};
-        switch (disc) {
-        case Discretization::zoh: {
-          // Bbar = dt phi1(z) B, phi1(z) = (exp(z) - 1) / z: its Taylor
-          // series (to z^5, error below 2e-10) for |z| < 0.1.
-          E = m.expm1(z);
-          logA = z;
-          Cx series = {m.c(1.0 / 720), Value()};
-          for (double coef : {1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1.0})
-            series = m.add(m.mul(series, z), {m.c(coef), Value()});
-          Value small = arith::CmpFOp::create(
-              b, l, arith::CmpFPredicate::OLT,
-              m.add(m.mul(z.re, z.re), m.mul(z.im, z.im)), m.c(0.01));
-          Bb = m.scale(m.mul(m.select(small, series, m.div(E, z)), B), dt);
-          break;
-        }
-        case Discretization::euler_b:
-          E = m.expm1(z);
-          logA = z;
-          Bb = m.scale(B, dt);
-          break;
-        case Discretization::bilinear: {
-          // Abar = (1 + z/2) / (1 - z/2): E = z / (1 - z/2), and log Abar =
-          // log(1 + z/2) - log(1 - z/2) without forming Abar.
-          Cx half = m.scale(z, m.c(0.5));
-          Cx den = m.sub(one, half);
-          E = m.div(z, den);
+        Cx G, Bb, logA;
+        Value neg; // Re(Abar) < 0
+        if (disc == Discretization::bilinear) {
+          // Abar = (1 + h) / (1 - h), h = z/2: Abar - 1 = z / (1 - h) and
+          // Abar + 1 = 2 / (1 - h); Re(Abar) < 0 where |h| > 1.
+          Cx h = m.scale(z, m.c(0.5));
+          Cx den = m.sub({m.c(1), Value()}, h);
+          Value den2 = m.add(m.mul(den.re, den.re), m.mul(den.im, den.im));
+          neg = lt(m.c(1), m.add(m.mul(h.re, h.re), m.mul(h.im, h.im)));
+          Cx plusOne = m.div({m.c(2), Value()}, den);
+          G = m.select(neg, plusOne, m.div(z, den));
           Bb = m.div(m.scale(B, dt), den);
-          Cx minusHalf = m.scale(half, m.c(-1));
+          // log |Abar| = log1p(4 Re(h) / |1 - h|^2) / 2 where |Abar| is
+          // near 1 (no cancellation for small or large |h|), and
+          // (log |1 + h|^2 - log |1 - h|^2) / 2 where it is small (h near -1).
+          Value q = m.div(m.mul(m.c(4), h.re), den2);
+          Cx num = m.add({m.c(1), Value()}, h);
+          Value num2 = m.add(m.mul(num.re, num.re), m.mul(num.im, num.im));
+          logA.re =
+              m.mul(m.c(0.5), m.select(lt(q, m.c(-0.75)),
+                                       m.sub(math::LogOp::create(b, l, num2),
+                                             math::LogOp::create(b, l, den2)),
+                                       math::Log1pOp::create(b, l, q)));
           if (cplx) {
-            logA = m.sub(m.log1p(half), m.log1p(minusHalf));
-          } else {
-            // Real mode: log |Abar|, and pi as the imaginary part where
-            // Abar < 0 (|z/2| > 1).
-            Value absA = math::AbsFOp::create(b, l, m.add(E.re, m.c(1)));
-            Value near = arith::CmpFOp::create(
-                b, l, arith::CmpFPredicate::OLT,
-                math::AbsFOp::create(b, l, half.re), m.c(0.5));
-            logA.re =
-                m.select(near, m.sub(m.log1p(half).re, m.log1p(minusHalf).re),
-                         math::LogOp::create(b, l, absA));
-            Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
-                                              m.add(E.re, m.c(1)), m.c(0));
-            logA.im = m.select(neg, m.c(llvm::numbers::pi), m.c(0));
+            // arg(s Abar): arg(1 + h) - arg(1 - h) for s = 1; for s = -1,
+            // arg(-Abar) = arg(1 - (Abar + 1)).
+            Value direct =
+                m.add(math::Atan2Op::create(b, l, h.im, m.add(m.c(1), h.re)),
+                      math::Atan2Op::create(b, l, h.im, den.re));
+            Value flipped = math::Atan2Op::create(
+                b, l, arith::NegFOp::create(b, l, plusOne.im),
+                m.sub(m.c(1), plusOne.re));
+            logA.im = m.select(neg, flipped, direct);
           }
-          break;
-        }
+        } else {
+          // Abar = exp(z): Abar - 1 = (expm1(zr) cos zi - 2 sin^2(zi/2),
+          // e^zr sin zi) and Abar + 1 = (expm1(zr) cos zi + 2 cos^2(zi/2),
+          // e^zr sin zi); Re(Abar) < 0 where cos zi < 0.
+          logA = z;
+          Value em1 = m.expm1(z.re);
+          if (cplx) {
+            Value cosz = math::CosOp::create(b, l, z.im);
+            Value sh = math::SinOp::create(b, l, m.mul(z.im, m.c(0.5)));
+            Value ch = math::CosOp::create(b, l, m.mul(z.im, m.c(0.5)));
+            Value im = m.mul(math::ExpOp::create(b, l, z.re),
+                             math::SinOp::create(b, l, z.im));
+            neg = lt(cosz, m.c(0));
+            Value minus = m.fma(em1, cosz, m.mul(m.c(-2), m.mul(sh, sh)));
+            Value plus = m.fma(em1, cosz, m.mul(m.c(2), m.mul(ch, ch)));
+            G = {m.select(neg, plus, minus), im};
+          } else {
+            G = {em1, Value()};
+          }
+          if (disc == Discretization::zoh) {
+            // Bbar = dt phi1(z) B, phi1(z) = (exp(z) - 1) / z: its Taylor
+            // series (to z^5, error below 2e-10) for |z| < 0.1.
+            Cx series = {m.c(1.0 / 720), Value()};
+            for (double coef : {1.0 / 120, 1.0 / 24, 1.0 / 6, 1.0 / 2, 1.0})
+              series = m.add(m.mul(series, z), {m.c(coef), Value()});
+            Value small =
+                lt(m.add(m.mul(z.re, z.re), m.mul(z.im, z.im)), m.c(0.01));
+            Cx E = m.expm1(z);
+            Bb = m.scale(m.mul(m.select(small, series, m.div(E, z)), B), dt);
+          } else {
+            Bb = m.scale(B, dt);
+          }
         }
         Cx Cf = m.scale(C, m.c(cplx ? 2.0 : 1.0));
         SmallVector<Value> ys;
-        SmallVector<std::pair<Cx, bool>> all = {
-            {E, cplx}, {Bb, cplx}, {Cf, cplx}, {logA, cplx || flag}};
-        for (auto [x, hasIm] : all)
-          for (Value v : {x.re, hasIm ? x.im : Value()})
-            if (v || hasIm)
-              ys.push_back(v ? v : m.c(0));
+        for (const Cx &x : {G, Bb, Cf, logA}) {
+          ys.push_back(x.re);
+          if (cplx)
+            ys.push_back(x.im ? x.im : m.c(0));
+        }
+        if (hasSign)
+          ys.push_back(m.select(neg, m.c(-1), m.c(1)));
         return ys;
       });
   unsigned i = 0;
-  for (Cx *x : {&p.E, &p.B, &p.C, &p.logA}) {
+  for (Cx *x : {&p.G, &p.B, &p.C, &p.logA}) {
     x->re = res[i++];
     if (x->im)
       x->im = res[i++];
   }
+  if (p.sign)
+    p.sign = res[i++];
   return p;
 }
 
@@ -295,8 +322,11 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
 Cx powers(SliceKernelBuilder &kb, const LTIInfo &info, const Params &p,
           OpFoldResult count, int64_t first, int64_t step, Cx W = {}) {
   OpFoldResult dc = kb.ofr(info.Dc), n = kb.ofr(info.N);
-  const bool cplx = info.complex, flag = !cplx && p.logA.im;
+  const bool cplx = info.complex;
+  const bool flip = p.signedLog && p.sign;
   SmallVector<Value> ins = flatten({p.logA, W});
+  if (flip)
+    ins.push_back(p.sign);
   SmallVector<Value> outs = {kb.empty({count, n, dc})};
   if (cplx)
     outs.push_back(kb.empty({count, n, dc}));
@@ -315,7 +345,7 @@ Cx powers(SliceKernelBuilder &kb, const LTIInfo &info, const Params &p,
             b, l, b.getF32Type(),
             arith::IndexCastOp::create(b, l, b.getI64Type(), e));
         unsigned k = 0;
-        Value lr = a[k++], li = (cplx || flag) ? a[k++] : Value();
+        Value lr = a[k++], li = cplx ? a[k++] : Value();
         Cx w;
         if (W.re) {
           w.re = a[k++];
@@ -327,22 +357,21 @@ Cx powers(SliceKernelBuilder &kb, const LTIInfo &info, const Params &p,
             arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, ell, m.c(0));
         Value mag =
             m.select(zero, m.c(1), math::ExpOp::create(b, l, m.mul(ell, lr)));
-        Cx pw;
+        if (flip) {
+          // s^l with s = -1: the sign alternates with l.
+          Value half = math::FloorOp::create(b, l, m.mul(ell, m.c(0.5)));
+          Value odd = arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE,
+                                            m.mul(half, m.c(2)), ell);
+          Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
+                                            a[k], m.c(0));
+          mag = m.select(arith::AndIOp::create(b, l, odd, neg),
+                         arith::NegFOp::create(b, l, mag), mag);
+        }
+        Cx pw = {mag, Value()};
         if (cplx) {
           Value theta = m.reducePhase(m.mul(ell, li));
           pw = {m.mul(mag, math::CosOp::create(b, l, theta)),
                 m.mul(mag, math::SinOp::create(b, l, theta))};
-        } else if (flag) {
-          // A negative real Abar: the sign alternates with l.
-          Value half = math::FloorOp::create(b, l, m.mul(ell, m.c(0.5)));
-          Value odd = arith::CmpFOp::create(b, l, arith::CmpFPredicate::ONE,
-                                            m.mul(half, m.c(2)), ell);
-          Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, li,
-                                            m.c(0));
-          Value flip = arith::AndIOp::create(b, l, odd, neg);
-          pw = {m.select(flip, arith::NegFOp::create(b, l, mag), mag), Value()};
-        } else {
-          pw = {mag, Value()};
         }
         if (w.re)
           pw = m.mul(w, pw);
@@ -496,7 +525,14 @@ std::pair<Value, Cx> recurrentBlock(SliceKernelBuilder &kb, const LTIInfo &info,
   OpFoldResult dc = kb.ofr(info.Dc);
   const bool cplx = info.complex;
   Cx x0 = initialState(kb, info, bi, c0);
-  SmallVector<Value> inits = flatten({x0});
+  // The state and its compensation (Kahan): the rounding error of every
+  // step's sum x + (E x + Bbar u), carried into the next step, so that
+  // increments below the state's last bit (steps dt |A| < 1e-7: modes that
+  // barely decay) are not lost, nor does their rounding add up over T.
+  OpFoldResult n = kb.ofr(info.N);
+  Cx lo0{kb.zeros({n, dc}), cplx ? kb.zeros({n, dc}) : Value()};
+  SmallVector<Value> inits = flatten({x0, lo0});
+  const unsigned planes = cplx ? 2 : 1;
   inits.push_back(out0);
   ValueRange r = buildTokenBlockLoop(
       kb, info.seqLen, kTokenBlock, inits,
@@ -513,32 +549,52 @@ std::pair<Value, Cx> recurrentBlock(SliceKernelBuilder &kb, const LTIInfo &info,
               ImplicitLocOpBuilder ib(loc, nb);
               SliceKernelBuilder k2(ib);
               Value ur = k2.slice(UT, {i, k2.ofr(0)}, {k2.ofr(1), dc}, {1});
-              // x = x + E x + Bbar u (E = Abar - 1).
-              SmallVector<Value> ins = flatten({p.E, p.B});
+              // x = s x + G x + Bbar u (Abar = s + G).
+              SmallVector<Value> ins = flatten({p.G, p.B});
               ins.push_back(ur);
+              if (p.sign)
+                ins.push_back(p.sign);
               SmallVector<Value> xs(it.drop_back());
               SmallVector<SmallVector<unsigned>> dims(ins.size(), {0, 1});
-              dims.back() = {1};
+              dims[flatten({p.G, p.B}).size()] = {1};
               dims.append(xs.size(), {0, 1});
               xs = k2.generics(
                   ins, xs, 2, dims, SliceKernelBuilder::parallel(2),
                   [&](OpBuilder &b, Location l, ValueRange a) {
                     CxMath m(b, l);
-                    if (!cplx) // E x + (B u + x)
-                      return SmallVector<Value>{
-                          m.fma(a[0], a[3], m.fma(a[1], a[2], a[3]))};
-                    // a: Er, Ei, Br, Bi, u, xr, xi.
-                    Value xr = a[5], xi = a[6];
-                    Value nEi = arith::NegFOp::create(b, l, a[1]);
-                    Value yr =
-                        m.fma(a[0], xr, m.fma(nEi, xi, m.fma(a[2], a[4], xr)));
-                    Value yi =
-                        m.fma(a[0], xi, m.fma(a[1], xr, m.fma(a[3], a[4], xi)));
-                    return SmallVector<Value>{yr, yi};
+                    // (x, lo) + d: the sum and its rounding error (Fast2Sum;
+                    // d is rarely larger than x, and then the state is
+                    // mostly new input).
+                    // s x + d (s x exact) and its rounding error.
+                    Value sgn = p.sign ? a[2 * planes + 1] : Value();
+                    auto step = [&](Value x, Value d) {
+                      Value sx = sgn ? m.mul(sgn, x) : x;
+                      Value sum = m.add(sx, d);
+                      return std::pair{sum, m.sub(d, m.sub(sum, sx))};
+                    };
+                    unsigned o = 2 * planes + 1 + (p.sign ? 1 : 0);
+                    Value u = a[2 * planes];
+                    if (!cplx) { // a: G, B, u, [s], x, lo
+                      Value x = a[o];
+                      auto [y, lo] =
+                          step(x, m.fma(a[0], x, m.fma(a[1], u, a[o + 1])));
+                      return SmallVector<Value>{y, lo};
+                    }
+                    // a: Gr, Gi, Br, Bi, u, [s], xr, xi, lor, loi.
+                    Value xr = a[o], xi = a[o + 1];
+                    Value nGi = arith::NegFOp::create(b, l, a[1]);
+                    auto [yr, lr] = step(
+                        xr, m.fma(a[0], xr,
+                                  m.fma(nGi, xi, m.fma(a[2], u, a[o + 2]))));
+                    auto [yi, li] = step(
+                        xi, m.fma(a[0], xi,
+                                  m.fma(a[1], xr, m.fma(a[3], u, a[o + 3]))));
+                    return SmallVector<Value>{yr, yi, lr, li};
                   });
+              xs.resize(planes * 2);
               // y = Re(sum_n C_n x_n) (loops: c, n).
               SmallVector<Value> rins = flatten({p.C});
-              rins.append(xs);
+              rins.append(xs.begin(), xs.begin() + planes);
               Value yrow =
                   k2.slice(it.back(), {i, k2.ofr(0)}, {k2.ofr(1), dc}, {1});
               SmallVector<SmallVector<unsigned>> rdims(rins.size(), {1, 0});
@@ -562,7 +618,19 @@ std::pair<Value, Cx> recurrentBlock(SliceKernelBuilder &kb, const LTIInfo &info,
         next.push_back(k.insert(o, iter.back(), {k.ofr(0), t0}, {dc, L}));
         return next;
       });
-  return {r.back(), {r[0], cplx ? r[1] : Value()}};
+  // The state is x + lo (rounded once).
+  SmallVector<Value> xf(r.begin(), r.begin() + planes);
+  SmallVector<Value> lo(r.begin() + planes, r.begin() + 2 * planes);
+  SmallVector<SmallVector<unsigned>> fdims(2 * planes, {0, 1});
+  xf = kb.generics(lo, xf, 2, fdims, SliceKernelBuilder::parallel(2),
+                   [&](OpBuilder &b, Location l, ValueRange a) {
+                     SmallVector<Value> ys;
+                     for (unsigned i = 0; i < planes; ++i)
+                       ys.push_back(
+                           arith::AddFOp::create(b, l, a[planes + i], a[i]));
+                     return ys;
+                   });
+  return {r.back(), {xf[0], cplx ? xf[1] : Value()}};
 }
 
 /// sum over the middle loop of Re(x . P): out[r, c] += sum_n (xr[n, c]

@@ -168,6 +168,24 @@ void stressDelta(HostTensor &t, Gen &g, GateRegime regime, bool softplus) {
   }
 }
 
+/// FORMS.md 7.6 for the LTI scan's steps (one per channel): strong, dt in
+/// [1, 10] on every channel (Re(dt A) <= -0.5: short memory; the bilinear
+/// rule's real-mode Abar is negative from dt |A| > 2); reset, dt = 1e3 on
+/// every third channel (Abar = 0 to the last bit: a reset every token) and
+/// dt = 1e-7 on the next (Abar = 1 to rounding: a skip).
+void stressStep(HostTensor &t, Gen &g, GateRegime regime) {
+  if (regime == GateRegime::Default)
+    return;
+  for (int64_t h = 0; h < t.elements(); ++h) {
+    if (regime == GateRegime::Strong)
+      t.data[h] = static_cast<float>(g.uniform(0.0, std::log(10.0)));
+    else if (h % 3 == 0)
+      t.data[h] = static_cast<float>(std::log(1e3));
+    else if (h % 3 == 1)
+      t.data[h] = static_cast<float>(std::log(1e-7));
+  }
+}
+
 void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   const std::string &n = t.desc.name;
   const int64_t count = t.elements();
@@ -358,6 +376,8 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
       stressGates(in.back(), g, gates);
     if (d.name == "delta" && spec.mixer == Mixer::SelectiveScan)
       stressDelta(in.back(), g, gates, spec.deltaSoftplus);
+    if (d.name == "log_dt" && spec.mixer == Mixer::LTIScan)
+      stressStep(in.back(), g, gates);
     if (keys == KeyRegime::Colinear && spec.mixer == Mixer::DeltaRule)
       stressKeys(in.back());
   }

@@ -145,7 +145,9 @@ static cl::opt<std::string> runGates(
     cl::desc("run: log gates to generate: default (FORMS.md 7.3), strong "
              "(alpha ~ 0.5), reset (a hard reset g = -1e4 every 37 tokens); "
              "for selective_scan the delta: strong (delta ~ 4), reset "
-             "(delta_raw 1e3 and -30 once every 37 tokens)"),
+             "(delta_raw 1e3 and -30 once every 37 tokens); for lti_scan "
+             "the steps: strong (dt in [1, 10]), reset (dt 1e3 and 1e-7 on "
+             "alternate channels)"),
     cl::value_desc("regime"), cl::init("default"), cl::cat(runCat));
 static cl::opt<std::string> runKeys(
     "keys",
