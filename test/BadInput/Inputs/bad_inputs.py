@@ -584,7 +584,9 @@ case("driver", [SEQMIXC, "-", "--compile-to=import"], "ok", r"seqmix.gated_linea
 # Spec errors that reach the op verifier point at the spec, not at 1:1.
 case("driver", [SEQMIXC, spec_file("verifier.json", {"seqmix": 1, "name": "layer",
                                                       "mixer": "lti_scan", "channels": 8,
-                                                      "state_dim": 4}), "--form=chunked",
+                                                      "state_dim": 4,
+                                                      "state": {"final": True}}),
+                "--form=parallel",
                 "-o", tmp("v.so")], "error", r"verifier\.json:[0-9]+:[0-9]+: error: .*cannot be lowered")
 CASES[-1].check = lambda p, out, err: ("points at 1:1: " + err) if "json:1:1:" in err else None
 
