@@ -110,13 +110,6 @@ public:
   Cx select(Value cond, Cx x, Cx y) {
     return {select(cond, x.re, y.re), select(cond, x.im, y.im)};
   }
-  Cx exp(Cx z) {
-    Value e = math::ExpOp::create(b, l, z.re);
-    if (!z.im)
-      return {e, Value()};
-    return {mul(e, math::CosOp::create(b, l, z.im)),
-            mul(e, math::SinOp::create(b, l, z.im))};
-  }
   /// exp(x) - 1 for real x, its Taylor series (to x^6) for |x| < 0.1.
   Value expm1(Value x) {
     Value series = c(1.0 / 720);
@@ -131,11 +124,12 @@ public:
   Cx expm1(Cx z) {
     if (!z.im)
       return {expm1(z.re), Value()};
-    Value s = math::SinOp::create(b, l, mul(z.im, c(0.5)));
-    Value re = fma(expm1(z.re), math::CosOp::create(b, l, z.im),
-                   mul(c(-2), mul(s, s)));
+    Value th = reducePhase(z.im);
+    Value s = math::SinOp::create(b, l, mul(th, c(0.5)));
+    Value re =
+        fma(expm1(z.re), math::CosOp::create(b, l, th), mul(c(-2), mul(s, s)));
     return {re, mul(math::ExpOp::create(b, l, z.re),
-                    math::SinOp::create(b, l, z.im))};
+                    math::SinOp::create(b, l, th))};
   }
   /// theta reduced modulo 2 pi into [-pi, pi] (Cody-Waite: 2 pi split into
   /// a short high part, exact in every product k 2pi_hi for |k| < 2^15, and
@@ -269,11 +263,13 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
           logA = z;
           Value em1 = m.expm1(z.re);
           if (cplx) {
-            Value cosz = math::CosOp::create(b, l, z.im);
-            Value sh = math::SinOp::create(b, l, m.mul(z.im, m.c(0.5)));
-            Value ch = math::CosOp::create(b, l, m.mul(z.im, m.c(0.5)));
+            // (the phase reduced modulo 2 pi first)
+            Value th = m.reducePhase(z.im);
+            Value cosz = math::CosOp::create(b, l, th);
+            Value sh = math::SinOp::create(b, l, m.mul(th, m.c(0.5)));
+            Value ch = math::CosOp::create(b, l, m.mul(th, m.c(0.5)));
             Value im = m.mul(math::ExpOp::create(b, l, z.re),
-                             math::SinOp::create(b, l, z.im));
+                             math::SinOp::create(b, l, th));
             neg = lt(cosz, m.c(0));
             Value minus = m.fma(em1, cosz, m.mul(m.c(-2), m.mul(sh, sh)));
             Value plus = m.fma(em1, cosz, m.mul(m.c(2), m.mul(ch, ch)));

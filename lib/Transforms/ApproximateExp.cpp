@@ -19,7 +19,9 @@ struct ApproximateExpPass
     populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
       // log1p expands into log, which is approximated too.
       return name == "exp" || name == "math.exp" || name == "log1p" ||
-             name == "math.log1p" || name == "log" || name == "math.log";
+             name == "sin" || name == "math.sin" || name == "cos" ||
+             name == "math.cos" || name == "math.log1p" || name == "log" ||
+             name == "math.log";
     });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();

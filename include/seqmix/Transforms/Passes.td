@@ -244,10 +244,13 @@ def SeqMixApproximateExp : Pass<"seqmix-approximate-exp", "::mlir::ModuleOp"> {
     Rewrites `math.exp` on f32 into the polynomial approximation of the math
     dialect (range reduction + polynomial, about 1e-7 relative error in the
     normal range; results below the normal range flush to zero), and
-    `math.log1p` (the selective scan's softplus) likewise. Unlike a call to
-    libm's `expf`, the arithmetic vectorizes with the surrounding loop, which
-    matters for the T x T decay matrices of the parallel forms and the
-    D x N decays of every token of a selective scan.
+    `math.log1p` and `math.log` (the selective scan's softplus) and
+    `math.sin` and `math.cos` (the LTI scan's rotations, whose phases its
+    lowering reduces to [-pi, pi] first) likewise. Unlike a call to libm's
+    `expf`, the arithmetic vectorizes with the surrounding loop, which
+    matters for the T x T decay matrices of the parallel forms, the D x N
+    decays of every token of a selective scan and the LTI scan's tables of
+    powers.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
