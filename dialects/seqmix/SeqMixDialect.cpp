@@ -43,7 +43,7 @@ FormAttr mlir::seqmix::getForm(Operation *op) {
 
 bool mlir::seqmix::isSequenceMixer(Operation *op) {
   return isa<SoftmaxAttentionOp, LinearAttentionOp, GatedLinearAttentionOp,
-             DeltaRuleOp, SelectiveScanOp, LTIScanOp>(op);
+             DeltaRuleOp, SelectiveScanOp, LTIScanOp, CausalConv1dOp>(op);
 }
 
 int64_t mlir::seqmix::featureDim(FeatureMap map, int64_t k) {

@@ -426,6 +426,36 @@ LogicalResult LTIScanOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// causal_conv1d
+//===----------------------------------------------------------------------===//
+
+LogicalResult CausalConv1dOp::verify() {
+  ShapeChecker s(*this);
+  if (failed(s.check(getX(), "x", {"B", "D", "T"}, "C1", "C3")) ||
+      failed(s.check(getWeight(), "weight", {"D", "W"}, "C1", "C3")) ||
+      failed(s.check(getOut(), "result", {"B", "D", "T"}, "C1", "C1")))
+    return failure();
+  if (getBias() && failed(s.check(getBias(), "bias", {"D"}, "C1", "C3")))
+    return failure();
+  SmallVector<std::pair<Value, StringRef>> same = {
+      {getX(), "x"}, {getWeight(), "weight"}, {getOut(), "result"}};
+  if (getBias())
+    same.push_back({getBias(), "bias"});
+  if (failed(checkSameFloat(*this, same, "C2")))
+    return failure();
+  int64_t w = cast<RankedTensorType>(getWeight().getType()).getDimSize(1);
+  if (ShapedType::isDynamic(w))
+    return emitOpError() << "[C4] the width W (dimension 1 of weight) must "
+                            "be static";
+  if ((getInitialState() || getFinalState()) && w == 1)
+    return emitOpError() << "[C5] a convolution of width 1 has no state "
+                            "(W - 1 = 0 inputs)";
+  return checkStates(*this, s, getInitialState(), getFinalState(),
+                     {"B", "D", Dim("W - 1", w - 1)}, "C5",
+                     elementType(getX()));
+}
+
+//===----------------------------------------------------------------------===//
 // Dimension roles
 //===----------------------------------------------------------------------===//
 
@@ -492,6 +522,14 @@ mlir::seqmix::getDimensionRoles(Operation *op) {
         add(o.getDeltaBias(), {"channels"});
         add(o.getInitialState(), {"batch", "channels", "state_dim"});
         add(o.getFinalState(), {"batch", "channels", "state_dim"});
+      })
+      .Case<CausalConv1dOp>([&](auto o) {
+        add(o.getX(), {"batch", "channels", "seq_len"});
+        add(o.getOut(), {"batch", "channels", "seq_len"});
+        add(o.getWeight(), {"channels", "width"});
+        add(o.getBias(), {"channels"});
+        add(o.getInitialState(), {"batch", "channels", "conv_state"});
+        add(o.getFinalState(), {"batch", "channels", "conv_state"});
       })
       .Case<LTIScanOp>([&](auto o) {
         add(o.getU(), {"batch", "channels", "seq_len"});

@@ -253,4 +253,39 @@ def SeqMix_LTIScanOp : SeqMix_Op<"lti_scan", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def SeqMix_CausalConv1dOp : SeqMix_Op<"causal_conv1d", [Pure, AttrSizedOperandSegments]> {
+  let summary = "depthwise causal convolution (the short conv of Mamba, H3, Gated DeltaNet)";
+  let description = [{
+    Per channel `d` with `W` taps `w[d, 0..W-1]` over the input extended on
+    the left by the `W - 1` inputs before it (the conv state; zeros without
+    one), `x~ = [state, x]`:
+    `out[t] = act(sum_k w[d, k] x~[t + k] + bias[d])`, with `act` the identity
+    or `silu` (`z sigmoid(z)`). The final state is the last `W - 1` entries of
+    `x~`, so that a call on the next tokens continues the sequence (decode).
+
+    Constraints:
+    - C1: `x` is `[B, D, T]`; `weight` is `[D, W]`; `bias` is `[D]`; the
+      result is `[B, D, T]`.
+    - C2: `x`, `weight`, `bias` and the result have one float element type.
+    - C3: dimensions named alike agree across operands.
+    - C4: `W` is static and at least 1.
+    - C5: initial and final states are `[B, D, W - 1]` with the element type
+      of `x`.
+
+    The op has one form, `parallel`: every output reads its `W` inputs
+    directly (no state is carried across the sequence).
+  }];
+  let arguments = (ins AnyRankedTensor:$x, AnyRankedTensor:$weight,
+    Optional<AnyRankedTensor>:$bias,
+    Optional<AnyRankedTensor>:$initial_state,
+    DefaultValuedAttr<BoolAttr, "false">:$silu,
+    OptionalAttr<SeqMix_FormAttr>:$form);
+  let results = (outs AnyRankedTensor:$out, Optional<AnyRankedTensor>:$final_state);
+  let assemblyFormat = [{
+    $x `,` $weight (`bias` `(` $bias^ `)`)? (`state` `(` $initial_state^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SEQMIX_OPS_TD

@@ -167,24 +167,48 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
                4 * K * V * ((p.stateIn ? 1 : 0) + (p.stateOut ? 1 : 0));
     break;
   }
+  case Mixer::CausalConv1d:
+    // keyDim = the width W; one form (parallel): W multiply-adds per output,
+    // the input read and the output written once.
+    e.flopsVector = 2 * T * K;
+    e.bytes = 8 * T;
+    e.depth = 1;
+    break;
+  case Mixer::LTIScan: {
+    // keyDim = modes N' per channel, valueDim = planes per mode (2 complex,
+    // 1 real). Recurrent: a compensated state step (6 per plane) and the
+    // read-out (2 per plane) per mode and token. Chunked: the state's
+    // read-out and update through the powers (4 per plane per mode and
+    // token), the chunk's causal convolution (C/2 per token) and its tables
+    // of powers (about 40 per plane, mode and lag, once per block).
+    // Parallel: the direct causal convolution (T/2 per token) and the
+    // kernel (2 per plane per mode and lag).
+    const double planes = V;
+    if (form == Form::Recurrent) {
+      e.flopsVector = 8 * planes * T * K;
+      e.depth = T;
+    } else if (form == Form::Chunked) {
+      e.flopsVector = T * (4 * planes * K + C) + 80 * planes * C * K;
+      e.depth = nc;
+      items = slices;
+    } else {
+      e.flopsVector = T * T + 2 * planes * T * K;
+      e.depth = 1;
+    }
+    e.bytes += 8.0 * T;
+    break;
+  }
   case Mixer::SelectiveScan:
-  case Mixer::LTIScan:
     // keyDim = state size N per channel.
     if (form == Form::Recurrent) {
       e.flopsVector = 7 * T * K;
       e.depth = T;
     } else if (form == Form::Chunked) {
+      // The CPU lowering of the chunked form (the two-level scan) scans each
+      // chunk token by token after the previous one (the parallelism over
+      // chunks is not used): as deep as the recurrence, with its extra work.
       e.flopsVector = 12 * T * K;
-      e.depth = nc + C;
-      items = slices * nc;
-      // The CPU lowering of the selective scan's chunked form scans each
-      // chunk token by token after the previous one (the two-level scan's
-      // parallelism over chunks is not used): as deep as the recurrence,
-      // with its extra work.
-      if (p.family == Mixer::SelectiveScan) {
-        e.depth = T;
-        items = slices;
-      }
+      e.depth = T;
     } else {
       e.flopsVector = 12 * T * K;
       e.bytes = 8 * T * K;

@@ -90,6 +90,13 @@ const FamilyLowering kFamilies[] = {
      [](Operation *op, RewriterBase &r, int64_t) {
        return lowerLTIScan(cast<LTIScanOp>(op), r);
      }},
+    {isOp<CausalConv1dOp>,
+     [](Operation *op, FormKind f) {
+       return whyNotLoweredCausalConv1d(cast<CausalConv1dOp>(op), f);
+     },
+     [](Operation *op, RewriterBase &r, int64_t) {
+       return lowerCausalConv1d(cast<CausalConv1dOp>(op), r);
+     }},
     {isOp<SoftmaxAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
@@ -112,8 +119,8 @@ std::string mlir::seqmix::whyNotLowered(Operation *op, FormKind form) {
     return family->whyNot(op, form);
   return (op->getName().getStringRef() +
           " has no lowering yet in this release (gated_linear_attention, "
-          "linear_attention, delta_rule, softmax_attention, selective_scan "
-          "and lti_scan are lowered)")
+          "linear_attention, delta_rule, softmax_attention, selective_scan, "
+          "lti_scan and causal_conv1d are lowered)")
       .str();
 }
 

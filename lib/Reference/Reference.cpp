@@ -305,6 +305,32 @@ Result seqmix::ref::selectiveScan(const Array &u, const Array &delta,
   return r;
 }
 
+Result seqmix::ref::causalConv1d(const Array &x, const Array &weight,
+                                 const Array *bias, const Array *x0,
+                                 bool useSilu) {
+  const int64_t Bn = x.dim(0), Dn = x.dim(1), T = x.dim(2), W = weight.dim(1);
+  require(W >= 1, "the width must be >= 1");
+  Result r{Array({Bn, Dn, T}), Array({Bn, Dn, W - 1})};
+  std::vector<double> ext(static_cast<size_t>(T + W - 1));
+  for (int64_t b = 0; b < Bn; ++b)
+    for (int64_t d = 0; d < Dn; ++d) {
+      // x~ = [state, x], the state zeros without one.
+      for (int64_t i = 0; i < W - 1; ++i)
+        ext[i] = x0 ? (*x0)(b, d, i) : 0.0;
+      for (int64_t t = 0; t < T; ++t)
+        ext[W - 1 + t] = x(b, d, t);
+      for (int64_t t = 0; t < T; ++t) {
+        double y = bias ? (*bias)(d) : 0.0;
+        for (int64_t k = 0; k < W; ++k)
+          y += weight(d, k) * ext[t + k];
+        r.out(b, d, t) = useSilu ? silu(y) : y;
+      }
+      for (int64_t i = 0; i < W - 1; ++i)
+        r.state(b, d, i) = ext[T + i];
+    }
+  return r;
+}
+
 std::pair<std::complex<double>, std::complex<double>>
 seqmix::ref::discretize(std::complex<double> A, std::complex<double> B,
                         double dt, Discretization d) {

@@ -134,6 +134,11 @@ OwningOpRef<ModuleOp> mlir::seqmix::importLayerSpec(const LayerSpec &spec,
                            FormAttr());
     break;
   }
+  case Mixer::CausalConv1d:
+    op = CausalConv1dOp::create(b, loc, results, arg["x"], arg["weight"],
+                                opt("bias"), init, b.getBoolAttr(spec.silu),
+                                FormAttr());
+    break;
   }
   if (spec.form != "auto") {
     FormKind kind = *symbolizeFormKind(spec.form);

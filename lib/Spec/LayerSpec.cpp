@@ -31,6 +31,8 @@ const char *seqmix::mixerName(Mixer m) {
     return "selective_scan";
   case Mixer::LTIScan:
     return "lti_scan";
+  case Mixer::CausalConv1d:
+    return "causal_conv1d";
   }
   return "?";
 }
@@ -378,6 +380,9 @@ std::vector<llvm::StringRef> allowedFields(Mixer m) {
   case Mixer::LTIScan:
     add({"channels", "state_dim", "discretization", "mode", "d_skip"});
     break;
+  case Mixer::CausalConv1d:
+    add({"channels", "width", "bias", "activation"});
+    break;
   }
   return f;
 }
@@ -454,7 +459,8 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                        llvm::Twine(spec.name.size()));
   static const llvm::StringRef mixers[] = {
       "softmax_attention", "linear_attention", "gated_linear_attention",
-      "delta_rule",        "selective_scan",   "lti_scan"};
+      "delta_rule",        "selective_scan",   "lti_scan",
+      "causal_conv1d"};
   std::string mixer = r.string("mixer", true, "", mixers);
   if (!r.ok())
     return r.takeError();
@@ -689,6 +695,17 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
         r.string("mode", false, "complex", {"complex", "real"}) == "complex";
     spec.dSkip = r.boolean("d_skip", false);
     break;
+  case Mixer::CausalConv1d:
+    spec.channels = r.integer("channels", true, 0);
+    spec.width = r.integer("width", true, 0, 1, false, "", 64);
+    spec.convBias = r.boolean("bias", false);
+    spec.silu =
+        r.string("activation", false, "none", {"none", "silu"}) == "silu";
+    if (r.ok() && spec.width == 1 && (spec.initialState || spec.finalState))
+      r.fail("state", "a convolution of width 1 has no state (it keeps the "
+                      "width - 1 = 0 inputs before the call); remove the "
+                      "field or use a width >= 2");
+    break;
   }
   if (!r.ok())
     return r.takeError();
@@ -780,6 +797,16 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
                     {B, channels, stateDim},
                     {"batch", "channels", "state_dim"}});
     break;
+  case Mixer::CausalConv1d:
+    in.push_back({"x", {B, channels, T}, {"batch", "channels", "seq_len"}});
+    in.push_back({"weight", {channels, width}, {"channels", "width"}});
+    if (convBias)
+      in.push_back({"bias", {channels}, {"channels"}});
+    if (initialState)
+      in.push_back({"initial_state",
+                    {B, channels, width - 1},
+                    {"batch", "channels", "conv_state"}});
+    break;
   case Mixer::LTIScan: {
     in.push_back({"u", {B, channels, T}, {"batch", "channels", "seq_len"}});
     for (const char *n : {"A", "B", "C"})
@@ -822,6 +849,13 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
                      {"batch", hv, "state_rows", "state_cols"}});
     break;
   }
+  case Mixer::CausalConv1d:
+    out.push_back({"out", {B, channels, T}, {"batch", "channels", "seq_len"}});
+    if (finalState)
+      out.push_back({"final_state",
+                     {B, channels, width - 1},
+                     {"batch", "channels", "conv_state"}});
+    break;
   case Mixer::SelectiveScan:
   case Mixer::LTIScan:
     out.push_back({"out", {B, channels, T}, {"batch", "channels", "seq_len"}});

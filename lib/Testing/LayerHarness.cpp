@@ -235,6 +235,13 @@ void fill(const LayerSpec &s, HostTensor &t, Gen &g) {
   case Mixer::LinearAttention:
     each([&](int64_t) { return g.normal(); });
     return;
+  case Mixer::CausalConv1d:
+    // Taps of a unit-variance sum (Mamba's conv init scale), the rest N(0, 1).
+    if (n == "weight")
+      each([&](int64_t) { return g.normal() / std::sqrt(double(s.width)); });
+    else
+      each([&](int64_t) { return g.normal(); });
+    return;
   case Mixer::GatedLinearAttention:
     if (n == "q")
       each([&](int64_t) { return g.normal() / std::sqrt(K); });
@@ -454,6 +461,10 @@ seqmix::referenceOutputs(const LayerSpec &s,
                            opt("z"), opt("delta_bias"), opt("initial_state"),
                            s.deltaSoftplus);
     break;
+  case Mixer::CausalConv1d:
+    r = ref::causalConv1d(a["x"], a["weight"], opt("bias"),
+                          opt("initial_state"), s.silu);
+    break;
   case Mixer::LTIScan: {
     ref::CArray A = toCArray(*raw["A"]), Bc = toCArray(*raw["B"]),
                 Cc = toCArray(*raw["C"]);
@@ -538,8 +549,20 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
     p.kvLen = Tk > 0 ? Tk : 0;
     p.causal = spec.causal;
     break;
-  default:
-    return std::nullopt;
+  case Mixer::SelectiveScan:
+  case Mixer::LTIScan:
+  case Mixer::CausalConv1d:
+    // One slice per (batch, channel): keyDim the state size (modes) or the
+    // width, valueDim the planes per mode (2 for complex LTI modes).
+    p.family = spec.mixer;
+    p.batch = B;
+    p.heads = spec.channels;
+    p.seqLen = T;
+    p.keyDim = spec.mixer == Mixer::CausalConv1d ? spec.width : spec.stateDim;
+    p.valueDim = spec.mixer == Mixer::LTIScan && spec.complexMode ? 2 : 1;
+    p.stateIn = spec.initialState;
+    p.stateOut = spec.finalState;
+    return p;
   }
   p.family = spec.mixer;
   p.batch = B;

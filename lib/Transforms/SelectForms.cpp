@@ -63,6 +63,17 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
         p.family = ::seqmix::Mixer::LTIScan;
         p.seqLen = sizeOr(o.getU(), 2, assumedSeqLen);
         p.keyDim = sizeOr(o.getA(), 1, 64);
+        // Planes per mode: 2 in complex mode (real and imaginary), 1 real.
+        p.valueDim =
+            isa<ComplexType>(
+                cast<RankedTensorType>(o.getA().getType()).getElementType())
+                ? 2
+                : 1;
+      })
+      .Case<CausalConv1dOp>([&](auto o) {
+        p.family = ::seqmix::Mixer::CausalConv1d;
+        p.seqLen = sizeOr(o.getX(), 2, assumedSeqLen);
+        p.keyDim = sizeOr(o.getWeight(), 1, 4);
         p.valueDim = 1;
       });
   if (isa<LinearAttentionOp>(op))

@@ -14,6 +14,12 @@ threads. Each peer is what a user would otherwise write or call:
                           torch, q and k L2-normalized when the layer does
   selective_scan          Mamba-1's scan token by token in plain torch, in
                           the style of mamba's selective_scan_ref
+  lti_scan                the S4D kernel (Vandermonde of exp(l dt A)) and
+                          its FFT convolution in torch (S4D's standalone
+                          form, no state), and the recurrence token by token
+                          in complex torch
+  causal_conv1d           torch.nn.functional.conv1d, depthwise (groups = D),
+                          in the style of causal_conv1d's reference
 
 Every peer returns its outputs in the layer's order (out, then final_state
 when the layer has one) so that seqmix-bench can check that they agree.
@@ -237,6 +243,105 @@ def _selective_scan_ref(layer, x):
     return call
 
 
+# ---------------------------------------------------------------------------
+# LTI scan (S4D)
+
+
+def _lti_parts(layer, x):
+    """A, B, C as complex tensors and the discretized (Abar, Bbar) [H, N']."""
+    def cx(t):
+        return torch.complex(t[..., 0], t[..., 1]).to(torch.complex64) if layer["complex_mode"] \
+            else t.to(torch.complex64)
+    A, Bm, Cm = cx(x["A"]), cx(x["B"]), cx(x["C"])
+    dt = torch.exp(x["log_dt"])[:, None]
+    z = dt * A
+    disc = layer["discretization"]
+    if disc == "bilinear":
+        Ab = (1 + z / 2) / (1 - z / 2)
+        Bb = dt * Bm / (1 - z / 2)
+        logA = torch.log(Ab)
+    else:
+        Ab = torch.exp(z)
+        Bb = dt * Bm * (torch.expm1(z) / z if disc == "zoh" else 1)
+        logA = z
+    return Ab, Bb, Cm, logA
+
+
+def _lti_fft(layer, x):
+    """S4D's standalone convolution: the kernel from the Vandermonde
+    exp(l log Abar), then y = irfft(rfft(u) rfft(K)) over 2T points."""
+    if "initial_state" in x or "final_state" in layer["outputs"]:
+        return None  # the convolution takes no state
+    u, Dskip = x["u"], x.get("D")
+    f = 2.0 if layer["complex_mode"] else 1.0
+    T = u.shape[2]
+
+    def call():
+        Ab, Bb, Cm, logA = _lti_parts(layer, x)
+        ell = torch.arange(T, dtype=torch.float32)
+        K = f * torch.einsum("hn,hnl->hl", Cm * Bb,
+                             torch.exp(logA[:, :, None] * ell)).real
+        n = 2 * T
+        y = torch.fft.irfft(torch.fft.rfft(u, n=n) * torch.fft.rfft(K, n=n), n=n)[..., :T]
+        if Dskip is not None:
+            y = y + u * Dskip[:, None]
+        return [y]
+
+    return call
+
+
+def _lti_recurrent(layer, x):
+    """The recurrence token by token in complex torch."""
+    u, Dskip, s0 = x["u"], x.get("D"), x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+    f = 2.0 if layer["complex_mode"] else 1.0
+    Bsz, H, T = u.shape
+
+    def call():
+        Ab, Bb, Cm, _ = _lti_parts(layer, x)
+        if s0 is None:
+            h = torch.zeros(Bsz, H, Ab.shape[1], dtype=torch.complex64)
+        elif layer["complex_mode"]:
+            h = torch.complex(s0[..., 0], s0[..., 1])
+        else:
+            h = s0.to(torch.complex64)
+        ys = []
+        for t in range(T):
+            h = Ab * h + Bb * u[:, :, t, None]
+            ys.append(f * (h * Cm).sum(-1).real)
+        y = torch.stack(ys, dim=2)
+        if Dskip is not None:
+            y = y + u * Dskip[:, None]
+        if not want_state:
+            return [y]
+        st = torch.view_as_real(h).contiguous() if layer["complex_mode"] else h.real.contiguous()
+        return [y, st]
+
+    return call
+
+
+# ---------------------------------------------------------------------------
+# causal conv1d
+
+
+def _causal_conv1d(layer, x):
+    """Depthwise F.conv1d over [state, x] (or x padded with W - 1 zeros)."""
+    xs, w, bias, s0 = x["x"], x["weight"], x.get("bias"), x.get("initial_state")
+    want_state = "final_state" in layer["outputs"]
+    D, W = w.shape
+
+    def call():
+        ext = torch.cat([s0, xs], dim=-1) if s0 is not None else F.pad(xs, (W - 1, 0))
+        y = F.conv1d(ext, w[:, None, :], bias, groups=D)
+        if layer["silu"]:
+            y = F.silu(y)
+        if not want_state:
+            return [y]
+        return [y, ext[..., ext.shape[-1] - (W - 1):].contiguous()]
+
+    return call
+
+
 # name -> (mixer, builder, the form whose FLOP count credits it)
 PEERS = [
     ("torch.sdpa", "softmax_attention", _sdpa, "visible"),
@@ -244,6 +349,9 @@ PEERS = [
     ("torch.recurrent", "gated_linear_attention", _gla_recurrent, "recurrent"),
     ("torch.recurrent", "delta_rule", _delta_recurrent, "recurrent"),
     ("torch.recurrent", "selective_scan", _selective_scan_ref, "recurrent"),
+    ("torch.fft", "lti_scan", _lti_fft, "parallel"),
+    ("torch.recurrent", "lti_scan", _lti_recurrent, "recurrent"),
+    ("torch.conv1d", "causal_conv1d", _causal_conv1d, "parallel"),
 ]
 
 

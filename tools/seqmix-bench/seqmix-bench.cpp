@@ -177,6 +177,9 @@ std::string layerJson(const LayerSpec &spec) {
   o["l2norm_qk"] = spec.l2normQK;
   o["eps"] = spec.eps;
   o["delta_softplus"] = spec.deltaSoftplus;
+  o["silu"] = spec.silu;
+  o["discretization"] = spec.discretization;
+  o["complex_mode"] = spec.complexMode;
   if (spec.window)
     o["window"] = *spec.window;
   else

@@ -32,6 +32,8 @@ std::string whyNotLoweredSelectiveScan(SelectiveScanOp op, FormKind form);
 LogicalResult lowerSelectiveScan(SelectiveScanOp op, RewriterBase &rewriter);
 std::string whyNotLoweredLTIScan(LTIScanOp op, FormKind form);
 LogicalResult lowerLTIScan(LTIScanOp op, RewriterBase &rewriter);
+std::string whyNotLoweredCausalConv1d(CausalConv1dOp op, FormKind form);
+LogicalResult lowerCausalConv1d(CausalConv1dOp op, RewriterBase &rewriter);
 std::string whyNotLoweredSoftmax(SoftmaxAttentionOp op, FormKind form);
 /// `workers` (>= 1): threads the code runs on; the decode form splits its
 /// keys when batch x heads is smaller (split-KV, FORMS.md 1.4).

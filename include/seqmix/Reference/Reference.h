@@ -131,6 +131,12 @@ LTIResult ltiScan(const Array &u, const CArray &A, const CArray &B,
                   const CArray *initialState, Discretization disc,
                   bool complexMode);
 
+/// Depthwise causal convolution: x [B,D,T]; weight [D,W]; bias [D]; state
+/// [B,D,W-1] (the inputs before x). out[t] = act(sum_k w[k] x~[t + k] + bias)
+/// over x~ = [state, x]; the final state is the last W-1 entries of x~.
+Result causalConv1d(const Array &x, const Array &weight, const Array *bias,
+                    const Array *initialState, bool silu);
+
 /// Discretized (Abar, Bbar) of one mode (FORMS.md 5.1).
 std::pair<std::complex<double>, std::complex<double>>
 discretize(std::complex<double> A, std::complex<double> B, double dt,

@@ -92,6 +92,10 @@ struct LayerSpec {
   std::string discretization = "zoh"; ///< zoh | bilinear | euler_b
   bool complexMode = true;
 
+  // The causal convolution: taps per channel, bias, SiLU after it.
+  int64_t width = 0;
+  bool convBias = false, silu = false;
+
   /// Inputs in calling order (FORMS.md App. A order, initial state last).
   std::vector<TensorDesc> inputs() const;
   /// Outputs in calling order: the result, then the log-sum-exp or the final

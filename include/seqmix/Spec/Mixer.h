@@ -15,7 +15,8 @@ enum class Mixer {
   GatedLinearAttention,
   DeltaRule,
   SelectiveScan,
-  LTIScan
+  LTIScan,
+  CausalConv1d
 };
 
 } // namespace seqmix
