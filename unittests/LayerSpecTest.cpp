@@ -209,6 +209,36 @@ TEST(LayerSpec, SelectiveScanGroups) {
       << e;
 }
 
+TEST(LayerSpec, CausalConv1d) {
+  llvm::Expected<LayerSpec> s = parseLayerSpec(
+      R"({"seqmix": 1, "name": "c", "mixer": "causal_conv1d", "channels": 6,
+          "width": 4, "bias": true, "activation": "silu",
+          "state": {"initial": true, "final": true}})",
+      "t.json");
+  ASSERT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
+  EXPECT_EQ(s->width, 4);
+  EXPECT_TRUE(s->convBias);
+  EXPECT_TRUE(s->silu);
+  std::vector<TensorDesc> in = s->inputs(), out = s->outputs();
+  ASSERT_EQ(in.size(), 4u);
+  EXPECT_EQ(in[1].name, "weight");
+  EXPECT_EQ(in[3].shape, (std::vector<int64_t>{-1, 6, 3}));
+  EXPECT_EQ(in[3].dims.back(), "conv_state");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].shape, (std::vector<int64_t>{-1, 6, 3}));
+  std::string e = error(R"({"seqmix": 1, "name": "c", "mixer": "causal_conv1d",
+    "channels": 6, "width": 1, "state": {"final": true}})");
+  EXPECT_NE(e.find("field 'state': a convolution of width 1 has no state"),
+            std::string::npos)
+      << e;
+  e = error(R"({"seqmix": 1, "name": "c", "mixer": "causal_conv1d",
+    "channels": 6, "width": 4, "activation": "relu"})");
+  EXPECT_NE(e.find("field 'activation'"), std::string::npos) << e;
+  e = error(R"({"seqmix": 1, "name": "c", "mixer": "causal_conv1d",
+    "channels": 6})");
+  EXPECT_NE(e.find("missing"), std::string::npos) << e;
+}
+
 TEST(LayerSpec, ErrorsGiveTheFieldsLineAndColumn) {
   // "heads" opens line 2 at column 23 of withField's text.
   EXPECT_EQ(error(withField("heads", "\"x\"")),

@@ -318,6 +318,29 @@ TEST(Reference, KAT_S1_LTIKernel) {
   expectOut(step.out, {1, 1.5, 1.75, 1.875});
 }
 
+TEST(Reference, CausalConv1dByHand) {
+  // W = 3, w = [1, 2, 3], bias 0.5, state [10, 20]: x~ = [10, 20, 1, 2],
+  // out[0] = 10 + 40 + 3 + 0.5, out[1] = 20 + 2 + 6 + 0.5, final [1, 2].
+  Array x({1, 1, 2}), w({1, 3}), bias({1}), s0({1, 1, 2});
+  x.data = {1, 2};
+  w.data = {1, 2, 3};
+  bias.data = {0.5};
+  s0.data = {10, 20};
+  Result r = causalConv1d(x, w, &bias, &s0, false);
+  expectOut(r.out, {53.5, 28.5});
+  EXPECT_EQ(r.state.data, (std::vector<double>{1, 2}));
+  // One token (T < W - 1) with SiLU: the state's tail and the token remain.
+  Array one({1, 1, 1});
+  one.data = {4};
+  r = causalConv1d(one, w, nullptr, &s0, true);
+  double y = 1 * 10 + 2 * 20 + 3 * 4;
+  expectOut(r.out, {y / (1 + std::exp(-y))});
+  EXPECT_EQ(r.state.data, (std::vector<double>{20, 4}));
+  // No state: zeros before x.
+  r = causalConv1d(x, w, nullptr, nullptr, false);
+  expectOut(r.out, {3, 2 + 6});
+}
+
 TEST(Reference, KAT_S2_ZOH) {
   auto [Ab, Bb] = discretize(-1.0, 1.0, std::log(2.0), Discretization::ZOH);
   EXPECT_NEAR(Ab.real(), 0.5, 1e-15);

@@ -527,3 +527,53 @@ func.func @lti_c4_state_type(%u: tensor<1x4x5xf32>, %A: tensor<4x8xcomplex<f32>>
   %o = seqmix.lti_scan %u, %A, %A, %A, %dt state(%s) {discretization = #seqmix.discretization<zoh>} : (tensor<1x4x5xf32>, tensor<4x8xcomplex<f32>>, tensor<4x8xcomplex<f32>>, tensor<4x8xcomplex<f32>>, tensor<4xf32>, tensor<1x4x8xf32>) -> tensor<1x4x5xf32>
   return
 }
+
+//===-- causal_conv1d -------------------------------------------------------===//
+
+// -----
+
+func.func @conv_c1_weight(%x: tensor<1x8x5xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{[C1] weight must be a rank-2 tensor [D, W], got 'tensor<8xf32>'}}
+  %o = seqmix.causal_conv1d %x, %w : (tensor<1x8x5xf32>, tensor<8xf32>) -> tensor<1x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @conv_c3_channels(%x: tensor<1x8x5xf32>, %w: tensor<6x4xf32>) {
+  // expected-error @+1 {{[C3] dimension D is 8 in x but 6 in weight}}
+  %o = seqmix.causal_conv1d %x, %w : (tensor<1x8x5xf32>, tensor<6x4xf32>) -> tensor<1x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @conv_c2_bias(%x: tensor<1x8x5xf32>, %w: tensor<8x4xf32>, %b: tensor<8xf16>) {
+  // expected-error @+1 {{[C2] bias has element type 'f16' but x has 'f32'}}
+  %o = seqmix.causal_conv1d %x, %w bias(%b) : (tensor<1x8x5xf32>, tensor<8x4xf32>, tensor<8xf16>) -> tensor<1x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @conv_c4_width(%x: tensor<1x8x5xf32>, %w: tensor<8x?xf32>) {
+  // expected-error @+1 {{[C4] the width W (dimension 1 of weight) must be static}}
+  %o = seqmix.causal_conv1d %x, %w : (tensor<1x8x5xf32>, tensor<8x?xf32>) -> tensor<1x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @conv_c5_state(%x: tensor<1x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<1x8x4xf32>) {
+  // expected-error @+1 {{[C5] dimension 2 (W - 1) of initial_state must be 3, got 4}}
+  %o = seqmix.causal_conv1d %x, %w state(%s) : (tensor<1x8x5xf32>, tensor<8x4xf32>, tensor<1x8x4xf32>) -> tensor<1x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @conv_c5_width1(%x: tensor<1x8x5xf32>, %w: tensor<8x1xf32>) {
+  // expected-error @+1 {{[C5] a convolution of width 1 has no state (W - 1 = 0 inputs)}}
+  %o, %f = seqmix.causal_conv1d %x, %w : (tensor<1x8x5xf32>, tensor<8x1xf32>) -> (tensor<1x8x5xf32>, tensor<1x8x1xf32>)
+  return
+}

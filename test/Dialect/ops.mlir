@@ -116,6 +116,14 @@ func.func @lti_complex(%u: tensor<?x4x?xf32>, %A: tensor<4x8xcomplex<f32>>, %dt:
   return %o, %f : tensor<?x4x?xf32>, tensor<?x4x8xcomplex<f32>>
 }
 
+// CHECK-LABEL: func @conv
+func.func @conv(%x: tensor<?x4x?xf32>, %w: tensor<4x3xf32>, %b: tensor<4xf32>, %s: tensor<?x4x2xf32>) -> (tensor<?x4x?xf32>, tensor<?x4x2xf32>) {
+  // CHECK: seqmix.causal_conv1d %{{.*}}, %{{.*}} bias(%{{.*}}) state(%{{.*}}) {silu = true}
+  %o, %f = seqmix.causal_conv1d %x, %w bias(%b) state(%s) {silu = true}
+      : (tensor<?x4x?xf32>, tensor<4x3xf32>, tensor<4xf32>, tensor<?x4x2xf32>) -> (tensor<?x4x?xf32>, tensor<?x4x2xf32>)
+  return %o, %f : tensor<?x4x?xf32>, tensor<?x4x2xf32>
+}
+
 // CHECK-LABEL: func @lti_real
 func.func @lti_real(%u: tensor<1x4x5xf32>, %A: tensor<4x8xf32>, %dt: tensor<4xf32>) -> tensor<1x4x5xf32> {
   // CHECK: seqmix.lti_scan {{.*}} {discretization = #seqmix.discretization<zoh>}
