@@ -1,4 +1,4 @@
-//===- Probe.cpp - fp32 FMA peak and read bandwidth of this machine -------===//
+//===- Probe.cpp - fp32 FMA peak, read bandwidth, exp rate of this machine ===//
 //
 // The FMA probe runs more independent accumulator chains than the FMA units'
 // latency x throughput needs (4-5 cycles x 2 units), so it is bound by issue
@@ -79,6 +79,83 @@ float fmaChainsScalar(int64_t iters, float seed) {
       acc[j] = __builtin_fmaf(acc[j], m, a);
   float r = 0;
   for (float f : acc)
+    r += f;
+  return r;
+}
+
+// exp(x) by range reduction and a degree-6 polynomial (the Cephes expf
+// scheme, the class of MLIR's math polynomial approximation): n = round(x
+// log2 e), r = x - n ln 2 in two parts, e^r by the polynomial, 2^n by scalef.
+// Four independent vectors per step over an L1-resident buffer of `n`
+// arguments, `passes` times; the sums keep the results live.
+__attribute__((target("avx512f"))) float
+expStreamAvx512(const float *x, int64_t n, int64_t passes) {
+  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+  const __m512 c1 = _mm512_set1_ps(0.693359375f),
+               c2 = _mm512_set1_ps(-2.12194440e-4f);
+  const float p[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                     4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t pass = 0; pass < passes; ++pass)
+    for (int64_t i = 0; i + 64 <= n; i += 64) {
+#pragma clang loop unroll(full)
+      for (int j = 0; j < 4; ++j) {
+        __m512 v = _mm512_loadu_ps(x + i + 16 * j);
+        __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(v, log2e),
+                                        _MM_FROUND_TO_NEAREST_INT);
+        __m512 r = _mm512_fnmadd_ps(k, c1, v);
+        r = _mm512_fnmadd_ps(k, c2, r);
+        __m512 y = _mm512_set1_ps(p[0]);
+        for (int c = 1; c < 6; ++c)
+          y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p[c]));
+        y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, one));
+        acc[j] = _mm512_add_ps(acc[j], _mm512_scalef_ps(y, k));
+      }
+    }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),
+                                            _mm512_add_ps(acc[2], acc[3])));
+}
+
+// The same with AVX2 (8 lanes; 2^n through the exponent bits).
+__attribute__((target("avx2,fma"))) float
+expStreamAvx2(const float *x, int64_t n, int64_t passes) {
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+  const __m256 c1 = _mm256_set1_ps(0.693359375f),
+               c2 = _mm256_set1_ps(-2.12194440e-4f);
+  const float p[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                     4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t pass = 0; pass < passes; ++pass)
+    for (int64_t i = 0; i + 32 <= n; i += 32) {
+#pragma clang loop unroll(full)
+      for (int j = 0; j < 4; ++j) {
+        __m256 v = _mm256_loadu_ps(x + i + 8 * j);
+        __m256 k =
+            _mm256_round_ps(_mm256_mul_ps(v, log2e),
+                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 r = _mm256_fnmadd_ps(k, c1, v);
+        r = _mm256_fnmadd_ps(k, c2, r);
+        __m256 y = _mm256_set1_ps(p[0]);
+        for (int c = 1; c < 6; ++c)
+          y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p[c]));
+        y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, one));
+        __m256i e = _mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)),
+            23);
+        acc[j] =
+            _mm256_add_ps(acc[j], _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
+      }
+    }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                           _mm256_add_ps(acc[2], acc[3]));
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  float r = 0;
+  for (float f : out)
     r += f;
   return r;
 }
@@ -228,6 +305,43 @@ double seqmix::probeReadBandwidth(int threads, int64_t bytes, int runs) {
   return best;
 }
 
+double seqmix::probeExpRate(int threads, int runs) {
+  threads = std::max(threads, 1);
+  __builtin_cpu_init();
+  float (*kernel)(const float *, int64_t, int64_t) = nullptr;
+  if (__builtin_cpu_supports("avx512f"))
+    kernel = expStreamAvx512;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    kernel = expStreamAvx2;
+  else
+    return 0;
+  // 4096 arguments in [-10, 0] (16 KiB: first-level cache), per thread.
+  constexpr int64_t n = 4096;
+  std::vector<float> x(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = -10.0f * float(i) / float(n);
+  int64_t passes = 16;
+  for (;;) {
+    Clock::time_point t0 = Clock::now();
+    volatile float sink = kernel(x.data(), n, passes);
+    (void)sink;
+    if (secondsSince(t0) > 0.01 || passes > (int64_t(1) << 30))
+      break;
+    passes *= 2;
+  }
+  passes *= 5;
+  double best = 0;
+  std::vector<float> sinks(threads);
+  for (int r = 0; r < runs; ++r) {
+    double s = timeOnThreads(
+        threads, [&](int t) { sinks[t] = kernel(x.data(), n, passes); });
+    best = std::max(best, double(n) * double(passes) * threads / s);
+  }
+  volatile float keep = sinks[0];
+  (void)keep;
+  return best;
+}
+
 MachineProbe seqmix::probeMachine(int threads) {
   MachineProbe p;
   p.cpu = cpuModelName();
@@ -235,5 +349,6 @@ MachineProbe seqmix::probeMachine(int threads) {
   p.threads = threads;
   p.fmaFlops = probeFmaPeak(threads);
   p.readBytes = probeReadBandwidth(threads);
+  p.expRate = probeExpRate(threads);
   return p;
 }

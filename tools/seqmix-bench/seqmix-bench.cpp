@@ -554,6 +554,7 @@ int main(int argc, char **argv) {
           j.attribute("isa", probe->isa);
           j.attribute("fma_peak_gflops", probe->fmaFlops / 1e9);
           j.attribute("read_bandwidth_gbs", probe->readBytes / 1e9);
+          j.attribute("exp_rate_gexps", probe->expRate / 1e9);
         }
       });
       j.attributeArray("skipped", [&] {
@@ -622,9 +623,11 @@ int main(int argc, char **argv) {
   os << ", " << threads << " threads, median of " << repsOpt << " calls\n";
   if (probe)
     os << llvm::format("machine: %s (%s): fp32 FMA peak %.1f GFLOP/s, read "
-                       "bandwidth %.1f GB/s (measured now)\n",
+                       "bandwidth %.1f GB/s, exp rate %.2f Gexp/s (measured "
+                       "now)\n",
                        probe->cpu.c_str(), probe->isa.c_str(),
-                       probe->fmaFlops / 1e9, probe->readBytes / 1e9);
+                       probe->fmaFlops / 1e9, probe->readBytes / 1e9,
+                       probe->expRate / 1e9);
   for (const Built &b : built)
     if (!b.layer)
       os << "skipped " << b.config.label() << ": " << b.skipped << "\n";
@@ -675,5 +678,20 @@ int main(int argc, char **argv) {
   if (!bestPeer.empty())
     os << "vs peer: the fastest peer's median time / this row's (> 1: seqmix "
           "is faster)\n";
+  // The selective scan is bound by its B D N T exponentials (exp(delta A)
+  // per channel, state entry and token): each row against the time they
+  // take alone at the probe's exp rate.
+  if (probe && probe->expRate > 0 && spec.mixer == Mixer::SelectiveScan) {
+    for (const Row &r : rows) {
+      if (r.impl != "seqmix" || r.timesMs.empty())
+        continue;
+      double exps = double(B) * spec.channels * spec.stateDim * r.T;
+      double expMs = exps / probe->expRate * 1e3;
+      os << llvm::format("exp bound: T=%lld %s: %.3g exps take %.3f ms at "
+                         "the probe's rate; the median is %.2fx that\n",
+                         (long long)r.T, r.form.c_str(), exps, expMs,
+                         median(r.timesMs) / expMs);
+    }
+  }
   return allOk ? 0 : 1;
 }

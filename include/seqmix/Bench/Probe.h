@@ -23,6 +23,9 @@ struct MachineProbe {
   int threads = 1;
   double fmaFlops = 0;  ///< fp32 FLOP/s (an FMA is 2 FLOPs), best of the runs
   double readBytes = 0; ///< bytes/s streamed from memory, best of the runs
+  /// fp32 exponentials per second (a vectorized polynomial exp over a
+  /// first-level-cache buffer), best of the runs; 0 without AVX2/AVX-512.
+  double expRate = 0;
 };
 
 /// The CPU's model name, or "unknown".
@@ -41,7 +44,13 @@ double probeFmaPeak(int threads, int runs = 5);
 double probeReadBandwidth(int threads, int64_t bytes = int64_t(256) << 20,
                           int runs = 5);
 
-/// Both probes on `threads` threads.
+/// fp32 exponentials/s of `threads` threads each evaluating a vectorized
+/// polynomial exp (range reduction, degree-6 polynomial, 2^n) over an
+/// L1-resident buffer, 4 independent vectors per step; the best of `runs`.
+/// The yardstick of exp-bound layers (the selective scan's D N T decays).
+double probeExpRate(int threads, int runs = 5);
+
+/// All probes on `threads` threads.
 MachineProbe probeMachine(int threads);
 
 } // namespace seqmix
