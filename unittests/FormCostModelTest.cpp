@@ -316,6 +316,85 @@ TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
   }
 }
 
+TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
+  // Medians of 5-7 calls by `seqmix-bench` on machine B, 2 threads (probe
+  // 350 GFLOP/s): the LTI scan with H = 256 channels, B = 1, no state;
+  // N' = 32 complex modes and N' = 16 real ones. The recurrence is the
+  // fastest form of the code generated now at every length.
+  struct Measured {
+    bool complex;
+    int64_t T;
+    Form form;
+    int64_t chunk;
+    double ms;
+  };
+  const Measured grid[] = {
+      {true, 64, Form::Parallel, 0, 0.976},
+      {true, 64, Form::Chunked, 16, 1.088},
+      {true, 64, Form::Chunked, 32, 0.716},
+      {true, 64, Form::Recurrent, 0, 0.195},
+      {true, 256, Form::Parallel, 0, 1.190},
+      {true, 256, Form::Chunked, 16, 1.410},
+      {true, 256, Form::Chunked, 64, 1.947},
+      {true, 256, Form::Recurrent, 0, 0.540},
+      {true, 1024, Form::Parallel, 0, 11.431},
+      {true, 1024, Form::Chunked, 16, 5.204},
+      {true, 1024, Form::Chunked, 64, 5.920},
+      {true, 1024, Form::Recurrent, 0, 2.237},
+      {true, 4096, Form::Parallel, 0, 116.386},
+      {true, 4096, Form::Chunked, 16, 19.450},
+      {true, 4096, Form::Chunked, 32, 19.772},
+      {true, 4096, Form::Recurrent, 0, 7.267},
+      {false, 64, Form::Parallel, 0, 0.322},
+      {false, 64, Form::Chunked, 16, 0.282},
+      {false, 64, Form::Recurrent, 0, 0.172},
+      {false, 256, Form::Chunked, 32, 0.585},
+      {false, 256, Form::Chunked, 64, 0.697},
+      {false, 256, Form::Recurrent, 0, 0.084},
+      {false, 1024, Form::Parallel, 0, 7.267},
+      {false, 1024, Form::Chunked, 16, 1.175},
+      {false, 1024, Form::Recurrent, 0, 0.279},
+      {false, 4096, Form::Parallel, 0, 111.205},
+      {false, 4096, Form::Chunked, 16, 4.661},
+      {false, 4096, Form::Recurrent, 0, 1.169},
+  };
+  for (bool complex : {true, false})
+    for (int64_t T : {64, 256, 1024, 4096}) {
+      std::vector<Measured> points;
+      for (const Measured &g : grid)
+        if (g.complex == complex && g.T == T)
+          points.push_back(g);
+      Problem p;
+      p.family = Mixer::LTIScan;
+      p.batch = 1;
+      p.heads = 256;
+      p.seqLen = T;
+      p.keyDim = complex ? 32 : 16;
+      p.valueDim = complex ? 2 : 1;
+      expectPickWithinTenPercent(p, points,
+                                 std::string(complex ? "lti complex"
+                                                     : "lti "
+                                                       "real") +
+                                     " T=" + std::to_string(T));
+    }
+}
+
+TEST(FormCostModel, CausalConv1dIsMemoryBound) {
+  // One form; its time is its traffic: 8 bytes per (batch, channel, token).
+  Machine m = Machine::hostCpu();
+  Problem p;
+  p.family = Mixer::CausalConv1d;
+  p.batch = 1;
+  p.heads = 1536;
+  p.seqLen = 4096;
+  p.keyDim = 4;
+  p.valueDim = 1;
+  Estimate e = estimateForm(p, Form::Parallel, 0, m);
+  EXPECT_DOUBLE_EQ(e.bytes, 8.0 * 4096 * 1536);
+  EXPECT_DOUBLE_EQ(e.flopsVector, 2.0 * 4 * 4096 * 1536);
+  EXPECT_GE(e.seconds, e.bytes / m.bandwidth);
+}
+
 TEST(FormCostModel, DecodeStepOfALinearRecurrenceIsRecurrent) {
   // FORMS.md 6.6: T = 1 takes the recurrent step.
   Machine m = Machine::hostCpu();

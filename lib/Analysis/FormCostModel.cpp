@@ -179,21 +179,28 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     // 1 real). Recurrent: a compensated state step (6 per plane) and the
     // read-out (2 per plane) per mode and token. Chunked: the state's
     // read-out and update through the powers (4 per plane per mode and
-    // token), the chunk's causal convolution (C/2 per token) and its tables
-    // of powers (about 40 per plane, mode and lag, once per block).
-    // Parallel: the direct causal convolution (T/2 per token) and the
-    // kernel (2 per plane per mode and lag).
+    // token), the chunk's causal convolution (C/2 per token, one row update
+    // per lag) and its tables of powers (about 40 per plane, mode and lag).
+    // Parallel: the direct causal convolution (T/2 per token), the kernel (2
+    // per plane per mode and lag) and its tables (64 + T/64 lags). The time
+    // per FLOP of each (vectorPasses) is what machine B measured for the
+    // code generated now (H = 256, N' = 16 real and 32 complex, B = 1, T =
+    // 64 to 4096): the recurrence at 3.5x the tiled rate, the chunked form's
+    // many small row updates at 15x, the convolution at 8x.
     const double planes = V;
     if (form == Form::Recurrent) {
       e.flopsVector = 8 * planes * T * K;
       e.depth = T;
+      vectorPasses = 3.5;
     } else if (form == Form::Chunked) {
       e.flopsVector = T * (4 * planes * K + C) + 80 * planes * C * K;
       e.depth = nc;
-      items = slices;
+      vectorPasses = 15;
     } else {
-      e.flopsVector = T * T + 2 * planes * T * K;
+      e.flopsVector = T * T + 2 * planes * T * K +
+                      80 * planes * (64 + std::ceil(T / 64)) * K;
       e.depth = 1;
+      vectorPasses = 8;
     }
     e.bytes += 8.0 * T;
     break;
