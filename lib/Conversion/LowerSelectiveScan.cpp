@@ -35,6 +35,9 @@ struct ScanInfo {
   int64_t D, N, G;
   int64_t Dc; ///< channels per block (a divisor of D / G)
   Value batch, seqLen;
+  /// B and C transposed once for all channel blocks: [B, G, T, N] (token
+  /// rows of the state size).
+  Value BT, CT;
 };
 
 /// softplus(x) in the stable form of FORMS.md 0.5(a): x for x > 20, else
@@ -118,12 +121,11 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
             });
         // Token rows: delta, delta u [L, Dc]; B_t, C_t [L, N].
         Value dT = transposed(k, dl, dc, L), duT = transposed(k, du, dc, L);
-        auto groupRows = [&](Value src) {
-          Value m = k.slice(src, {bi, grp, k.ofr(0), t0},
-                            {k.ofr(1), k.ofr(1), n, L}, {2, 3});
-          return transposed(k, m, n, L);
+        auto groupRows = [&](Value srcT) {
+          return k.slice(srcT, {bi, grp, t0, k.ofr(0)},
+                         {k.ofr(1), k.ofr(1), L, n}, {2, 3});
         };
-        Value BT = groupRows(op.getB()), CT = groupRows(op.getC());
+        Value BT = groupRows(info.BT), CT = groupRows(info.CT);
         // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan
         // starts from zero and carries its cumulative log decay
         // Lambda = sum delta A; the state before the chunk enters the
@@ -270,6 +272,19 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
                 channelBlock(D / G),
                 tensor::DimOp::create(b, op.getU(), 0),
                 tensor::DimOp::create(b, op.getU(), 2)};
+  // B and C into token rows once (every block of channels of a group reads
+  // the same rows).
+  auto tokenRows = [&](Value src) {
+    auto type = cast<RankedTensorType>(src.getType());
+    SmallVector<OpFoldResult> sizes = {info.batch, b.getIndexAttr(G),
+                                       info.seqLen, b.getIndexAttr(info.N)};
+    Value dest = tensor::EmptyOp::create(b, sizes, type.getElementType());
+    return linalg::TransposeOp::create(b, src, dest,
+                                       ArrayRef<int64_t>{0, 1, 3, 2})
+        .getResult()[0];
+  };
+  info.BT = tokenRows(op.getB());
+  info.CT = tokenRows(op.getC());
   ChannelBlockShape shape{
       op.getOut(), op.getFinalState(), info.batch, info.seqLen, D, info.Dc};
   FormAttr form = getForm(op);
