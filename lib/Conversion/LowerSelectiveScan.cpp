@@ -276,8 +276,8 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
   // the same rows).
   auto tokenRows = [&](Value src) {
     auto type = cast<RankedTensorType>(src.getType());
-    SmallVector<OpFoldResult> sizes = {info.batch, b.getIndexAttr(G),
-                                       info.seqLen, b.getIndexAttr(info.N)};
+    SmallVector<OpFoldResult> in = tensor::getMixedSizes(b, b.getLoc(), src);
+    SmallVector<OpFoldResult> sizes = {in[0], in[1], in[3], in[2]};
     Value dest = tensor::EmptyOp::create(b, sizes, type.getElementType());
     return linalg::TransposeOp::create(b, src, dest,
                                        ArrayRef<int64_t>{0, 1, 3, 2})
