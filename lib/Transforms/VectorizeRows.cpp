@@ -78,6 +78,69 @@ struct RowReduction {
   bool weighted = false;
 };
 
+/// Whether `op` has reduction loops and every one of them runs once (static
+/// range 1).
+bool hasOnlyUnitReductions(linalg::GenericOp op) {
+  bool any = false;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (auto [d, it] : llvm::enumerate(op.getIteratorTypesArray())) {
+    if (it != utils::IteratorType::reduction)
+      continue;
+    if (ranges[d] != 1)
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+/// `op` (on memrefs) without its reduction loops, all of one iteration: the
+/// operands rank-reduced past those dimensions, the loops renumbered, the
+/// body kept. Null (and `op` untouched) when the body reads a loop index.
+Operation *dropUnitReductions(RewriterBase &rewriter, linalg::GenericOp op) {
+  if (!op.getBody()->getOps<linalg::IndexOp>().empty())
+    return nullptr;
+  SmallVector<utils::IteratorType> its = op.getIteratorTypesArray();
+  unsigned n = op.getNumLoops();
+  SmallVector<int64_t> newPos(n, -1);
+  unsigned kept = 0;
+  for (unsigned d = 0; d < n; ++d)
+    if (its[d] != utils::IteratorType::reduction)
+      newPos[d] = kept++;
+  rewriter.setInsertionPoint(op);
+  SmallVector<Value> operands;
+  SmallVector<AffineMap> maps;
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type)
+      return nullptr;
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> exprs;
+    for (auto [r, e] : llvm::enumerate(map.getResults())) {
+      auto d = dyn_cast<AffineDimExpr>(e);
+      if (!d)
+        return nullptr;
+      if (newPos[d.getPosition()] < 0)
+        continue; // a unit dimension of a reduction loop
+      shape.push_back(type.getDimSize(r));
+      exprs.push_back(rewriter.getAffineDimExpr(newPos[d.getPosition()]));
+    }
+    operands.push_back(memref::createCanonicalRankReducingSubViewOp(
+        rewriter, op.getLoc(), operand.get(), shape));
+    maps.push_back(AffineMap::get(kept, 0, exprs, rewriter.getContext()));
+  }
+  unsigned numIns = op.getNumDpsInputs();
+  auto flat = linalg::GenericOp::create(
+      rewriter, op.getLoc(), TypeRange{},
+      ValueRange(operands).take_front(numIns),
+      ValueRange(operands).drop_front(numIns), maps,
+      SmallVector<utils::IteratorType>(kept, utils::IteratorType::parallel));
+  rewriter.inlineRegionBefore(op.getRegion(), flat.getRegion(),
+                              flat.getRegion().end());
+  rewriter.eraseOp(op);
+  return flat;
+}
+
 /// Whether `map` projects the loops onto dimensions in order and ends in the
 /// innermost loop (`n` loops).
 bool endsInInnerLoop(AffineMap map, unsigned n) {
@@ -331,8 +394,18 @@ struct VectorizeRowsPass
           op.getStaticLoopRanges().back() == lanes)
         rows.push_back(op);
     });
-    for (Operation *op : rows)
+    for (Operation *op : rows) {
+      // A row whose reduction loops all have one iteration (a sum over a
+      // middle dimension, tiled to one term per row) is elementwise: its
+      // loops become parallel, so that the vectorizer need not recognize the
+      // body as a reduction (an fma, or a complex product's real part, is
+      // none).
+      if (auto generic = dyn_cast<linalg::GenericOp>(op))
+        if (hasOnlyUnitReductions(generic))
+          if (Operation *flat = dropUnitReductions(rewriter, generic))
+            op = flat;
       (void)mlir::seqmix::vectorizeInPlace(rewriter, op); // else: a loop
+    }
     // Folding proves the row transfers in bounds (no masks, no checks).
     if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))
       return signalPassFailure();
