@@ -317,10 +317,11 @@ TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
 }
 
 TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
-  // Medians of 5-7 calls by `seqmix-bench` on machine B, 2 threads (probe
+  // Medians of 7 calls by `seqmix-bench` on machine B, 2 threads (probe
   // 350 GFLOP/s): the LTI scan with H = 256 channels, B = 1, no state;
   // N' = 32 complex modes and N' = 16 real ones. The recurrence is the
-  // fastest form of the code generated now at every length.
+  // fastest form up to T = 256, the chunked form with chunks of 16 from
+  // T = 1024 on.
   struct Measured {
     bool complex;
     int64_t T;
@@ -329,37 +330,45 @@ TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
     double ms;
   };
   const Measured grid[] = {
-      {true, 64, Form::Parallel, 0, 0.976},
-      {true, 64, Form::Chunked, 16, 1.088},
-      {true, 64, Form::Chunked, 32, 0.716},
-      {true, 64, Form::Recurrent, 0, 0.195},
-      {true, 256, Form::Parallel, 0, 1.190},
-      {true, 256, Form::Chunked, 16, 1.410},
-      {true, 256, Form::Chunked, 64, 1.947},
-      {true, 256, Form::Recurrent, 0, 0.540},
-      {true, 1024, Form::Parallel, 0, 11.431},
-      {true, 1024, Form::Chunked, 16, 5.204},
-      {true, 1024, Form::Chunked, 64, 5.920},
-      {true, 1024, Form::Recurrent, 0, 2.237},
-      {true, 4096, Form::Parallel, 0, 116.386},
-      {true, 4096, Form::Chunked, 16, 19.450},
-      {true, 4096, Form::Chunked, 32, 19.772},
-      {true, 4096, Form::Recurrent, 0, 7.267},
-      {false, 64, Form::Parallel, 0, 0.322},
-      {false, 64, Form::Chunked, 16, 0.282},
-      {false, 64, Form::Recurrent, 0, 0.172},
-      {false, 256, Form::Chunked, 32, 0.585},
-      {false, 256, Form::Chunked, 64, 0.697},
-      {false, 256, Form::Recurrent, 0, 0.084},
-      {false, 1024, Form::Parallel, 0, 7.267},
-      {false, 1024, Form::Chunked, 16, 1.175},
-      {false, 1024, Form::Recurrent, 0, 0.279},
-      {false, 4096, Form::Parallel, 0, 111.205},
-      {false, 4096, Form::Chunked, 16, 4.661},
-      {false, 4096, Form::Recurrent, 0, 1.169},
+      {true, 64, Form::Parallel, 0, 0.801},
+      {true, 64, Form::Chunked, 16, 0.602},
+      {true, 64, Form::Chunked, 32, 0.953},
+      {true, 64, Form::Recurrent, 0, 0.362},
+      {true, 256, Form::Parallel, 0, 0.751},
+      {true, 256, Form::Chunked, 16, 0.458},
+      {true, 256, Form::Chunked, 64, 1.000},
+      {true, 256, Form::Recurrent, 0, 0.421},
+      {true, 1024, Form::Parallel, 0, 7.383},
+      {true, 1024, Form::Chunked, 16, 1.228},
+      {true, 1024, Form::Chunked, 64, 1.812},
+      {true, 1024, Form::Recurrent, 0, 1.549},
+      {true, 4096, Form::Parallel, 0, 112.734},
+      {true, 4096, Form::Chunked, 16, 4.348},
+      {true, 4096, Form::Chunked, 32, 4.715},
+      {true, 4096, Form::Recurrent, 0, 5.992},
+      {true, 16384, Form::Chunked, 16, 16.601},
+      {true, 16384, Form::Chunked, 64, 18.205},
+      {true, 16384, Form::Recurrent, 0, 23.879},
+      {false, 64, Form::Parallel, 0, 0.250},
+      {false, 64, Form::Chunked, 16, 0.162},
+      {false, 64, Form::Recurrent, 0, 0.033},
+      {false, 256, Form::Parallel, 0, 0.288},
+      {false, 256, Form::Chunked, 16, 0.075},
+      {false, 256, Form::Chunked, 64, 0.206},
+      {false, 256, Form::Recurrent, 0, 0.075},
+      {false, 1024, Form::Parallel, 0, 6.703},
+      {false, 1024, Form::Chunked, 16, 0.190},
+      {false, 1024, Form::Chunked, 32, 0.316},
+      {false, 1024, Form::Recurrent, 0, 0.254},
+      {false, 4096, Form::Parallel, 0, 107.908},
+      {false, 4096, Form::Chunked, 16, 0.652},
+      {false, 4096, Form::Recurrent, 0, 1.051},
+      {false, 16384, Form::Chunked, 16, 2.730},
+      {false, 16384, Form::Chunked, 64, 5.752},
+      {false, 16384, Form::Recurrent, 0, 4.190},
   };
   for (bool complex : {true, false})
-    for (int64_t T : {64, 256, 1024, 4096}) {
+    for (int64_t T : {64, 256, 1024, 4096, 16384}) {
       std::vector<Measured> points;
       for (const Measured &g : grid)
         if (g.complex == complex && g.T == T)

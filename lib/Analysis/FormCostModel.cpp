@@ -184,23 +184,25 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     // Parallel: the direct causal convolution (T/2 per token), the kernel (2
     // per plane per mode and lag) and its tables (64 + T/64 lags). The time
     // per FLOP of each (vectorPasses) is what machine B measured for the
-    // code generated now (H = 256, N' = 16 real and 32 complex, B = 1, T =
-    // 64 to 4096): the recurrence at 3.5x the tiled rate, the chunked form's
-    // many small row updates at 15x, the convolution at 8x.
+    // code generated now (H = 256, B = 1, T = 64 to 16384; N' = 32 complex
+    // modes, N' = 16 real ones): complex arithmetic runs slower per FLOP
+    // than real; the chunked form overtakes the recurrence from about
+    // T = 1024, the convolution never does.
     const double planes = V;
+    const bool complexModes = planes > 1;
     if (form == Form::Recurrent) {
       e.flopsVector = 8 * planes * T * K;
       e.depth = T;
-      vectorPasses = 3.5;
+      vectorPasses = complexModes ? 2.9 : 2.0;
     } else if (form == Form::Chunked) {
       e.flopsVector = T * (4 * planes * K + C) + 80 * planes * C * K;
       e.depth = nc;
-      vectorPasses = 15;
+      vectorPasses = complexModes ? 3.7 : 1.9;
     } else {
       e.flopsVector = T * T + 2 * planes * T * K +
                       80 * planes * (64 + std::ceil(T / 64)) * K;
       e.depth = 1;
-      vectorPasses = 8;
+      vectorPasses = 5;
     }
     e.bytes += 8.0 * T;
     break;
