@@ -261,13 +261,17 @@ int64_t chunkFor(Operation *op, const LengthRange &r,
 }
 
 /// Whether `op`'s sequence length is dynamic and one value that the call
-/// gives (the linear families and softmax attention: q [B, H, T, K]).
+/// gives (the linear families and softmax attention: q [B, H, T, K]; the
+/// scans: u [B, D, T]).
 bool hasDynamicSeqLen(Operation *op) {
-  if (!isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp,
-           SoftmaxAttentionOp>(op))
-    return false;
-  auto q = cast<RankedTensorType>(op->getOperand(0).getType());
-  return q.getRank() == 4 && q.isDynamicDim(2);
+  auto first = cast<RankedTensorType>(op->getOperand(0).getType());
+  if (isa<LinearAttentionOp, GatedLinearAttentionOp, DeltaRuleOp,
+          SoftmaxAttentionOp>(op))
+    return first.getRank() == 4 && first.isDynamicDim(2);
+  // The scans: u [B, D, T].
+  if (isa<SelectiveScanOp, LTIScanOp>(op))
+    return first.getRank() == 3 && first.isDynamicDim(2);
+  return false;
 }
 
 struct SelectFormsPass
