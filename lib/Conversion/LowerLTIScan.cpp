@@ -180,6 +180,29 @@ SmallVector<Value> flatten(ArrayRef<Cx> xs) {
   return v;
 }
 
+/// The planes of `p` in a fixed order (G, B, C, log Abar, then the sign).
+SmallVector<Value> paramPlanes(const Params &p) {
+  SmallVector<Value> v = flatten({p.G, p.B, p.C, p.logA});
+  if (p.sign)
+    v.push_back(p.sign);
+  return v;
+}
+
+/// Params with the layout of `like` and the planes `planes` (in the order of
+/// paramPlanes).
+Params paramsFrom(const Params &like, ArrayRef<Value> planes) {
+  Params p = like;
+  unsigned i = 0;
+  for (Cx *x : {&p.G, &p.B, &p.C, &p.logA}) {
+    x->re = planes[i++];
+    if (x->im)
+      x->im = planes[i++];
+  }
+  if (p.sign)
+    p.sign = planes[i++];
+  return p;
+}
+
 /// The discretization of FORMS.md 5.1 for one block of channels.
 Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
   LTIScanOp op = info.op;
@@ -203,24 +226,49 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
   SmallVector<Value> outs = flatten({p.G, p.B, p.C, p.logA});
   if (p.sign)
     outs.push_back(p.sign);
-  SmallVector<SmallVector<unsigned>> dims = {{1, 0}, {1, 0}, {1, 0}, {1}};
+  // A, B and C as [N', Dc] planes of f32 first (complex split, transposed),
+  // so that the discretization below is f32 rows of channels that vectorize.
+  SmallVector<Value> partPlanes;
+  for (int i = 0; i < 3; ++i) {
+    partPlanes.push_back(plane());
+    if (cplx)
+      partPlanes.push_back(plane());
+  }
+  SmallVector<SmallVector<unsigned>> splitDims = {{1, 0}, {1, 0}, {1, 0}};
+  splitDims.append(partPlanes.size(), {0, 1});
+  partPlanes = kb.generics(
+      ValueRange{modes(op.getA()), modes(op.getB()), modes(op.getC())},
+      partPlanes, 2, splitDims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        SmallVector<Value> ys;
+        for (int i = 0; i < 3; ++i) {
+          if (!cplx) {
+            ys.push_back(a[i]);
+            continue;
+          }
+          ys.push_back(complex::ReOp::create(b, l, a[i]));
+          ys.push_back(complex::ImOp::create(b, l, a[i]));
+        }
+        return ys;
+      });
+  SmallVector<Value> ins = partPlanes;
+  ins.push_back(logDt);
+  SmallVector<SmallVector<unsigned>> dims(partPlanes.size(), {0, 1});
+  dims.push_back({1});
   dims.append(outs.size(), {0, 1});
   SmallVector<Value> res = kb.generics(
-      ValueRange{modes(op.getA()), modes(op.getB()), modes(op.getC()), logDt},
-      outs, 2, dims, SliceKernelBuilder::parallel(2),
-      [&](OpBuilder &b, Location l, ValueRange a) {
+      ins, outs, 2, dims, SliceKernelBuilder::parallel(2),
+      [&](OpBuilder &b, Location l, ValueRange args) {
         CxMath m(b, l);
-        auto parts = [&](Value x) -> Cx {
-          if (!cplx)
-            return {x, Value()};
-          return {complex::ReOp::create(b, l, x),
-                  complex::ImOp::create(b, l, x)};
+        const unsigned per = cplx ? 2 : 1;
+        auto parts = [&](int i) -> Cx {
+          return {args[per * i], cplx ? args[per * i + 1] : Value()};
         };
         auto lt = [&](Value x, Value y) {
           return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, y);
         };
-        Cx A = parts(a[0]), B = parts(a[1]), C = parts(a[2]);
-        Value dt = math::ExpOp::create(b, l, a[3]);
+        Cx A = parts(0), B = parts(1), C = parts(2);
+        Value dt = math::ExpOp::create(b, l, args[3 * per]);
         Cx z = m.scale(A, dt);
         Cx G, Bb, logA;
         Value neg; // Re(Abar) < 0
@@ -798,6 +846,40 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
                op.getDiscretization(),
                tensor::DimOp::create(b, op.getU(), 0),
                tensor::DimOp::create(b, op.getU(), 2)};
+  // The discretization of every block of channels, once per call (shared by
+  // the batch): each [N', Dc] plane of Params stacked into [H / Dc, N', Dc].
+  const int64_t blocks = H / info.Dc;
+  Params all;
+  {
+    const bool hasSign = info.complex || info.disc == Discretization::bilinear;
+    const int64_t numPlanes = 4 * (info.complex ? 2 : 1) + (hasSign ? 1 : 0);
+    SmallVector<Value> shared;
+    for (int64_t i = 0; i < numPlanes; ++i)
+      shared.push_back(tensor::EmptyOp::create(
+          b, ArrayRef<int64_t>{blocks, info.N, info.Dc}, b.getF32Type()));
+    auto loop =
+        scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(blocks)},
+                              shared, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SliceKernelBuilder kb(b);
+    Value blk = loop.getInductionVars()[0];
+    Params one =
+        discretize(kb, info, arith::MulIOp::create(b, blk, kb.index(info.Dc)));
+    SmallVector<Value> planes = paramPlanes(one);
+    assert(static_cast<int64_t>(planes.size()) == numPlanes);
+    b.setInsertionPointToEnd(loop.getTerminator().getBody());
+    for (auto [i, plane] : llvm::enumerate(planes))
+      tensor::ParallelInsertSliceOp::create(
+          b, plane, loop.getRegionIterArgs()[i],
+          ArrayRef<OpFoldResult>{blk, b.getIndexAttr(0), b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(info.N),
+                                 b.getIndexAttr(info.Dc)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                 b.getIndexAttr(1)});
+    // (`one` lends its layout; every plane is replaced by the stacked one.)
+    all = paramsFrom(one, SmallVector<Value>(loop.getResults()));
+  }
   ChannelBlockShape shape{
       op.getOut(), op.getFinalState(), info.batch, info.seqLen, H, info.Dc};
   FormAttr form = getForm(op);
@@ -805,7 +887,14 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,
           Value stateArg) -> std::pair<Value, Value> {
-        Params p = discretize(kb, info, c0);
+        ImplicitLocOpBuilder &ib = kb.builder();
+        Value blk = arith::DivUIOp::create(ib, c0, kb.index(info.Dc));
+        SmallVector<Value> planes;
+        for (Value stackedPlane : paramPlanes(all))
+          planes.push_back(
+              kb.slice(stackedPlane, {blk, kb.ofr(0), kb.ofr(0)},
+                       {kb.ofr(1), kb.ofr(info.N), kb.ofr(info.Dc)}, {1, 2}));
+        Params p = paramsFrom(all, planes);
         Value out0 =
             kb.slice(outArg, {bi, c0, kb.ofr(0)},
                      {kb.ofr(1), kb.ofr(info.Dc), info.seqLen}, {1, 2});

@@ -1,16 +1,19 @@
 // RUN: seqmix-opt %s -split-input-file --seqmix-lower-forms | FileCheck %s --enable-var-scope
 
-// LTI scan (complex mode, ZOH), recurrent form: one scf.forall iteration per
-// (batch, block of 16 channels); the discretization reads the complex A, B
-// and C once per block into [N', 16] planes of f32 (cos and sin of dt
-// Im(A)); the token loop carries the state's two planes and their two
-// compensation planes; the final state is rebuilt as complex.
+// LTI scan (complex mode, ZOH), recurrent form: the discretization of
+// every block of 16 channels once per call (an scf.forall over the 2 blocks
+// whose outputs stack the nine [N', 16] planes: G, Bbar, f C and log Abar,
+// real and imaginary, and the sign), the complex A, B and C split into f32
+// planes first (cos and sin of dt Im(A)); then one scf.forall iteration per
+// (batch, block); the token loop carries the state's two planes and their
+// two compensation planes; the final state is rebuilt as complex.
 // CHECK-LABEL: func @s4d
-// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 2)
+// CHECK: scf.forall (%{{.*}}) in (2) shared_outs({{.*}}) -> (tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>)
 // CHECK: complex.re
 // CHECK: complex.im
 // CHECK: math.cos
 // CHECK: math.sin
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) in (%{{.*}}, 2)
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256
 // CHECK: linalg.transpose ins(%{{.*}} : tensor<16x256xf32>) outs(%{{.*}} : tensor<256x16xf32>)
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c256 step %c1{{.*}} -> (tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<256x16xf32>)
