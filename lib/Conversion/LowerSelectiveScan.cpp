@@ -126,16 +126,18 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
                          {k.ofr(1), k.ofr(1), L, n}, {2, 3});
         };
         Value BT = groupRows(info.BT), CT = groupRows(info.CT);
-        // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan
-        // starts from zero and carries its cumulative log decay
-        // Lambda = sum delta A; the state before the chunk enters the
-        // read-out as exp(Lambda) h_start and the state after it as
-        // h~ + exp(Lambda_C) h_start.
+        // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan h~
+        // starts from zero; the state before the chunk enters the read-out
+        // as g = exp(Lambda) h_start (Lambda = sum delta A, carried as the
+        // product of the decays the scan takes anyway: no second exp) and
+        // the state after it as h~ + g.
         SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
                                     k.zeros({L, dc})};
-        if (chunked)
-          inits.push_back(k.zeros({n, dc}));
         Value hStart = iter[0];
+        if (chunked) // g = exp(Lambda) h_start, from h_start
+          inits.push_back(linalg::CopyOp::create(ib, ValueRange{hStart},
+                                                 ValueRange{k.empty({n, dc})})
+                              .getResult(0));
         auto tokens = scf::ForOp::create(
             ib, k.index(0), len, k.index(1), inits,
             [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
@@ -147,36 +149,40 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
               Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
                     cr = row(CT, n);
               // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
-              // u)[c].
-              Value h = k2.generic(
-                  ValueRange{dr, AT, br, dur}, it[0], 2,
-                  {{1}, {0, 1}, {0}, {1}, {0, 1}},
+              // u)[c]; chunked, also g = exp(delta A) g, the state before
+              // the chunk decayed to this token (exp(Lambda) h_start with
+              // Lambda = sum delta A, as the product of the same decays).
+              SmallVector<Value> outs = {it[0]};
+              SmallVector<SmallVector<unsigned>> dims = {
+                  {1}, {0, 1}, {0}, {1}, {0, 1}};
+              if (chunked) {
+                outs.push_back(it[2]);
+                dims.push_back({0, 1});
+              }
+              SmallVector<Value> hg = k2.generics(
+                  ValueRange{dr, AT, br, dur}, outs, 2, dims,
                   SliceKernelBuilder::parallel(2),
-                  [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                  [&](OpBuilder &bb, Location l, ValueRange a) {
                     Value dA = math::ExpOp::create(
                         bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
                     Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
-                    return math::FmaOp::create(bb, l, dA, a[4], bu);
+                    SmallVector<Value> ys = {
+                        math::FmaOp::create(bb, l, dA, a[4], bu)};
+                    if (chunked)
+                      ys.push_back(arith::MulFOp::create(bb, l, dA, a[5]));
+                    return ys;
                   });
+              Value h = hg[0];
               // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
-              // state is h~ + exp(Lambda) h_start.
-              Value seen = h, lambda;
-              if (chunked) {
-                lambda = k2.generic(
-                    ValueRange{dr, AT}, it[2], 2, {{1}, {0, 1}, {0, 1}},
-                    SliceKernelBuilder::parallel(2),
-                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                      return math::FmaOp::create(bb, l, a[0], a[1], a[2]);
-                    });
+              // state is h~ + g.
+              Value seen = h;
+              if (chunked)
                 seen = k2.generic(
-                    ValueRange{lambda, hStart, h}, k2.empty({n, dc}), 2,
-                    {{0, 1}, {0, 1}, {0, 1}, {0, 1}},
-                    SliceKernelBuilder::parallel(2),
+                    ValueRange{hg[1], h}, k2.empty({n, dc}), 2,
+                    {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
                     [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                      return math::FmaOp::create(
-                          bb, l, math::ExpOp::create(bb, l, a[0]), a[1], a[2]);
+                      return arith::AddFOp::create(bb, l, a[0], a[1]);
                     });
-              }
               Value yrow = row(it[1], dc);
               yrow = k2.generic(
                   ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
@@ -188,19 +194,18 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
               Value Y = k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
               SmallVector<Value> yields = {h, Y};
               if (chunked)
-                yields.push_back(lambda);
+                yields.push_back(hg[1]);
               scf::YieldOp::create(b2, yields);
             });
         Value after = tokens.getResult(0);
         if (chunked)
-          // (into the carried state's buffer: the loop yields it
+          // h~ + g (into the carried state's buffer: the loop yields it
           // back in place)
           after = k.generic(
               ValueRange{tokens.getResult(2), after}, hStart, 2,
               {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
               [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                return math::FmaOp::create(
-                    bb, l, math::ExpOp::create(bb, l, a[0]), a[2], a[1]);
+                return arith::AddFOp::create(bb, l, a[0], a[1]);
               });
         // y = y + D u, then y silu(z), over the block's rows.
         Value Y = transposed(k, tokens.getResult(1), L, dc);
