@@ -319,9 +319,9 @@ TEST(FormCostModel, KeyVectorGateAndDeltaRulePickWithinTenPercent) {
 TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
   // Medians of 7 calls by `seqmix-bench` on machine B, 2 threads (probe
   // 350 GFLOP/s): the LTI scan with H = 256 channels, B = 1, no state;
-  // N' = 32 complex modes and N' = 16 real ones. The recurrence is the
-  // fastest form up to T = 256, the chunked form with chunks of 16 from
-  // T = 1024 on.
+  // N' = 32 complex modes and N' = 16 real ones (the parallel form through
+  // the FFT from T = 768 on). The recurrence is the fastest form up to
+  // T = 256, the chunked form with chunks of 16 from T = 1024 on.
   struct Measured {
     bool complex;
     int64_t T;
@@ -338,14 +338,15 @@ TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
       {true, 256, Form::Chunked, 16, 0.458},
       {true, 256, Form::Chunked, 64, 1.000},
       {true, 256, Form::Recurrent, 0, 0.421},
-      {true, 1024, Form::Parallel, 0, 7.383},
+      {true, 1024, Form::Parallel, 0, 4.324},
       {true, 1024, Form::Chunked, 16, 1.228},
       {true, 1024, Form::Chunked, 64, 1.812},
       {true, 1024, Form::Recurrent, 0, 1.549},
-      {true, 4096, Form::Parallel, 0, 112.734},
+      {true, 4096, Form::Parallel, 0, 37.562},
       {true, 4096, Form::Chunked, 16, 4.348},
       {true, 4096, Form::Chunked, 32, 4.715},
       {true, 4096, Form::Recurrent, 0, 5.992},
+      {true, 16384, Form::Parallel, 0, 312.361},
       {true, 16384, Form::Chunked, 16, 16.601},
       {true, 16384, Form::Chunked, 64, 18.205},
       {true, 16384, Form::Recurrent, 0, 23.879},
@@ -356,11 +357,11 @@ TEST(FormCostModel, LTIScanPicksWithinTenPercent) {
       {false, 256, Form::Chunked, 16, 0.075},
       {false, 256, Form::Chunked, 64, 0.206},
       {false, 256, Form::Recurrent, 0, 0.075},
-      {false, 1024, Form::Parallel, 0, 6.703},
+      {false, 1024, Form::Parallel, 0, 3.694},
       {false, 1024, Form::Chunked, 16, 0.190},
       {false, 1024, Form::Chunked, 32, 0.316},
       {false, 1024, Form::Recurrent, 0, 0.254},
-      {false, 4096, Form::Parallel, 0, 107.908},
+      {false, 4096, Form::Parallel, 0, 38.176},
       {false, 4096, Form::Chunked, 16, 0.652},
       {false, 4096, Form::Recurrent, 0, 1.051},
       {false, 16384, Form::Chunked, 16, 2.730},

@@ -181,8 +181,9 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     // read-out and update through the powers (4 per plane per mode and
     // token), the chunk's causal convolution (C/2 per token, one row update
     // per lag) and its tables of powers (about 40 per plane, mode and lag).
-    // Parallel: the direct causal convolution (T/2 per token), the kernel (2
-    // per plane per mode and lag) and its tables (64 + T/64 lags). The time
+    // Parallel: the kernel (2 per plane per mode and lag) and its tables (64
+    // + T/64 lags), then the direct convolution (T/2 per token) or the FFT
+    // convolution (below). The time
     // per FLOP of each (vectorPasses) is what machine B measured for the
     // code generated now (H = 256, B = 1, T = 64 to 16384; N' = 32 complex
     // modes, N' = 16 real ones): complex arithmetic runs slower per FLOP
@@ -199,10 +200,20 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.depth = nc;
       vectorPasses = complexModes ? 3.7 : 1.9;
     } else {
-      e.flopsVector = T * T + 2 * planes * T * K +
-                      80 * planes * (64 + std::ceil(T / 64)) * K;
+      // The kernel and its tables, then the direct convolution below 768
+      // tokens and three radix-2 FFTs of n = 2^ceil(log2 2T) points (5 n
+      // log2 n each) from there, as the lowering chooses.
+      e.flopsVector =
+          2 * planes * T * K + 80 * planes * (64 + std::ceil(T / 64)) * K;
       e.depth = 1;
-      vectorPasses = 5;
+      if (T < 768) {
+        e.flopsVector += T * T;
+        vectorPasses = 5;
+      } else {
+        const double n = std::exp2(std::ceil(std::log2(2 * T)));
+        e.flopsVector += 15 * n * std::log2(n);
+        vectorPasses = 13;
+      }
     }
     e.bytes += 8.0 * T;
     break;

@@ -46,6 +46,9 @@ constexpr int64_t kTokenBlock = 256;
 /// The parallel form's kernel: exact powers Abar^i for i < kPowerSplit and
 /// Abar^(j kPowerSplit), multiplied.
 constexpr int64_t kPowerSplit = 64;
+/// The parallel form convolves by the FFT from this many tokens on
+/// (directly below).
+constexpr int64_t kFFTFrom = 768;
 /// The chunked form's chunk when the form names none.
 constexpr int64_t kDefaultChunk = 64;
 
@@ -780,6 +783,174 @@ std::pair<Value, Cx> chunkedBlock(SliceKernelBuilder &kb, const LTIInfo &info,
   return {r.back(), {r[0], cplx ? r[1] : Value()}};
 }
 
+/// The discrete Fourier transform of `n` complex rows of Dc channels
+/// ([n, Dc] planes re, im; n = 2^stages, both index values):
+/// X[k] = sum_j x[j] e^(sign 2 pi i j k / n), by the radix-2 Stockham
+/// algorithm (natural order in and out, no bit reversal). Stage s (Ns = 2^s)
+/// reads x as [2, n / (2 Ns), Ns] rows and writes y as [n / (2 Ns), 2, Ns]:
+/// y[a, p, k] = x[0, a, k] + (-1)^p w_k x[1, a, k], w_k = e^(sign i pi k / Ns).
+Cx fftStage(SliceKernelBuilder &k, Cx x, Value n, Value s, int64_t Dc,
+            double sign, Cx dest) {
+  ImplicitLocOpBuilder &ib = k.builder();
+  Value ns = arith::ShLIOp::create(ib, k.index(1), s);
+  Value groups =
+      arith::DivUIOp::create(ib, n, arith::ShLIOp::create(ib, ns, k.index(1)));
+  OpFoldResult A = getAsOpFoldResult(groups), Ns = getAsOpFoldResult(ns),
+               dc = k.ofr(Dc);
+  // The stage's twiddles w_k, k < Ns.
+  Value nsF = arith::UIToFPOp::create(
+      ib, ib.getF32Type(), arith::IndexCastOp::create(ib, ib.getI64Type(), ns));
+  SmallVector<Value> tw = k.generics(
+      ValueRange{}, ValueRange{k.empty({Ns}), k.empty({Ns})}, 1, {{0}, {0}},
+      SliceKernelBuilder::parallel(1),
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        CxMath m(bb, l);
+        Value kk = arith::UIToFPOp::create(
+            bb, l, bb.getF32Type(),
+            arith::IndexCastOp::create(bb, l, bb.getI64Type(),
+                                       linalg::IndexOp::create(bb, l, 0)));
+        Value theta = m.div(m.mul(kk, m.c(sign * llvm::numbers::pi)), nsF);
+        return SmallVector<Value>{math::CosOp::create(bb, l, theta),
+                                  math::SinOp::create(bb, l, theta)};
+      });
+  auto halves = [&](Value plane) {
+    Value v = tensor::ExpandShapeOp::create(
+        ib,
+        RankedTensorType::get(
+            {2, ShapedType::kDynamic, ShapedType::kDynamic, Dc},
+            ib.getF32Type()),
+        plane, ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}},
+        ArrayRef<OpFoldResult>{ib.getIndexAttr(2), A, Ns, dc});
+    return std::pair{k.slice(v, {k.ofr(0), k.ofr(0), k.ofr(0), k.ofr(0)},
+                             {k.ofr(1), A, Ns, dc}, {1, 2, 3}),
+                     k.slice(v, {k.ofr(1), k.ofr(0), k.ofr(0), k.ofr(0)},
+                             {k.ofr(1), A, Ns, dc}, {1, 2, 3})};
+  };
+  auto [x0r, x1r] = halves(x.re);
+  auto [x0i, x1i] = halves(x.im);
+  auto viewOut = [&](Value plane) -> Value {
+    return tensor::ExpandShapeOp::create(
+        ib,
+        RankedTensorType::get(
+            {ShapedType::kDynamic, 2, ShapedType::kDynamic, Dc},
+            ib.getF32Type()),
+        plane, ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}},
+        ArrayRef<OpFoldResult>{A, ib.getIndexAttr(2), Ns, dc});
+  };
+  SmallVector<Value> y = k.generics(
+      ValueRange{x0r, x0i, x1r, x1i, tw[0], tw[1]},
+      ValueRange{viewOut(dest.re), viewOut(dest.im)}, 4,
+      {{0, 2, 3},
+       {0, 2, 3},
+       {0, 2, 3},
+       {0, 2, 3},
+       {2},
+       {2},
+       {0, 1, 2, 3},
+       {0, 1, 2, 3}},
+      SliceKernelBuilder::parallel(4),
+      [&](OpBuilder &bb, Location l, ValueRange a) {
+        CxMath m(bb, l);
+        Cx t = m.mul({a[4], a[5]}, {a[2], a[3]});
+        Value odd = arith::CmpIOp::create(
+            bb, l, arith::CmpIPredicate::ne, linalg::IndexOp::create(bb, l, 1),
+            arith::ConstantIndexOp::create(bb, l, 0));
+        Value sgn = m.select(odd, m.c(-1), m.c(1));
+        return SmallVector<Value>{m.fma(sgn, t.re, a[0]),
+                                  m.fma(sgn, t.im, a[1])};
+      });
+  auto flat = [&](Value v) -> Value {
+    return tensor::CollapseShapeOp::create(
+        ib, v, ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
+  };
+  return {flat(y[0]), flat(y[1])};
+}
+
+/// fftStage over all `stages`, two per loop step (into a scratch pair, then
+/// back into the carried buffers, so that the loop updates them in place),
+/// the last one alone when `stages` is odd.
+Cx fft(SliceKernelBuilder &kb, Cx x, Value n, Value stages, int64_t Dc,
+       double sign) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult N = getAsOpFoldResult(n), dc = kb.ofr(Dc);
+  Value pairs = arith::DivUIOp::create(b, stages, kb.index(2));
+  auto loop = scf::ForOp::create(
+      b, kb.index(0), pairs, kb.index(1), ValueRange{x.re, x.im},
+      [&](OpBuilder &nb, Location loc, Value i, ValueRange it) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Value s = arith::MulIOp::create(ib, i, k.index(2));
+        Cx y = fftStage(k, {it[0], it[1]}, n, s, Dc, sign,
+                        {k.empty({N, dc}), k.empty({N, dc})});
+        Cx z = fftStage(k, y, n, arith::AddIOp::create(ib, s, k.index(1)), Dc,
+                        sign, {it[0], it[1]});
+        scf::YieldOp::create(ib, ValueRange{z.re, z.im});
+      });
+  Cx even = {loop.getResult(0), loop.getResult(1)};
+  Value odd = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ne,
+      arith::RemUIOp::create(b, stages, kb.index(2)), kb.index(0));
+  auto last = scf::IfOp::create(
+      b, odd,
+      [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        SliceKernelBuilder k(ib);
+        Cx y =
+            fftStage(k, even, n, arith::SubIOp::create(ib, stages, k.index(1)),
+                     Dc, sign, {k.empty({N, dc}), k.empty({N, dc})});
+        scf::YieldOp::create(ib, ValueRange{y.re, y.im});
+      },
+      [&](OpBuilder &nb, Location loc) {
+        scf::YieldOp::create(nb, loc, ValueRange{even.re, even.im});
+      });
+  return {last.getResult(0), last.getResult(1)};
+}
+
+/// The causal convolution y[t] = sum_{l <= t} K[l] u[t - l] of [T, Dc] rows
+/// through the FFT: both zero-padded to n = 2^ceil(log2(2T)) >= 2T - 1 (no
+/// wrap-around), transformed, multiplied, transformed back (FORMS.md 5.1).
+Value fftConvolution(SliceKernelBuilder &kb, Value K, Value u, Value seqLen,
+                     int64_t Dc) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  // stages = ceil(log2(2T)) = 64 - ctlz(2T - 1), n = 2^stages.
+  Value twoT = arith::ShLIOp::create(b, seqLen, kb.index(1));
+  Value lz = math::CountLeadingZerosOp::create(
+      b, arith::IndexCastOp::create(
+             b, b.getI64Type(), arith::SubIOp::create(b, twoT, kb.index(1))));
+  Value stages = arith::IndexCastOp::create(
+      b, b.getIndexType(),
+      arith::SubIOp::create(
+          b, arith::ConstantOp::create(b, b.getI64IntegerAttr(64)), lz));
+  Value n = arith::ShLIOp::create(b, kb.index(1), stages);
+  OpFoldResult N = getAsOpFoldResult(n), T = getAsOpFoldResult(seqLen),
+               dc = kb.ofr(Dc);
+  auto padded = [&](Value rows) {
+    return kb.insert(rows, kb.zeros({N, dc}), {kb.ofr(0), kb.ofr(0)}, {T, dc});
+  };
+  Cx U = fft(kb, {padded(u), kb.zeros({N, dc})}, n, stages, Dc, -1);
+  Cx Kf = fft(kb, {padded(K), kb.zeros({N, dc})}, n, stages, Dc, -1);
+  SmallVector<Value> prod =
+      kb.generics(ValueRange{U.re, U.im, Kf.re, Kf.im},
+                  ValueRange{kb.empty({N, dc}), kb.empty({N, dc})}, 2,
+                  SmallVector<SmallVector<unsigned>>(6, {0, 1}),
+                  SliceKernelBuilder::parallel(2),
+                  [&](OpBuilder &bb, Location l, ValueRange a) {
+                    CxMath m(bb, l);
+                    Cx p = m.mul({a[0], a[1]}, {a[2], a[3]});
+                    return SmallVector<Value>{p.re, p.im};
+                  });
+  Cx Y = fft(kb, {prod[0], prod[1]}, n, stages, Dc, 1);
+  // y = Re(Y[0..T-1]) / n.
+  Value nF = arith::UIToFPOp::create(
+      b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI64Type(), n));
+  Value head = kb.slice(Y.re, {kb.ofr(0), kb.ofr(0)}, {T, dc}, {0, 1});
+  return kb.generic(ValueRange{head}, kb.empty({T, dc}), 2, {{0, 1}, {0, 1}},
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      return arith::DivFOp::create(bb, l, a[0], nF);
+                    });
+}
+
 /// The parallel form (the causal convolution by the kernel) for one block.
 Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info,
                     const Params &p, Value bi, Value c0, Value out0) {
@@ -813,8 +984,25 @@ Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info,
   Value U =
       kb.slice(info.op.getU(), {bi, c0, kb.ofr(0)}, {kb.ofr(1), dc, T}, {1, 2});
   Value UT = transposed(kb, U, dc, T);
-  Value Y =
-      causalConvolution(kb, K, UT, kb.zeros({T, dc}), info.seqLen, info.Dc);
+  // Direct below kFFTFrom tokens, through the FFT from there.
+  Value useFFT = arith::CmpIOp::create(b, arith::CmpIPredicate::sge,
+                                       info.seqLen, kb.index(kFFTFrom));
+  Value Y = scf::IfOp::create(
+                b, useFFT,
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder ib(loc, nb);
+                  SliceKernelBuilder k(ib);
+                  scf::YieldOp::create(
+                      ib, fftConvolution(k, K, UT, info.seqLen, info.Dc));
+                },
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder ib(loc, nb);
+                  SliceKernelBuilder k(ib);
+                  scf::YieldOp::create(
+                      ib, causalConvolution(k, K, UT, k.zeros({T, dc}),
+                                            info.seqLen, info.Dc));
+                })
+                .getResult(0);
   return readOut(kb, info, Y, U, c0, out0, T);
 }
 

@@ -46,10 +46,18 @@ func.func @chunked(%u: tensor<1x8x?xf32>, %A: tensor<8x4xf32>, %dt: tensor<8xf32
 // -----
 
 // Parallel form: the kernel over ceil(T / 64) x 64 lags from the exact
-// powers Abar^(64 j) and Abar^i, then the causal convolution.
+// powers Abar^(64 j) and Abar^i, then the causal convolution: through the
+// FFT from T = 768 on (n = 2^(64 - ctlz(2T - 1)) points, radix-2 Stockham
+// stages two per loop step, each viewing its rows as [2, n / (2 Ns), Ns, 16]
+// and writing [n / (2 Ns), 2, Ns, 16]), directly below.
 // CHECK-LABEL: func @conv
 // CHECK: arith.ceildivui
 // CHECK: tensor.collapse_shape
+// CHECK: scf.if
+// CHECK: math.ctlz
+// CHECK: tensor.expand_shape {{.*}} output_shape [2, %{{.*}}, %{{.*}}, 16]
+// CHECK: tensor.expand_shape {{.*}} output_shape [%{{.*}}, 2, %{{.*}}, 16]
+// CHECK: } else {
 // CHECK: scf.for
 // CHECK-NOT: seqmix.lti_scan
 func.func @conv(%u: tensor<1x16x?xf32>, %A: tensor<16x4xcomplex<f32>>, %dt: tensor<16xf32>) -> tensor<1x16x?xf32> {

@@ -286,8 +286,16 @@ def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::Modu
     call to `memrefCopy` of MLIR's C runner utilities whenever a layout is not
     the identity. Compiled layers must not depend on that library, so every
     copy becomes a `linalg.copy` that lowers to plain loops.
+
+    It also rewrites a `memref.expand_shape` of a contiguous (identity
+    layout) buffer with two or more dynamic sizes in one reassociation group
+    into the `memref.reinterpret_cast` it stands for (row-major strides of
+    the result's sizes): MLIR 22's `expand-strided-metadata` crashes on such
+    a group (the LTI scan's FFT stages view their [n, 16] rows as
+    [2, n / (2 Ns), Ns, 16]).
   }];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect"];
 }
 
 def SeqMixHideEntry : Pass<"seqmix-hide-entry", "::mlir::ModuleOp"> {
