@@ -55,6 +55,77 @@ Value softplus(OpBuilder &b, Location l, Value x) {
   return arith::SelectOp::create(b, l, big, x, sp);
 }
 
+/// Tokens of a block of the parallel form (log2 of it scan passes).
+constexpr int64_t kScanBlock = 32;
+
+/// The parallel form's block (FORMS.md 5.3, the associative scan): the
+/// elements (a_t, b_t) = (exp(delta_t A), delta_t B_t u_t) of `len` tokens
+/// ([L, N, Dc]) are combined by Hillis-Steele passes, (a, b)_t <- (a_t
+/// a_{t-d}, a_t b_{t-d} + b_t) for d = 1, 2, 4, ... (log2 kScanBlock passes,
+/// unrolled; rows past `len` are empty), after which a_t is the decay from
+/// the block's start and b_t the state scanned from zero. The read-out is
+/// fused: y_t = C_t . (b_t + a_t h_start); the state after the block is
+/// b_last + a_last h_start, written into `hStart`'s buffer. Returns the
+/// [L, Dc] read-out rows and that state.
+std::pair<Value, Value> associativeScan(SliceKernelBuilder &k, Value AT,
+                                        Value dT, Value duT, Value BT, Value CT,
+                                        Value hStart, Value len, int64_t N,
+                                        int64_t Dc) {
+  ImplicitLocOpBuilder &b = k.builder();
+  OpFoldResult L = getAsOpFoldResult(len), n = k.ofr(N), dc = k.ofr(Dc);
+  SmallVector<Value> ab =
+      k.generics(ValueRange{dT, AT, BT, duT},
+                 ValueRange{k.empty({L, n, dc}), k.empty({L, n, dc})}, 3,
+                 {{0, 2}, {1, 2}, {0, 1}, {0, 2}, {0, 1, 2}, {0, 1, 2}},
+                 SliceKernelBuilder::parallel(3),
+                 [](OpBuilder &bb, Location l, ValueRange a) {
+                   return SmallVector<Value>{
+                       math::ExpOp::create(
+                           bb, l, arith::MulFOp::create(bb, l, a[0], a[1])),
+                       arith::MulFOp::create(bb, l, a[2], a[3])};
+                 });
+  Value A = ab[0], B = ab[1];
+  for (int64_t d = 1; d < kScanBlock; d *= 2) {
+    Value rowsV = arith::SubIOp::create(
+        b, arith::MaxSIOp::create(b, len, k.index(d)), k.index(d));
+    OpFoldResult rows = getAsOpFoldResult(rowsV);
+    auto at = [&](Value x, OpFoldResult first) {
+      return k.slice(x, {first, k.ofr(0), k.ofr(0)}, {rows, n, dc}, {0, 1, 2});
+    };
+    SmallVector<Value> next =
+        k.generics(ValueRange{at(A, k.ofr(d)), at(A, k.ofr(0)), at(B, k.ofr(0)),
+                              at(B, k.ofr(d))},
+                   ValueRange{k.empty({rows, n, dc}), k.empty({rows, n, dc})},
+                   3, SmallVector<SmallVector<unsigned>>(6, {0, 1, 2}),
+                   SliceKernelBuilder::parallel(3),
+                   [](OpBuilder &bb, Location l, ValueRange a) {
+                     return SmallVector<Value>{
+                         arith::MulFOp::create(bb, l, a[0], a[1]),
+                         math::FmaOp::create(bb, l, a[0], a[2], a[3])};
+                   });
+    A = k.insert(next[0], A, {k.ofr(d), k.ofr(0), k.ofr(0)}, {rows, n, dc});
+    B = k.insert(next[1], B, {k.ofr(d), k.ofr(0), k.ofr(0)}, {rows, n, dc});
+  }
+  Value Y = k.generic(ValueRange{CT, B, A, hStart}, k.zeros({L, dc}), 3,
+                      {{0, 1}, {0, 1, 2}, {0, 1, 2}, {1, 2}, {0, 2}},
+                      {kPar, kRed, kPar},
+                      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        Value h = math::FmaOp::create(bb, l, a[2], a[3], a[1]);
+                        return math::FmaOp::create(bb, l, a[0], h, a[4]);
+                      });
+  Value last = arith::SubIOp::create(b, len, k.index(1));
+  auto lastRow = [&](Value x) {
+    return k.slice(x, {last, k.ofr(0), k.ofr(0)}, {k.ofr(1), n, dc}, {1, 2});
+  };
+  Value after =
+      k.generic(ValueRange{lastRow(A), lastRow(B)}, hStart, 2,
+                {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                  return math::FmaOp::create(bb, l, a[0], a[2], a[1]);
+                });
+  return {Y, after};
+}
+
 /// The recurrent form (`chunk` 0: blocks of kTokenBlock tokens) or the
 /// chunked form (blocks of `chunk` tokens, each scanned from zero and
 /// combined with the state before it) for one block of channels.
@@ -62,7 +133,7 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
                                        const ScanInfo &info, int64_t chunk,
                                        Value bi, Value c0, Value outArg,
                                        Value stateArg) {
-  const bool chunked = chunk > 0;
+  const bool chunked = chunk > 0, parallelForm = chunk < 0;
   ImplicitLocOpBuilder &b = kb.builder();
   SelectiveScanOp op = info.op;
   const int64_t N = info.N, Dc = info.Dc;
@@ -89,7 +160,9 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
                         {kb.ofr(1), dc, info.seqLen}, {1, 2});
   bool softplusOn = op.getDeltaSoftplus();
   ValueRange blocks = buildTokenBlockLoop(
-      kb, info.seqLen, chunked ? chunk : kTokenBlock, ValueRange{h0, out0},
+      kb, info.seqLen,
+      chunked ? chunk : (parallelForm ? kScanBlock : kTokenBlock),
+      ValueRange{h0, out0},
       [&](SliceKernelBuilder &k, Value t0, Value len, ValueRange iter) {
         ImplicitLocOpBuilder &ib = k.builder();
         OpFoldResult L = getAsOpFoldResult(len);
@@ -126,89 +199,97 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
                          {k.ofr(1), k.ofr(1), L, n}, {2, 3});
         };
         Value BT = groupRows(info.BT), CT = groupRows(info.CT);
-        // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan h~
-        // starts from zero; the state before the chunk enters the read-out
-        // as g = exp(Lambda) h_start (Lambda = sum delta A, carried as the
-        // product of the decays the scan takes anyway: no second exp) and
-        // the state after it as h~ + g.
-        SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
-                                    k.zeros({L, dc})};
-        Value hStart = iter[0];
-        if (chunked) // g = exp(Lambda) h_start, from h_start
-          inits.push_back(linalg::CopyOp::create(ib, ValueRange{hStart},
-                                                 ValueRange{k.empty({n, dc})})
-                              .getResult(0));
-        auto tokens = scf::ForOp::create(
-            ib, k.index(0), len, k.index(1), inits,
-            [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
-              ImplicitLocOpBuilder b2(l2, nb2);
-              SliceKernelBuilder k2(b2);
-              auto row = [&](Value m, OpFoldResult width) {
-                return k2.slice(m, {i, k2.ofr(0)}, {k2.ofr(1), width}, {1});
-              };
-              Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
-                    cr = row(CT, n);
-              // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
-              // u)[c]; chunked, also g = exp(delta A) g, the state before
-              // the chunk decayed to this token (exp(Lambda) h_start with
-              // Lambda = sum delta A, as the product of the same decays).
-              SmallVector<Value> outs = {it[0]};
-              SmallVector<SmallVector<unsigned>> dims = {
-                  {1}, {0, 1}, {0}, {1}, {0, 1}};
-              if (chunked) {
-                outs.push_back(it[2]);
-                dims.push_back({0, 1});
-              }
-              SmallVector<Value> hg = k2.generics(
-                  ValueRange{dr, AT, br, dur}, outs, 2, dims,
-                  SliceKernelBuilder::parallel(2),
-                  [&](OpBuilder &bb, Location l, ValueRange a) {
-                    Value dA = math::ExpOp::create(
-                        bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
-                    Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
-                    SmallVector<Value> ys = {
-                        math::FmaOp::create(bb, l, dA, a[4], bu)};
-                    if (chunked)
-                      ys.push_back(arith::MulFOp::create(bb, l, dA, a[5]));
-                    return ys;
-                  });
-              Value h = hg[0];
-              // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
-              // state is h~ + g.
-              Value seen = h;
-              if (chunked)
-                seen = k2.generic(
-                    ValueRange{hg[1], h}, k2.empty({n, dc}), 2,
-                    {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                      return arith::AddFOp::create(bb, l, a[0], a[1]);
+        Value Yrows, after;
+        if (parallelForm) {
+          std::tie(Yrows, after) =
+              associativeScan(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
+        } else {
+          // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan h~
+          // starts from zero; the state before the chunk enters the read-out
+          // as g = exp(Lambda) h_start (Lambda = sum delta A, carried as the
+          // product of the decays the scan takes anyway: no second exp) and
+          // the state after it as h~ + g.
+          SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
+                                      k.zeros({L, dc})};
+          Value hStart = iter[0];
+          if (chunked) // g = exp(Lambda) h_start, from h_start
+            inits.push_back(linalg::CopyOp::create(ib, ValueRange{hStart},
+                                                   ValueRange{k.empty({n, dc})})
+                                .getResult(0));
+          auto tokens = scf::ForOp::create(
+              ib, k.index(0), len, k.index(1), inits,
+              [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
+                ImplicitLocOpBuilder b2(l2, nb2);
+                SliceKernelBuilder k2(b2);
+                auto row = [&](Value m, OpFoldResult width) {
+                  return k2.slice(m, {i, k2.ofr(0)}, {k2.ofr(1), width}, {1});
+                };
+                Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
+                      cr = row(CT, n);
+                // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
+                // u)[c]; chunked, also g = exp(delta A) g, the state before
+                // the chunk decayed to this token (exp(Lambda) h_start with
+                // Lambda = sum delta A, as the product of the same decays).
+                SmallVector<Value> outs = {it[0]};
+                SmallVector<SmallVector<unsigned>> dims = {
+                    {1}, {0, 1}, {0}, {1}, {0, 1}};
+                if (chunked) {
+                  outs.push_back(it[2]);
+                  dims.push_back({0, 1});
+                }
+                SmallVector<Value> hg = k2.generics(
+                    ValueRange{dr, AT, br, dur}, outs, 2, dims,
+                    SliceKernelBuilder::parallel(2),
+                    [&](OpBuilder &bb, Location l, ValueRange a) {
+                      Value dA = math::ExpOp::create(
+                          bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
+                      Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
+                      SmallVector<Value> ys = {
+                          math::FmaOp::create(bb, l, dA, a[4], bu)};
+                      if (chunked)
+                        ys.push_back(arith::MulFOp::create(bb, l, dA, a[5]));
+                      return ys;
                     });
-              Value yrow = row(it[1], dc);
-              yrow = k2.generic(
-                  ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
-                  {kPar, kRed},
-                  [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                    Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-                    return arith::AddFOp::create(bb, l, a[2], p);
-                  });
-              Value Y = k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
-              SmallVector<Value> yields = {h, Y};
-              if (chunked)
-                yields.push_back(hg[1]);
-              scf::YieldOp::create(b2, yields);
-            });
-        Value after = tokens.getResult(0);
-        if (chunked)
-          // h~ + g (into the carried state's buffer: the loop yields it
-          // back in place)
-          after = k.generic(
-              ValueRange{tokens.getResult(2), after}, hStart, 2,
-              {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-              [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                return arith::AddFOp::create(bb, l, a[0], a[1]);
+                Value h = hg[0];
+                // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
+                // state is h~ + g.
+                Value seen = h;
+                if (chunked)
+                  seen = k2.generic(
+                      ValueRange{hg[1], h}, k2.empty({n, dc}), 2,
+                      {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                        return arith::AddFOp::create(bb, l, a[0], a[1]);
+                      });
+                Value yrow = row(it[1], dc);
+                yrow = k2.generic(
+                    ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
+                    {kPar, kRed},
+                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                      Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
+                      return arith::AddFOp::create(bb, l, a[2], p);
+                    });
+                Value Y =
+                    k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
+                SmallVector<Value> yields = {h, Y};
+                if (chunked)
+                  yields.push_back(hg[1]);
+                scf::YieldOp::create(b2, yields);
               });
+          after = tokens.getResult(0);
+          Yrows = tokens.getResult(1);
+          if (chunked)
+            // h~ + g (into the carried state's buffer: the loop yields it
+            // back in place)
+            after = k.generic(
+                ValueRange{tokens.getResult(2), after}, hStart, 2,
+                {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
+                [](OpBuilder &bb, Location l, ValueRange a) -> Value {
+                  return arith::AddFOp::create(bb, l, a[0], a[1]);
+                });
+        }
         // y = y + D u, then y silu(z), over the block's rows.
-        Value Y = transposed(k, tokens.getResult(1), L, dc);
+        Value Y = transposed(k, Yrows, L, dc);
         SmallVector<Value> eins = {Y, U};
         SmallVector<SmallVector<unsigned>> edims = {{0, 1}, {0, 1}};
         if (skip) {
@@ -246,13 +327,8 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
 } // namespace
 
 std::string mlir::seqmix::whyNotLoweredSelectiveScan(SelectiveScanOp,
-                                                     FormKind form) {
-  if (form != FormKind::parallel)
-    return "";
-  return ("the " + stringifyFormKind(form) +
-          " form of seqmix.selective_scan (FORMS.md 5.3, the associative "
-          "scan) is not lowered yet; use form recurrent or chunked")
-      .str();
+                                                     FormKind) {
+  return "";
 }
 
 LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
@@ -276,7 +352,9 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
                 G,
                 channelBlock(D / G),
                 tensor::DimOp::create(b, op.getU(), 0),
-                tensor::DimOp::create(b, op.getU(), 2)};
+                tensor::DimOp::create(b, op.getU(), 2),
+                Value(),
+                Value()};
   // B and C into token rows once (every block of channels of a group reads
   // the same rows).
   auto tokenRows = [&](Value src) {
@@ -295,7 +373,8 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
   FormAttr form = getForm(op);
   int64_t chunk = form.getKind() == FormKind::chunked
                       ? std::max<int64_t>(1, form.getChunk())
-                      : 0;
+                  : form.getKind() == FormKind::parallel ? -1
+                                                         : 0;
   auto forall = buildChannelBlockLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,

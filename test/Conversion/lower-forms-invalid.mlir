@@ -32,8 +32,16 @@ func.func @mixed_static_dynamic(%q: tensor<?x1x4x8xf32>) -> tensor<2x1x4x8xf32> 
 
 // -----
 
-func.func @selective_scan_parallel(%u: tensor<1x16x8xf32>, %A: tensor<16x4xf32>, %B: tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32> {
-  // expected-error @+1 {{cannot be lowered: the parallel form of seqmix.selective_scan (FORMS.md 5.3, the associative scan) is not lowered yet; use form recurrent or chunked}}
-  %o = seqmix.selective_scan %u, %u, %A, %B, %B {form = #seqmix.form<parallel>} : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<16x4xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x16x8xf32>
+func.func @conv_recurrent(%x: tensor<1x16x8xf32>, %w: tensor<16x4xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @+1 {{cannot be lowered: seqmix.causal_conv1d has one form, parallel (every output reads its W inputs directly); the recurrent form does not exist}}
+  %o = seqmix.causal_conv1d %x, %w {form = #seqmix.form<recurrent>} : (tensor<1x16x8xf32>, tensor<16x4xf32>) -> tensor<1x16x8xf32>
   return %o : tensor<1x16x8xf32>
+}
+
+// -----
+
+func.func @lti_parallel_state(%u: tensor<1x16x8xf32>, %A: tensor<16x4xf32>, %dt: tensor<16xf32>) -> (tensor<1x16x8xf32>, tensor<1x16x4xf32>) {
+  // expected-error @+1 {{cannot be lowered: the parallel form of seqmix.lti_scan (the causal convolution by its kernel, FORMS.md 5.1) takes no initial state and gives no final state; use form chunked or recurrent}}
+  %o, %f = seqmix.lti_scan %u, %A, %A, %A, %dt {discretization = #seqmix.discretization<zoh>, form = #seqmix.form<parallel>} : (tensor<1x16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16xf32>) -> (tensor<1x16x8xf32>, tensor<1x16x4xf32>)
+  return %o, %f : tensor<1x16x8xf32>, tensor<1x16x4xf32>
 }
