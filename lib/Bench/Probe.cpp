@@ -83,6 +83,14 @@ float fmaChainsScalar(int64_t iters, float seed) {
   return r;
 }
 
+// The exp probe's constants: log2 e, ln 2 in two parts, and the Cephes
+// polynomial for e^r on [-ln2/2, ln2/2] (highest degree first).
+constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f,
+                kLn2Lo = -2.12194440e-4f;
+constexpr float kExpPoly[] = {1.9875691500e-4f, 1.3981999507e-3f,
+                              8.3334519073e-3f, 4.1665795894e-2f,
+                              1.6666665459e-1f, 5.0000001201e-1f};
+
 // exp(x) by range reduction and a degree-6 polynomial (the Cephes expf
 // scheme, the class of MLIR's math polynomial approximation): n = round(x
 // log2 e), r = x - n ln 2 in two parts, e^r by the polynomial, 2^n by scalef.
@@ -90,11 +98,8 @@ float fmaChainsScalar(int64_t iters, float seed) {
 // arguments, `passes` times; the sums keep the results live.
 __attribute__((target("avx512f"))) float
 expStreamAvx512(const float *x, int64_t n, int64_t passes) {
-  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-  const __m512 c1 = _mm512_set1_ps(0.693359375f),
-               c2 = _mm512_set1_ps(-2.12194440e-4f);
-  const float p[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                     4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+  const __m512 log2e = _mm512_set1_ps(kLog2e);
+  const __m512 c1 = _mm512_set1_ps(kLn2Hi), c2 = _mm512_set1_ps(kLn2Lo);
   const __m512 one = _mm512_set1_ps(1.0f);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps(), _mm512_setzero_ps()};
@@ -107,9 +112,9 @@ expStreamAvx512(const float *x, int64_t n, int64_t passes) {
                                         _MM_FROUND_TO_NEAREST_INT);
         __m512 r = _mm512_fnmadd_ps(k, c1, v);
         r = _mm512_fnmadd_ps(k, c2, r);
-        __m512 y = _mm512_set1_ps(p[0]);
+        __m512 y = _mm512_set1_ps(kExpPoly[0]);
         for (int c = 1; c < 6; ++c)
-          y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(p[c]));
+          y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(kExpPoly[c]));
         y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, one));
         acc[j] = _mm512_add_ps(acc[j], _mm512_scalef_ps(y, k));
       }
@@ -121,11 +126,8 @@ expStreamAvx512(const float *x, int64_t n, int64_t passes) {
 // The same with AVX2 (8 lanes; 2^n through the exponent bits).
 __attribute__((target("avx2,fma"))) float
 expStreamAvx2(const float *x, int64_t n, int64_t passes) {
-  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-  const __m256 c1 = _mm256_set1_ps(0.693359375f),
-               c2 = _mm256_set1_ps(-2.12194440e-4f);
-  const float p[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                     4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+  const __m256 log2e = _mm256_set1_ps(kLog2e);
+  const __m256 c1 = _mm256_set1_ps(kLn2Hi), c2 = _mm256_set1_ps(kLn2Lo);
   const __m256 one = _mm256_set1_ps(1.0f);
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -139,9 +141,9 @@ expStreamAvx2(const float *x, int64_t n, int64_t passes) {
                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __m256 r = _mm256_fnmadd_ps(k, c1, v);
         r = _mm256_fnmadd_ps(k, c2, r);
-        __m256 y = _mm256_set1_ps(p[0]);
+        __m256 y = _mm256_set1_ps(kExpPoly[0]);
         for (int c = 1; c < 6; ++c)
-          y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(p[c]));
+          y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(kExpPoly[c]));
         y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, one));
         __m256i e = _mm256_slli_epi32(
             _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)),
