@@ -53,57 +53,17 @@ struct ChannelBlockShape {
   int64_t D, Dc;
 };
 
-/// Creates the scf.forall over (batch, block of Dc channels) whose shared
-/// outputs are the output and, when there is one, the final state. `body`
-/// builds one block (batch `bi`, first channel `c0`) and returns its
-/// [Dc, T] output rows and its [Dc, S] final state (or null).
+/// buildSliceLoop over (batch, block of Dc channels): `body` builds one
+/// block (batch `bi`, first channel `c0`) and returns its [Dc, T] output rows
+/// and its [Dc, S] final state (or null).
 inline scf::ForallOp buildChannelBlockLoop(
     ImplicitLocOpBuilder &b, const ChannelBlockShape &shape,
     function_ref<std::pair<Value, Value>(
         SliceKernelBuilder &, Value bi, Value c0, Value outArg, Value stateArg)>
         body) {
-  SliceKernelBuilder kb(b);
-  auto outType = cast<RankedTensorType>(shape.out.getType());
-  auto stateType = shape.finalState
-                       ? cast<RankedTensorType>(shape.finalState.getType())
-                       : RankedTensorType();
-  SmallVector<Value> outDyn;
-  if (outType.isDynamicDim(0))
-    outDyn.push_back(shape.batch);
-  if (outType.isDynamicDim(2))
-    outDyn.push_back(shape.seqLen);
-  SmallVector<Value> shared = {tensor::EmptyOp::create(b, outType, outDyn)};
-  if (stateType) {
-    SmallVector<Value> stDyn;
-    if (stateType.isDynamicDim(0))
-      stDyn.push_back(shape.batch);
-    shared.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
-  }
-  SmallVector<OpFoldResult> ubs = {shape.batch,
-                                   b.getIndexAttr(shape.D / shape.Dc)};
-  auto forall = scf::ForallOp::create(b, ubs, shared, std::nullopt);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(forall.getBody()->getTerminator());
-  Value bi = forall.getInductionVars()[0];
-  Value c0 = arith::MulIOp::create(b, forall.getInductionVars()[1],
-                                   kb.index(shape.Dc));
-  Value outArg = forall.getRegionIterArgs()[0];
-  Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
-  auto [out, state] = body(kb, bi, c0, outArg, stateArg);
-  b.setInsertionPointToEnd(forall.getTerminator().getBody());
-  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-  tensor::ParallelInsertSliceOp::create(
-      b, out, outArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(shape.Dc),
-                             shape.seqLen},
-      strides);
-  if (stateArg)
-    tensor::ParallelInsertSliceOp::create(
-        b, state, stateArg, ArrayRef<OpFoldResult>{bi, c0, b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(shape.Dc),
-                               b.getIndexAttr(stateType.getDimSize(2))},
-        strides);
-  return forall;
+  return buildSliceLoop(
+      b, {shape.out, shape.finalState, shape.batch, shape.seqLen, shape.Dc},
+      body);
 }
 
 } // namespace mlir::seqmix

@@ -96,10 +96,8 @@ LogicalResult mlir::seqmix::lowerCausalConv1d(CausalConv1dOp op,
   auto wType = cast<RankedTensorType>(op.getWeight().getType());
   if (xType.isDynamicDim(1))
     return op->emitOpError("cannot be lowered: channels must be static");
-  if (!xType.getElementType().isF32())
-    return op->emitOpError() << "cannot be lowered: only f32 activations are "
-                                "lowered yet, got "
-                             << xType.getElementType();
+  if (failed(checkF32Activations(op, xType.getElementType())))
+    return failure();
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   const int64_t D = xType.getDimSize(1), W = wType.getDimSize(1);

@@ -228,9 +228,7 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
            planes(),
            hasSign ? plane() : Value(),
            disc == Discretization::bilinear};
-  SmallVector<Value> outs = flatten({p.G, p.B, p.C, p.logA});
-  if (p.sign)
-    outs.push_back(p.sign);
+  SmallVector<Value> outs = paramPlanes(p);
   // A, B and C as [N', Dc] planes of f32 first (complex split, transposed),
   // so that the discretization below is f32 rows of channels that vectorize.
   SmallVector<Value> partPlanes;
@@ -355,15 +353,7 @@ Params discretize(SliceKernelBuilder &kb, const LTIInfo &info, Value c0) {
           ys.push_back(m.select(neg, m.c(-1), m.c(1)));
         return ys;
       });
-  unsigned i = 0;
-  for (Cx *x : {&p.G, &p.B, &p.C, &p.logA}) {
-    x->re = res[i++];
-    if (x->im)
-      x->im = res[i++];
-  }
-  if (p.sign)
-    p.sign = res[i++];
-  return p;
+  return paramsFrom(p, res);
 }
 
 /// The [count, N', Dc] planes of W Abar^(first + step j), j < count, each

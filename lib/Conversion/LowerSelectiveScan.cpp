@@ -339,10 +339,8 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
   if (uType.isDynamicDim(1) || aType.isDynamicDim(1) || bType.isDynamicDim(1))
     return op->emitOpError("cannot be lowered: channels, state_dim and "
                            "groups must be static");
-  if (!uType.getElementType().isF32())
-    return op->emitOpError() << "cannot be lowered: only f32 activations are "
-                                "lowered yet, got "
-                             << uType.getElementType();
+  if (failed(checkF32Activations(op, uType.getElementType())))
+    return failure();
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
   const int64_t D = uType.getDimSize(1), G = bType.getDimSize(1);

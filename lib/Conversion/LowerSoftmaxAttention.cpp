@@ -585,10 +585,8 @@ LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
       vType.isDynamicDim(3))
     return op.emitOpError("cannot be lowered: heads, kv heads, key_dim and "
                           "value_dim must be static");
-  if (!qType.getElementType().isF32())
-    return op.emitOpError() << "cannot be lowered: only f32 activations are "
-                               "lowered yet, got "
-                            << qType.getElementType();
+  if (failed(checkF32Activations(op, qType.getElementType())))
+    return failure();
 
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);

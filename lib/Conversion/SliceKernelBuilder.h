@@ -132,6 +132,16 @@ private:
   Type f32;
 };
 
+/// An error on `op` unless its activations' element type `elem` is f32 (the
+/// only one lowered yet).
+inline LogicalResult checkF32Activations(Operation *op, Type elem) {
+  if (elem.isF32())
+    return success();
+  return op->emitOpError()
+         << "cannot be lowered: only f32 activations are lowered yet, got "
+         << elem;
+}
+
 /// Why a linear-recurrence op cannot be lowered as (batch, head) slices of
 /// static head sizes in f32, as an error on `op`; success when it can.
 inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
@@ -141,11 +151,7 @@ inline LogicalResult checkSliceLowerable(Operation *op, Value q, Value v) {
       vType.isDynamicDim(3))
     return op->emitOpError(
         "cannot be lowered: heads, key_dim and value_dim must be static");
-  if (!qType.getElementType().isF32())
-    return op->emitOpError() << "cannot be lowered: only f32 activations are "
-                                "lowered yet, got "
-                             << qType.getElementType();
-  return success();
+  return checkF32Activations(op, qType.getElementType());
 }
 
 /// The [rows, cols] state of slice (bi, hi) before the sequence: a copy of
@@ -176,22 +182,26 @@ inline Value keyHead(ImplicitLocOpBuilder &b, Value hi, int64_t group) {
                                 arith::ConstantIndexOp::create(b, group));
 }
 
-/// The (batch, head) loop of a linear-recurrence op: its output result
-/// [B, H, T, V], its final-state result [B, H, rows, cols] (or null), and B
-/// and T as index values. Heads and the static sizes come from the types.
-struct HeadSliceShape {
+/// The slices of an op whose results are [B, X, ...] tensors: its output
+/// result (dimension 2 the sequence, dynamic or not), its final-state result
+/// (or null), B and T as index values, and `step`, how many of the X
+/// entries one slice takes (a divisor of X).
+struct SliceLoopShape {
   Value out, finalState;
   Value batch, seqLen;
+  int64_t step = 1;
 };
 
-/// Creates the scf.forall over (batch, head) whose shared outputs are the
-/// output tensor and, when there is one, the final state. `body` builds the
-/// slice's computation and returns the [T, V] output rows and the
-/// [rows, cols] final state (or null) to insert.
-inline scf::ForallOp buildHeadSliceLoop(
-    ImplicitLocOpBuilder &b, const HeadSliceShape &shape,
-    function_ref<std::pair<Value, Value>(
-        SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
+/// Creates the scf.forall over (batch, slice of `step` entries of dimension
+/// 1) whose shared outputs are the output and, when there is one, the final
+/// state. `body` builds one slice (batch `bi`, first entry `first`) and
+/// returns its output and final state (or null): each result with its
+/// leading batch dimension dropped, and with `step` == 1 also its second.
+inline scf::ForallOp buildSliceLoop(
+    ImplicitLocOpBuilder &b, const SliceLoopShape &shape,
+    function_ref<std::pair<Value, Value>(SliceKernelBuilder &, Value bi,
+                                         Value first, Value outArg,
+                                         Value stateArg)>
         body) {
   SliceKernelBuilder kb(b);
   auto outType = cast<RankedTensorType>(shape.out.getType());
@@ -203,41 +213,64 @@ inline scf::ForallOp buildHeadSliceLoop(
     outDyn.push_back(shape.batch);
   if (outType.isDynamicDim(2))
     outDyn.push_back(shape.seqLen);
-  SmallVector<Value> sharedOuts = {tensor::EmptyOp::create(b, outType, outDyn)};
+  SmallVector<Value> shared = {tensor::EmptyOp::create(b, outType, outDyn)};
   if (stateType) {
     SmallVector<Value> stDyn;
     if (stateType.isDynamicDim(0))
       stDyn.push_back(shape.batch);
-    sharedOuts.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
+    shared.push_back(tensor::EmptyOp::create(b, stateType, stDyn));
   }
-  SmallVector<OpFoldResult> ubs = {shape.batch,
-                                   b.getIndexAttr(outType.getDimSize(1))};
-  auto forall = scf::ForallOp::create(b, ubs, sharedOuts, std::nullopt);
-  Block *blk = forall.getBody();
+  SmallVector<OpFoldResult> ubs = {
+      shape.batch, b.getIndexAttr(outType.getDimSize(1) / shape.step)};
+  auto forall = scf::ForallOp::create(b, ubs, shared, std::nullopt);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(blk->getTerminator());
-  Value bi = forall.getInductionVars()[0], hi = forall.getInductionVars()[1];
+  b.setInsertionPoint(forall.getBody()->getTerminator());
+  Value bi = forall.getInductionVars()[0];
+  Value first = forall.getInductionVars()[1];
+  if (shape.step != 1)
+    first = arith::MulIOp::create(b, first, kb.index(shape.step));
   Value outArg = forall.getRegionIterArgs()[0];
   Value stateArg = stateType ? forall.getRegionIterArgs()[1] : Value();
-  auto [outSlice, stateSlice] = body(kb, bi, hi, outArg, stateArg);
-
+  auto [out, state] = body(kb, bi, first, outArg, stateArg);
   b.setInsertionPointToEnd(forall.getTerminator().getBody());
-  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-  tensor::ParallelInsertSliceOp::create(
-      b, outSlice, outArg,
-      ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), shape.seqLen,
-                             b.getIndexAttr(outType.getDimSize(3))},
-      strides);
+  // Each result into [bi, first, 0, ...] of its whole: the slice's sizes,
+  // the sequence (dimension 2 of the output) as T.
+  auto insert = [&](Value slice, Value dest, RankedTensorType type,
+                    bool isOut) {
+    SmallVector<OpFoldResult> offs = {bi, first},
+                              sizes = {b.getIndexAttr(1),
+                                       b.getIndexAttr(shape.step)};
+    for (int64_t d = 2; d < type.getRank(); ++d) {
+      offs.push_back(b.getIndexAttr(0));
+      sizes.push_back(isOut && d == 2 ? OpFoldResult(shape.seqLen)
+                                      : b.getIndexAttr(type.getDimSize(d)));
+    }
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    tensor::ParallelInsertSliceOp::create(b, slice, dest, offs, sizes, strides);
+  };
+  insert(out, outArg, outType, true);
   if (stateArg)
-    tensor::ParallelInsertSliceOp::create(
-        b, stateSlice, stateArg,
-        ArrayRef<OpFoldResult>{bi, hi, b.getIndexAttr(0), b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(stateType.getDimSize(2)),
-                               b.getIndexAttr(stateType.getDimSize(3))},
-        strides);
+    insert(state, stateArg, stateType, false);
   return forall;
+}
+
+/// The (batch, head) loop of a linear-recurrence op: its output result
+/// [B, H, T, V], its final-state result [B, H, rows, cols] (or null), and B
+/// and T as index values. Heads and the static sizes come from the types.
+struct HeadSliceShape {
+  Value out, finalState;
+  Value batch, seqLen;
+};
+
+/// buildSliceLoop over (batch, head): `body` returns the [T, V] output rows
+/// and the [rows, cols] final state (or null) of head `hi`.
+inline scf::ForallOp buildHeadSliceLoop(
+    ImplicitLocOpBuilder &b, const HeadSliceShape &shape,
+    function_ref<std::pair<Value, Value>(
+        SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
+        body) {
+  return buildSliceLoop(
+      b, {shape.out, shape.finalState, shape.batch, shape.seqLen, 1}, body);
 }
 
 /// The chunk-local log gates of a block of n tokens (g: [n]), each sum
