@@ -1,0 +1,480 @@
+//===- FFTConvolution.cpp - long causal convolutions by FFT ---------------===//
+//
+// y = K * u over T tokens for a block of Dc channels, with both sequences
+// zero-padded to n = 2^ceil(log2 2T) >= 2T - 1 points so that the circular
+// convolution is the causal one (FORMS.md 5.1).
+//
+// One complex transform carries both real sequences: z = u + i K, so
+// U[k] = (Z[k] + conj Z[n-k]) / 2, Kf[k] = (Z[k] - conj Z[n-k]) / (2i) and
+// Y = U Kf = (Z[k]^2 - conj(Z[n-k])^2) / (4i); y = Re IDFT(Y) (Y is
+// Hermitian, y real).
+//
+// The n-point transform runs in four steps, n = n1 n2, so that every
+// sub-transform (n1 or n2 points of Dc lanes) stays in the first- or
+// second-level cache. With j = j1 n2 + j2 and k = k1 + n1 k2:
+//   X[k] = sum_j2 w_n2^(j2 k2) w_n^(j2 k1) sum_j1 x[j] w_n1^(j1 k1).
+//   pass A  for each column j2: read the n1 inputs x[j1 n2 + j2] (u and K,
+//           zero past T), transform, twiddle by w_n^(j2 k1), store at row
+//           k1 n2 + j2 of Z;
+//   pass B  for each pair of rows k1 and n1 - k1 (the rows of Z[k] and of
+//           its partner Z[n - k]): transform both (X[k1 + n1 k2] at k2),
+//           form Y, transform it back by rows, twiddle by w_n^-(j2 k1) and
+//           store it over the rows;
+//   pass C  for each column j2: transform back, y[j1 n2 + j2] = the real
+//           parts for j1 n2 + j2 < T.
+// Each sub-transform is a radix-2 Stockham FFT (natural order in and out,
+// ping-ponging between two [L, Dc] buffers); a butterfly is one loop step on
+// vectors of the Dc channels, its twiddle a broadcast entry of one table
+// w_n^m, m < n, computed once per block (every sub-transform's twiddles are
+// entries of it).
+//
+//===----------------------------------------------------------------------===//
+#include "FFTConvolution.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+
+/// Complex values as real and imaginary planes: [rows, Dc] f32 tensors, or
+/// vector<Dc x f32> values.
+struct Planes {
+  Value re, im;
+};
+
+/// Loads row i of a transform's input (vectors).
+using Loader = llvm::function_ref<Planes(ImplicitLocOpBuilder &, Value)>;
+
+Value cst(ImplicitLocOpBuilder &b, int64_t x) {
+  return arith::ConstantIndexOp::create(b, x);
+}
+
+class FFTBuilder {
+public:
+  FFTBuilder(int64_t Dc, Type f32, Value n, Value logn, Planes table)
+      : vt(VectorType::get({Dc}, f32)), n(n), logn(logn), table(table) {}
+
+  /// Row `row` of a [rows, Dc] plane.
+  Value read(ImplicitLocOpBuilder &b, Value plane, Value row) const {
+    return vector::TransferReadOp::create(b, vt, plane,
+                                          ValueRange{row, cst(b, 0)},
+                                          zero(b), ArrayRef<bool>{true});
+  }
+  /// Row `row` of a [rows, 2, Dc] buffer (real, imaginary).
+  Planes load(ImplicitLocOpBuilder &b, Value buf, Value row) const {
+    auto part = [&](int64_t p) -> Value {
+      return vector::TransferReadOp::create(
+          b, vt, buf, ValueRange{row, cst(b, p), cst(b, 0)}, zero(b),
+          ArrayRef<bool>{true});
+    };
+    return {part(0), part(1)};
+  }
+  Value store(ImplicitLocOpBuilder &b, Planes v, Value buf, Value row) const {
+    for (auto [p, x] : llvm::enumerate(ArrayRef<Value>{v.re, v.im}))
+      buf = vector::TransferWriteOp::create(
+                b, x, buf, ValueRange{row, cst(b, p), cst(b, 0)},
+                ArrayRef<bool>{true})
+                .getResult();
+    return buf;
+  }
+  /// Row `row` of a [rows, Dc] plane written.
+  Value write(ImplicitLocOpBuilder &b, Value v, Value plane, Value row) const {
+    return vector::TransferWriteOp::create(b, v, plane,
+                                           ValueRange{row, cst(b, 0)},
+                                           ArrayRef<bool>{true})
+        .getResult();
+  }
+  static Value zero(ImplicitLocOpBuilder &b) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(0));
+  }
+  Value splat(ImplicitLocOpBuilder &b, Value scalar) const {
+    return vector::BroadcastOp::create(b, vt, scalar);
+  }
+  /// w_n^m = e^(-2 pi i m / n), m < n, over the lanes.
+  Planes twiddle(ImplicitLocOpBuilder &b, Value m) const {
+    return {splat(b, tensor::ExtractOp::create(b, table.re, ValueRange{m})),
+            splat(b, tensor::ExtractOp::create(b, table.im, ValueRange{m}))};
+  }
+  /// w x, or conj(w) x when `conj`.
+  static Planes mul(ImplicitLocOpBuilder &b, Planes w, Planes x, bool conj) {
+    auto fma = [&](Value p, Value q, Value r) -> Value {
+      return math::FmaOp::create(b, p, q, r);
+    };
+    Value ii = arith::MulFOp::create(b, w.im, x.im);
+    Value ir = arith::MulFOp::create(b, w.im, x.re);
+    if (conj)
+      return {fma(w.re, x.re, ii),
+              fma(w.re, x.im, arith::NegFOp::create(b, ir))};
+    return {fma(w.re, x.re, arith::NegFOp::create(b, ii)),
+            fma(w.re, x.im, ir)};
+  }
+
+  /// Stage s (Ns = 2^s) of the radix-2 Stockham transform of L points:
+  /// reads x as [2, L / (2 Ns), Ns] and writes y as [L / (2 Ns), 2, Ns],
+  /// y[a, p, k] = x[0, a, k] + (-1)^p w^k x[1, a, k] with w = e^(-+ i pi /
+  /// Ns) = w_n^(n / (2 Ns)); one loop step per butterfly i = a Ns + k.
+  /// Returns `dst` ([L, 2, Dc]) written.
+  Value stage(ImplicitLocOpBuilder &b, Loader load, Value dst, Value L,
+              Value s, bool inverse) const {
+    Value one = cst(b, 1);
+    Value half = arith::ShRUIOp::create(b, L, one);
+    Value ns = arith::ShLIOp::create(b, one, s);
+    Value mask = arith::SubIOp::create(b, ns, one);
+    Value shift =
+        arith::SubIOp::create(b, arith::SubIOp::create(b, logn, one), s);
+    auto loop = scf::ForOp::create(
+        b, cst(b, 0), half, one, ValueRange{dst},
+        [&](OpBuilder &nb, Location loc, Value i, ValueRange it) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value k = arith::AndIOp::create(ib, i, mask);
+          Planes w = twiddle(ib, arith::ShLIOp::create(ib, k, shift));
+          Planes x0 = load(ib, i);
+          Planes x1 = load(ib, arith::AddIOp::create(ib, i, half));
+          Planes t = mul(ib, w, x1, inverse);
+          Value d0 = arith::SubIOp::create(
+              ib, arith::ShLIOp::create(ib, i, cst(ib, 1)), k);
+          Value d1 = arith::AddIOp::create(ib, d0, ns);
+          Value y = store(ib,
+                          {arith::AddFOp::create(ib, x0.re, t.re),
+                           arith::AddFOp::create(ib, x0.im, t.im)},
+                          it[0], d0);
+          y = store(ib,
+                    {arith::SubFOp::create(ib, x0.re, t.re),
+                     arith::SubFOp::create(ib, x0.im, t.im)},
+                    y, d1);
+          scf::YieldOp::create(ib, y);
+        });
+    return loop.getResult(0);
+  }
+
+  /// The L-point DFT (L = 2^logL >= 2; inverse: the unscaled inverse) of
+  /// the rows load(0 .. L-1), ping-ponging between the buffers a and b
+  /// ([L, 2, Dc]): the first stage (or two) read the loader, so that an
+  /// even number remains and the transform ends in a. Returns the buffers
+  /// {a', b'}, the transform in a'.
+  std::pair<Value, Value> transform(ImplicitLocOpBuilder &b, Loader load,
+                                    Value a, Value bb, Value L, Value logL,
+                                    bool inverse) const {
+    Value odd = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::ne,
+        arith::AndIOp::create(b, logL, cst(b, 1)), cst(b, 0));
+    auto first = scf::IfOp::create(
+        b, odd,
+        [&](OpBuilder &nb, Location loc) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value y = stage(ib, load, a, L, cst(ib, 0), inverse);
+          scf::YieldOp::create(ib, ValueRange{y, bb});
+        },
+        [&](OpBuilder &nb, Location loc) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value y = stage(ib, load, bb, L, cst(ib, 0), inverse);
+          Value z = stage(ib, rows(y), a, L, cst(ib, 1), inverse);
+          scf::YieldOp::create(ib, ValueRange{z, y});
+        });
+    Value from = arith::SelectOp::create(b, odd, cst(b, 1), cst(b, 2));
+    auto pairs = scf::ForOp::create(
+        b, from, logL, cst(b, 2), first.getResults(),
+        [&](OpBuilder &nb, Location loc, Value s, ValueRange it) {
+          ImplicitLocOpBuilder ib(loc, nb);
+          Value y = stage(ib, rows(it[0]), it[1], L, s, inverse);
+          Value z = stage(ib, rows(y), it[0], L,
+                          arith::AddIOp::create(ib, s, cst(ib, 1)), inverse);
+          scf::YieldOp::create(ib, ValueRange{z, y});
+        });
+    return {pairs.getResult(0), pairs.getResult(1)};
+  }
+
+  /// A loader of the rows of a [rows, 2, Dc] buffer.
+  std::function<Planes(ImplicitLocOpBuilder &, Value)> rows(Value buf) const {
+    return [this, buf](ImplicitLocOpBuilder &b, Value i) {
+      return load(b, buf, i);
+    };
+  }
+
+private:
+  VectorType vt;
+  Value n, logn;
+  Planes table;
+};
+
+/// Y[k] = U[k] Kf[k] / n from z = Z[k] and p = Z[n - k] (see the top):
+/// (ab + ce) / 2 + i (b^2 - a^2 + c^2 - e^2) / 4 for z = a + ib, p = c + ie;
+/// `half` and `quarter` are 1 / (2n) and 1 / (4n) over the lanes.
+Planes spectrumProduct(ImplicitLocOpBuilder &b, Planes z, Planes p, Value half,
+                       Value quarter) {
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulFOp::create(b, x, y);
+  };
+  auto fma = [&](Value x, Value y, Value w) -> Value {
+    return math::FmaOp::create(b, x, y, w);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(b, x, y);
+  };
+  auto sub = [&](Value x, Value y) -> Value {
+    return arith::SubFOp::create(b, x, y);
+  };
+  // 2U = (a + c) + i (b - e), 2Kf = (b + e) + i (c - a).
+  Value ur = add(z.re, p.re), ui = sub(z.im, p.im);
+  Value kr = add(z.im, p.im), ki = sub(p.re, z.re);
+  Value re = fma(ur, kr, arith::NegFOp::create(b, mul(ui, ki)));
+  Value im = fma(ur, ki, mul(ui, kr));
+  (void)half;
+  return {mul(re, quarter), mul(im, quarter)};
+}
+
+} // namespace
+
+Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
+                                         Value u, Value seqLen, int64_t Dc) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type f32 = b.getF32Type();
+  // logn = ceil(log2(2T)) = 64 - ctlz(2T - 1); n1 = 2^floor(logn / 2) <=
+  // n2 = 2^ceil(logn / 2).
+  Value twoT = arith::ShLIOp::create(b, seqLen, cst(b, 1));
+  Value lz = math::CountLeadingZerosOp::create(
+      b, arith::IndexCastOp::create(b, b.getI64Type(),
+                                    arith::SubIOp::create(b, twoT, cst(b, 1))));
+  Value logn = arith::IndexCastOp::create(
+      b, b.getIndexType(),
+      arith::SubIOp::create(
+          b, arith::ConstantOp::create(b, b.getI64IntegerAttr(64)), lz));
+  Value n = arith::ShLIOp::create(b, cst(b, 1), logn);
+  Value s1 = arith::ShRUIOp::create(b, logn, cst(b, 1));
+  Value s2 = arith::SubIOp::create(b, logn, s1);
+  Value n1 = arith::ShLIOp::create(b, cst(b, 1), s1);
+  Value n2 = arith::ShLIOp::create(b, cst(b, 1), s2);
+  Value nMask = arith::SubIOp::create(b, n, cst(b, 1));
+  Value nF = arith::UIToFPOp::create(
+      b, f32, arith::IndexCastOp::create(b, b.getI64Type(), n));
+  Value invN = arith::DivFOp::create(
+      b, arith::ConstantOp::create(b, b.getF32FloatAttr(1)), nF);
+
+  // The table w_n^m = e^(-2 pi i m / n), m < n.
+  OpFoldResult N = getAsOpFoldResult(n);
+  SmallVector<Value> w = kb.generics(
+      ValueRange{}, ValueRange{kb.empty({N}), kb.empty({N})}, 1, {{0}, {0}},
+      SliceKernelBuilder::parallel(1),
+      [&](OpBuilder &bb, Location l, ValueRange) {
+        Value m = arith::UIToFPOp::create(
+            bb, l, bb.getF32Type(),
+            arith::IndexCastOp::create(bb, l, bb.getI64Type(),
+                                       linalg::IndexOp::create(bb, l, 0)));
+        Value theta = arith::DivFOp::create(
+            bb, l,
+            arith::MulFOp::create(
+                bb, l, m,
+                arith::ConstantOp::create(
+                    bb, l, bb.getF32FloatAttr(2 * llvm::numbers::pi))),
+            nF);
+        return SmallVector<Value>{
+            math::CosOp::create(bb, l, theta),
+            arith::NegFOp::create(bb, l, math::SinOp::create(bb, l, theta))};
+      });
+  FFTBuilder fb(Dc, f32, n, logn, {w[0], w[1]});
+  // Each buffer its own allocation: tensor.empty ops of one shape would be
+  // merged into one value, and bufferization lets iteration arguments that
+  // start from the same empty tensor share its memory.
+  auto buffer = [&](Value rows) -> Value {
+    return bufferization::AllocTensorOp::create(
+        b,
+        RankedTensorType::get({ShapedType::kDynamic, 2, Dc}, f32),
+        ValueRange{rows});
+  };
+  auto twiddled = [&](ImplicitLocOpBuilder &b, Value e, Value fixed,
+                      Planes x, bool conj) {
+    Value m = arith::AndIOp::create(b, arith::MulIOp::create(b, e, fixed),
+                                    nMask);
+    return FFTBuilder::mul(b, fb.twiddle(b, m), x, conj);
+  };
+  // Row j1 n2 + j2 of a column j2.
+  auto columnRow = [&](ImplicitLocOpBuilder &b, Value j1, Value j2) -> Value {
+    return arith::AddIOp::create(b, arith::MulIOp::create(b, j1, n2), j2);
+  };
+
+  // u and K share one transform, so that each spectrum carries the other's
+  // rounding error: per channel, K is scaled by a power of two alpha (exact)
+  // that brings its norm near u's (the product's error then stays at the
+  // size of separate transforms'), and y by 1 / alpha.
+  VectorType vt = VectorType::get({Dc}, f32);
+  Value zeroV = fb.splat(b, FFTBuilder::zero(b));
+  auto norms = scf::ForOp::create(
+      b, cst(b, 0), seqLen, cst(b, 1), ValueRange{zeroV, zeroV},
+      [&](OpBuilder &nb, Location loc, Value t, ValueRange acc) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value x = fb.read(ib, u, t), k = fb.read(ib, K, t);
+        scf::YieldOp::create(
+            ib, ValueRange{math::FmaOp::create(ib, x, x, acc[0]),
+                           math::FmaOp::create(ib, k, k, acc[1])});
+      });
+  // alpha = 2^(e / 2) for e the binary exponent of |u|^2 / |K|^2, clamped
+  // to [-120, 120] (zero or infinite ratios included).
+  VectorType it = VectorType::get({Dc}, b.getI32Type());
+  auto splatI = [&](int32_t x) -> Value {
+    return arith::ConstantOp::create(b, DenseElementsAttr::get(it, x));
+  };
+  Value ratio =
+      arith::DivFOp::create(b, norms.getResult(0), norms.getResult(1));
+  Value e = arith::SubIOp::create(
+      b,
+      arith::ShRUIOp::create(
+          b,
+          arith::AndIOp::create(b, arith::BitcastOp::create(b, it, ratio),
+                                splatI(0x7fffffff)),
+          splatI(23)),
+      splatI(127));
+  e = arith::MinSIOp::create(b, arith::MaxSIOp::create(b, e, splatI(-120)),
+                             splatI(120));
+  Value half = arith::ShRSIOp::create(b, e, splatI(1));
+  auto pow2 = [&](Value x) -> Value {
+    return arith::BitcastOp::create(
+        b, vt,
+        arith::ShLIOp::create(b, arith::AddIOp::create(b, x, splatI(127)),
+                              splatI(23)));
+  };
+  Value alpha = pow2(half);
+  Value alphaInv = pow2(arith::SubIOp::create(b, splatI(0), half));
+
+  // Pass A: columns j2 of z = u + i alpha K, transformed, twiddled, into Z.
+  auto passA = scf::ForOp::create(
+      b, cst(b, 0), n2, cst(b, 1),
+      ValueRange{buffer(n), buffer(n1), buffer(n1)},
+      [&](OpBuilder &nb, Location loc, Value j2, ValueRange it) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        auto input = [&](ImplicitLocOpBuilder &lb, Value j1) -> Planes {
+          Value j = columnRow(lb, j1, j2);
+          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, j,
+                                           seqLen);
+          Value row = arith::SelectOp::create(lb, in, j, cst(lb, 0));
+          Value zero = fb.splat(lb, FFTBuilder::zero(lb));
+          Value k = arith::MulFOp::create(lb, fb.read(lb, K, row), alpha);
+          return {arith::SelectOp::create(lb, in, fb.read(lb, u, row), zero),
+                  arith::SelectOp::create(lb, in, k, zero)};
+        };
+        std::pair<Value, Value> t =
+            fb.transform(ib, input, it[1], it[2], n1, s1, false);
+        Value x = t.first;
+        auto put = scf::ForOp::create(
+            ib, cst(ib, 0), n1, cst(ib, 1), ValueRange{it[0]},
+            [&](OpBuilder &sb, Location sl, Value k1, ValueRange z) {
+              ImplicitLocOpBuilder lb(sl, sb);
+              Planes v = twiddled(lb, k1, j2, fb.load(lb, x, k1), false);
+              scf::YieldOp::create(
+                  lb, fb.store(lb, v, z[0], columnRow(lb, k1, j2)));
+            });
+        scf::YieldOp::create(ib, ValueRange{put.getResult(0), x, t.second});
+      });
+  Value Z = passA.getResult(0);
+
+  // Pass B: row pairs (k1, n1 - k1), k1 <= n1 / 2.
+  Value pairCount = arith::AddIOp::create(
+      b, arith::ShRUIOp::create(b, n1, cst(b, 1)), cst(b, 1));
+  auto passB = scf::ForOp::create(
+      b, cst(b, 0), pairCount, cst(b, 1),
+      ValueRange{Z, buffer(n2), buffer(n2), buffer(n2), buffer(n2)},
+      [&](OpBuilder &nb, Location loc, Value k1, ValueRange it) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        Value z = it[0];
+        Value k1p = arith::AndIOp::create(
+            ib, arith::SubIOp::create(ib, n1, k1),
+            arith::SubIOp::create(ib, n1, cst(ib, 1)));
+        Value r1 = arith::MulIOp::create(ib, k1, n2);
+        Value r2 = arith::MulIOp::create(ib, k1p, n2);
+        auto row1 = [&](ImplicitLocOpBuilder &lb, Value i) {
+          return fb.load(lb, z, arith::AddIOp::create(lb, r1, i));
+        };
+        auto row2 = [&](ImplicitLocOpBuilder &lb, Value i) {
+          return fb.load(lb, z, arith::AddIOp::create(lb, r2, i));
+        };
+        std::pair<Value, Value> t1 =
+            fb.transform(ib, row1, it[1], it[2], n2, s2, false);
+        std::pair<Value, Value> t2 =
+            fb.transform(ib, row2, it[3], it[4], n2, s2, false);
+        Value F1 = t1.first, F2 = t2.first;
+        // The partner of X[k1 + n1 k2] (at k2 of row k1) is X[n - k1 - n1
+        // k2]: at (n2 - k2) mod n2 of row 0 when k1 = 0, else at n2 - 1 -
+        // k2 of row n1 - k1.
+        Value isZero = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, k1,
+                                             cst(ib, 0));
+        Value n2Mask = arith::SubIOp::create(ib, n2, cst(ib, 1));
+        auto scaled = [&](double c) {
+          return fb.splat(
+              ib, arith::MulFOp::create(
+                      ib, invN,
+                      arith::ConstantOp::create(ib, ib.getF32FloatAttr(c))));
+        };
+        Value half = scaled(0.5), quarter = scaled(0.25);
+        auto product = scf::ForOp::create(
+            ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{t1.second, t2.second},
+            [&](OpBuilder &sb, Location sl, Value k2, ValueRange g) {
+              ImplicitLocOpBuilder lb(sl, sb);
+              Value p = arith::SelectOp::create(
+                  lb, isZero,
+                  arith::AndIOp::create(lb, arith::SubIOp::create(lb, n2, k2),
+                                        n2Mask),
+                  arith::SubIOp::create(lb, n2Mask, k2));
+              Planes y1 = spectrumProduct(lb, fb.load(lb, F1, k2),
+                                          fb.load(lb, F2, p), half, quarter);
+              Planes y2 = spectrumProduct(lb, fb.load(lb, F2, k2),
+                                          fb.load(lb, F1, p), half, quarter);
+              scf::YieldOp::create(lb,
+                                   ValueRange{fb.store(lb, y1, g[0], k2),
+                                              fb.store(lb, y2, g[1], k2)});
+            });
+        Value Y1 = product.getResult(0), Y2 = product.getResult(1);
+        // Back by rows, twiddled by w_n^-(j2 k), over row r of Z (F1 and F2
+        // are free now): returns {Z, the transform's buffers}.
+        auto back = [&](Value spectrum, Value x, Value y, Value k, Value r,
+                        Value zin) {
+          std::pair<Value, Value> h =
+              fb.transform(ib, fb.rows(spectrum), x, y, n2, s2, true);
+          auto put = scf::ForOp::create(
+              ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{zin},
+              [&](OpBuilder &sb, Location sl, Value j2, ValueRange zz) {
+                ImplicitLocOpBuilder lb(sl, sb);
+                Planes v = twiddled(lb, j2, k, fb.load(lb, h.first, j2), true);
+                scf::YieldOp::create(
+                    lb, fb.store(lb, v, zz[0], arith::AddIOp::create(lb, r, j2)));
+              });
+          return std::tuple{put.getResult(0), h.first, h.second};
+        };
+        auto [z1, h1, o1] = back(Y1, F1, F2, k1, r1, z);
+        auto [z2, h2, o2] = back(Y2, o1, Y1, k1p, r2, z1);
+        scf::YieldOp::create(ib, ValueRange{z2, h1, o2, h2, Y2});
+      });
+  Z = passB.getResult(0);
+
+  // Pass C: columns j2 back; y[j1 n2 + j2] = the real parts, j1 n2 + j2 < T.
+  OpFoldResult T = getAsOpFoldResult(seqLen);
+  auto passC = scf::ForOp::create(
+      b, cst(b, 0), n2, cst(b, 1),
+      ValueRange{kb.empty({T, kb.ofr(Dc)}), buffer(n1), buffer(n1)},
+      [&](OpBuilder &nb, Location loc, Value j2, ValueRange it) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        auto column = [&](ImplicitLocOpBuilder &lb, Value k1) {
+          return fb.load(lb, Z, columnRow(lb, k1, j2));
+        };
+        std::pair<Value, Value> t =
+            fb.transform(ib, column, it[1], it[2], n1, s1, true);
+        Value x = t.first;
+        // ceil((T - j2) / n2) rows (j2 < n2 <= T).
+        Value count = arith::CeilDivUIOp::create(
+            ib, arith::SubIOp::create(ib, seqLen, j2), n2);
+        auto put = scf::ForOp::create(
+            ib, cst(ib, 0), count, cst(ib, 1), ValueRange{it[0]},
+            [&](OpBuilder &sb, Location sl, Value j1, ValueRange y) {
+              ImplicitLocOpBuilder lb(sl, sb);
+              Value v = arith::MulFOp::create(lb, fb.load(lb, x, j1).re,
+                                              alphaInv);
+              scf::YieldOp::create(
+                  lb, fb.write(lb, v, y[0], columnRow(lb, j1, j2)));
+            });
+        scf::YieldOp::create(ib, ValueRange{put.getResult(0), x, t.second});
+      });
+  return passC.getResult(0);
+}
