@@ -114,39 +114,59 @@ public:
             fma(w.re, x.im, ir)};
   }
 
-  /// Stage s (Ns = 2^s) of the radix-2 Stockham transform of L points:
-  /// reads x as [2, L / (2 Ns), Ns] and writes y as [L / (2 Ns), 2, Ns],
-  /// y[a, p, k] = x[0, a, k] + (-1)^p w^k x[1, a, k] with w = e^(-+ i pi /
-  /// Ns) = w_n^(n / (2 Ns)); one loop step per butterfly i = a Ns + k.
-  /// Returns `dst` ([L, 2, Dc]) written.
+  /// Stage s of a mixed-radix Stockham transform of L points, of radix r
+  /// (2 or 4), Ns = 2^s the product of the earlier stages' radices: the
+  /// butterfly j = a Ns + k (j < L / r, k < Ns) reads v_q = x[q L / r + j],
+  /// q < r, turns v_q into w^(q k) v_q with w = e^(-+ 2 pi i / (r Ns)) =
+  /// w_n^(n / (r Ns)), and writes its r-point DFT out_p at a r Ns + p Ns + k
+  /// = r j - (r - 1) k. Returns `dst` ([L, 2, Dc]) written.
   Value stage(ImplicitLocOpBuilder &b, Loader load, Value dst, Value L,
-              Value s, bool inverse) const {
+              Value s, int64_t radix, bool inverse) const {
+    const int64_t logR = radix == 4 ? 2 : 1;
     Value one = cst(b, 1);
-    Value half = arith::ShRUIOp::create(b, L, one);
+    Value count = arith::ShRUIOp::create(b, L, cst(b, logR));
     Value ns = arith::ShLIOp::create(b, one, s);
     Value mask = arith::SubIOp::create(b, ns, one);
-    Value shift =
-        arith::SubIOp::create(b, arith::SubIOp::create(b, logn, one), s);
+    Value shift = arith::SubIOp::create(
+        b, arith::SubIOp::create(b, logn, cst(b, logR)), s);
     auto loop = scf::ForOp::create(
-        b, cst(b, 0), half, one, ValueRange{dst},
-        [&](OpBuilder &nb, Location loc, Value i, ValueRange it) {
+        b, cst(b, 0), count, one, ValueRange{dst},
+        [&](OpBuilder &nb, Location loc, Value j, ValueRange it) {
           ImplicitLocOpBuilder ib(loc, nb);
-          Value k = arith::AndIOp::create(ib, i, mask);
-          Planes w = twiddle(ib, arith::ShLIOp::create(ib, k, shift));
-          Planes x0 = load(ib, i);
-          Planes x1 = load(ib, arith::AddIOp::create(ib, i, half));
-          Planes t = mul(ib, w, x1, inverse);
-          Value d0 = arith::SubIOp::create(
-              ib, arith::ShLIOp::create(ib, i, cst(ib, 1)), k);
-          Value d1 = arith::AddIOp::create(ib, d0, ns);
-          Value y = store(ib,
-                          {arith::AddFOp::create(ib, x0.re, t.re),
-                           arith::AddFOp::create(ib, x0.im, t.im)},
-                          it[0], d0);
-          y = store(ib,
-                    {arith::SubFOp::create(ib, x0.re, t.re),
-                     arith::SubFOp::create(ib, x0.im, t.im)},
-                    y, d1);
+          Value k = arith::AndIOp::create(ib, j, mask);
+          SmallVector<Planes, 4> v;
+          for (int64_t q = 0; q < radix; ++q) {
+            Value at = arith::AddIOp::create(
+                ib, arith::MulIOp::create(ib, count, cst(ib, q)), j);
+            Planes x = load(ib, at);
+            if (q > 0) {
+              Value m = arith::ShLIOp::create(
+                  ib, arith::MulIOp::create(ib, k, cst(ib, q)), shift);
+              x = mul(ib, twiddle(ib, m), x, inverse);
+            }
+            v.push_back(x);
+          }
+          SmallVector<Planes, 4> out;
+          if (radix == 2) {
+            out = {add(ib, v[0], v[1]), sub(ib, v[0], v[1])};
+          } else {
+            Planes t0 = add(ib, v[0], v[2]), t1 = sub(ib, v[0], v[2]);
+            Planes t2 = add(ib, v[1], v[3]), d = sub(ib, v[1], v[3]);
+            // -i d forward, +i d inverse.
+            Planes t3 = inverse
+                            ? Planes{arith::NegFOp::create(ib, d.im), d.re}
+                            : Planes{d.im, arith::NegFOp::create(ib, d.re)};
+            out = {add(ib, t0, t2), add(ib, t1, t3), sub(ib, t0, t2),
+                   sub(ib, t1, t3)};
+          }
+          Value base = arith::SubIOp::create(
+              ib, arith::MulIOp::create(ib, j, cst(ib, radix)),
+              arith::MulIOp::create(ib, k, cst(ib, radix - 1)));
+          Value y = it[0];
+          for (int64_t p = 0; p < radix; ++p)
+            y = store(ib, out[p], y,
+                      arith::AddIOp::create(
+                          ib, base, arith::MulIOp::create(ib, ns, cst(ib, p))));
           scf::YieldOp::create(ib, y);
         });
     return loop.getResult(0);
@@ -154,39 +174,76 @@ public:
 
   /// The L-point DFT (L = 2^logL >= 2; inverse: the unscaled inverse) of
   /// the rows load(0 .. L-1), ping-ponging between the buffers a and b
-  /// ([L, 2, Dc]): the first stage (or two) read the loader, so that an
-  /// even number remains and the transform ends in a. Returns the buffers
-  /// {a', b'}, the transform in a'.
+  /// ([L, 2, Dc]): radix-4 stages, after one radix-2 stage when logL is
+  /// odd. The first stage (or two) read the loader, so that an even number
+  /// remains and the transform ends in a. Returns the buffers {a', b'}, the
+  /// transform in a'.
   std::pair<Value, Value> transform(ImplicitLocOpBuilder &b, Loader load,
                                     Value a, Value bb, Value L, Value logL,
                                     bool inverse) const {
-    Value odd = arith::CmpIOp::create(
-        b, arith::CmpIPredicate::ne,
-        arith::AndIOp::create(b, logL, cst(b, 1)), cst(b, 0));
+    auto isOdd = [&](Value x) -> Value {
+      return arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                   arith::AndIOp::create(b, x, cst(b, 1)),
+                                   cst(b, 0));
+    };
+    Value odd = isOdd(logL);
+    // An odd number of stages in all (radix-4 ones and the radix-2 one).
+    Value oddStages = isOdd(arith::AddIOp::create(
+        b, arith::ShRUIOp::create(b, logL, cst(b, 1)),
+        arith::AndIOp::create(b, logL, cst(b, 1))));
+    // The first stage of radix `first`, alone into a or, followed by a
+    // radix-4 one, into b and then a; yields {a', b', the next stage's s}.
+    auto start = [&](int64_t first) {
+      const int64_t logFirst = first == 4 ? 2 : 1;
+      return scf::IfOp::create(
+          b, oddStages,
+          [&](OpBuilder &nb, Location loc) {
+            ImplicitLocOpBuilder ib(loc, nb);
+            Value y = stage(ib, load, a, L, cst(ib, 0), first, inverse);
+            scf::YieldOp::create(ib, ValueRange{y, bb, cst(ib, logFirst)});
+          },
+          [&](OpBuilder &nb, Location loc) {
+            ImplicitLocOpBuilder ib(loc, nb);
+            Value y = stage(ib, load, bb, L, cst(ib, 0), first, inverse);
+            Value z = stage(ib, rows(y), a, L, cst(ib, logFirst), 4, inverse);
+            scf::YieldOp::create(ib, ValueRange{z, y, cst(ib, logFirst + 2)});
+          });
+    };
     auto first = scf::IfOp::create(
         b, odd,
         [&](OpBuilder &nb, Location loc) {
           ImplicitLocOpBuilder ib(loc, nb);
-          Value y = stage(ib, load, a, L, cst(ib, 0), inverse);
-          scf::YieldOp::create(ib, ValueRange{y, bb});
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(ib.getInsertionBlock(), ib.getInsertionPoint());
+          scf::YieldOp::create(ib, start(2).getResults());
         },
         [&](OpBuilder &nb, Location loc) {
           ImplicitLocOpBuilder ib(loc, nb);
-          Value y = stage(ib, load, bb, L, cst(ib, 0), inverse);
-          Value z = stage(ib, rows(y), a, L, cst(ib, 1), inverse);
-          scf::YieldOp::create(ib, ValueRange{z, y});
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(ib.getInsertionBlock(), ib.getInsertionPoint());
+          scf::YieldOp::create(ib, start(4).getResults());
         });
-    Value from = arith::SelectOp::create(b, odd, cst(b, 1), cst(b, 2));
     auto pairs = scf::ForOp::create(
-        b, from, logL, cst(b, 2), first.getResults(),
+        b, first.getResult(2), logL, cst(b, 4),
+        ValueRange{first.getResult(0), first.getResult(1)},
         [&](OpBuilder &nb, Location loc, Value s, ValueRange it) {
           ImplicitLocOpBuilder ib(loc, nb);
-          Value y = stage(ib, rows(it[0]), it[1], L, s, inverse);
+          Value y = stage(ib, rows(it[0]), it[1], L, s, 4, inverse);
           Value z = stage(ib, rows(y), it[0], L,
-                          arith::AddIOp::create(ib, s, cst(ib, 1)), inverse);
+                          arith::AddIOp::create(ib, s, cst(ib, 2)), 4,
+                          inverse);
           scf::YieldOp::create(ib, ValueRange{z, y});
         });
     return {pairs.getResult(0), pairs.getResult(1)};
+  }
+
+  static Planes add(ImplicitLocOpBuilder &b, Planes x, Planes y) {
+    return {arith::AddFOp::create(b, x.re, y.re),
+            arith::AddFOp::create(b, x.im, y.im)};
+  }
+  static Planes sub(ImplicitLocOpBuilder &b, Planes x, Planes y) {
+    return {arith::SubFOp::create(b, x.re, y.re),
+            arith::SubFOp::create(b, x.im, y.im)};
   }
 
   /// A loader of the rows of a [rows, 2, Dc] buffer.

@@ -33,7 +33,9 @@
 #include "ChannelBlocks.h"
 #include "FFTConvolution.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include "llvm/Support/MathExtras.h"
 
@@ -774,35 +776,103 @@ std::pair<Value, Cx> chunkedBlock(SliceKernelBuilder &kb, const LTIInfo &info,
   return {r.back(), {r[0], cplx ? r[1] : Value()}};
 }
 
+/// K[j M + i] = Re(sum_n X[j, n] P[i, n]) for the [J, N', Dc] planes X
+/// (J even) and the [M, N', Dc] planes P (M = kPowerSplit): [J M, Dc]. A
+/// batched (over the Dc lanes) complex matrix product, register-tiled by
+/// hand: each step of the mode loop loads two rows of X and kTile rows of P
+/// and updates 2 x kTile accumulators of Dc lanes.
+Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
+                Value J) {
+  constexpr int64_t kTile = 8;
+  static_assert(kPowerSplit % kTile == 0);
+  ImplicitLocOpBuilder &b = kb.builder();
+  const bool cplx = info.complex;
+  VectorType vt = VectorType::get({info.Dc}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0));
+  Value zeroV = vector::BroadcastOp::create(b, vt, zero);
+  auto read = [&](ImplicitLocOpBuilder &ib, Value plane, Value r, Value n) {
+    return vector::TransferReadOp::create(
+               ib, vt, plane, ValueRange{r, n, kb.index(0)}, zero,
+               ArrayRef<bool>{true})
+        .getResult();
+  };
+  Value rows = arith::MulIOp::create(b, J, kb.index(kPowerSplit));
+  Value K0 = bufferization::AllocTensorOp::create(
+      b, RankedTensorType::get({ShapedType::kDynamic, info.Dc}, b.getF32Type()),
+      ValueRange{rows});
+  auto overTiles = scf::ForOp::create(
+      b, kb.index(0), kb.index(kPowerSplit), kb.index(kTile), ValueRange{K0},
+      [&](OpBuilder &nb, Location loc, Value i0, ValueRange kt) {
+        ImplicitLocOpBuilder ib(loc, nb);
+        auto overRows = scf::ForOp::create(
+            ib, kb.index(0), J, kb.index(2), ValueRange{kt[0]},
+            [&](OpBuilder &rb, Location rl, Value j0, ValueRange kr) {
+              ImplicitLocOpBuilder jb(rl, rb);
+              Value j1 = arith::AddIOp::create(jb, j0, kb.index(1));
+              SmallVector<Value> init(2 * kTile, zeroV);
+              auto modes = scf::ForOp::create(
+                  jb, kb.index(0), kb.index(info.N), kb.index(1), init,
+                  [&](OpBuilder &mb, Location ml, Value n, ValueRange acc) {
+                    ImplicitLocOpBuilder lb(ml, mb);
+                    Value x[2][2];
+                    for (auto [a, j] : llvm::enumerate(ArrayRef<Value>{j0, j1})) {
+                      x[a][0] = read(lb, X.re, j, n);
+                      // -Im, so that every update is one fma.
+                      x[a][1] = cplx ? arith::NegFOp::create(
+                                           lb, read(lb, X.im, j, n))
+                                     : Value();
+                    }
+                    SmallVector<Value> next(acc.begin(), acc.end());
+                    for (int64_t t = 0; t < kTile; ++t) {
+                      Value i = arith::AddIOp::create(lb, i0, kb.index(t));
+                      Value pr = read(lb, P.re, i, n);
+                      Value pi = cplx ? read(lb, P.im, i, n) : Value();
+                      for (int a = 0; a < 2; ++a) {
+                        Value &s = next[a * kTile + t];
+                        s = math::FmaOp::create(lb, x[a][0], pr, s);
+                        if (cplx)
+                          s = math::FmaOp::create(lb, x[a][1], pi, s);
+                      }
+                    }
+                    scf::YieldOp::create(lb, next);
+                  });
+              Value k = kr[0];
+              for (int a = 0; a < 2; ++a) {
+                Value base = arith::AddIOp::create(
+                    jb,
+                    arith::MulIOp::create(jb, a ? j1 : j0,
+                                          kb.index(kPowerSplit)),
+                    i0);
+                for (int64_t t = 0; t < kTile; ++t)
+                  k = vector::TransferWriteOp::create(
+                          jb, modes.getResult(a * kTile + t), k,
+                          ValueRange{arith::AddIOp::create(jb, base,
+                                                           kb.index(t)),
+                                     kb.index(0)},
+                          ArrayRef<bool>{true})
+                          .getResult();
+              }
+              scf::YieldOp::create(jb, k);
+            });
+        scf::YieldOp::create(ib, overRows.getResult(0));
+      });
+  return overTiles.getResult(0);
+}
+
 /// The parallel form (the causal convolution by the kernel) for one block.
 Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info,
                     const Params &p, Value bi, Value c0, Value out0) {
   ImplicitLocOpBuilder &b = kb.builder();
   OpFoldResult dc = kb.ofr(info.Dc), m = kb.ofr(kPowerSplit);
-  // K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i), j < ceil(T / M).
-  Value J = arith::CeilDivUIOp::create(b, info.seqLen, kb.index(kPowerSplit));
-  OpFoldResult j = getAsOpFoldResult(J);
+  // K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i), j < ceil(T / M)
+  // rounded up to even (kernelSum's tiles).
+  Value J = arith::CeilDivUIOp::create(b, info.seqLen,
+                                       kb.index(2 * kPowerSplit));
+  J = arith::ShLIOp::create(b, J, kb.index(1));
   Cx W = planeProduct(kb, info, p.C, p.B);
-  Cx X = powers(kb, info, p, j, 0, kPowerSplit, W);
+  Cx X = powers(kb, info, p, getAsOpFoldResult(J), 0, kPowerSplit, W);
   Cx P = powers(kb, info, p, m, 0, 1);
-  SmallVector<Value> ins = flatten({X, P});
-  SmallVector<SmallVector<unsigned>> dims;
-  for (unsigned i = 0; i < (X.im ? 2u : 1u); ++i)
-    dims.push_back({0, 2, 3});
-  for (unsigned i = 0; i < (P.im ? 2u : 1u); ++i)
-    dims.push_back({1, 2, 3});
-  dims.push_back({0, 1, 3});
-  const bool cplx = info.complex;
-  Value K3 =
-      kb.generic(ins, kb.zeros({j, m, dc}), 4, dims, {kPar, kPar, kRed, kPar},
-                 [&](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                   CxMath mm(bb, l);
-                   if (!cplx)
-                     return mm.fma(a[0], a[1], a[2]);
-                   return mm.fma(a[0], a[2], mm.sub(a[4], mm.mul(a[1], a[3])));
-                 });
-  Value K = tensor::CollapseShapeOp::create(
-      b, K3, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+  Value K = kernelSum(kb, info, X, P, J);
   OpFoldResult T = getAsOpFoldResult(info.seqLen);
   Value U =
       kb.slice(info.op.getU(), {bi, c0, kb.ofr(0)}, {kb.ofr(1), dc, T}, {1, 2});
