@@ -62,8 +62,8 @@ public:
   /// Row `row` of a [rows, Dc] plane.
   Value read(ImplicitLocOpBuilder &b, Value plane, Value row) const {
     return vector::TransferReadOp::create(b, vt, plane,
-                                          ValueRange{row, cst(b, 0)},
-                                          zero(b), ArrayRef<bool>{true});
+                                          ValueRange{row, cst(b, 0)}, zero(b),
+                                          ArrayRef<bool>{true});
   }
   /// Row `row` of a [rows, 2, Dc] buffer (real, imaginary).
   Planes load(ImplicitLocOpBuilder &b, Value buf, Value row) const {
@@ -84,9 +84,8 @@ public:
   }
   /// Row `row` of a [rows, Dc] plane written.
   Value write(ImplicitLocOpBuilder &b, Value v, Value plane, Value row) const {
-    return vector::TransferWriteOp::create(b, v, plane,
-                                           ValueRange{row, cst(b, 0)},
-                                           ArrayRef<bool>{true})
+    return vector::TransferWriteOp::create(
+               b, v, plane, ValueRange{row, cst(b, 0)}, ArrayRef<bool>{true})
         .getResult();
   }
   static Value zero(ImplicitLocOpBuilder &b) {
@@ -110,8 +109,7 @@ public:
     if (conj)
       return {fma(w.re, x.re, ii),
               fma(w.re, x.im, arith::NegFOp::create(b, ir))};
-    return {fma(w.re, x.re, arith::NegFOp::create(b, ii)),
-            fma(w.re, x.im, ir)};
+    return {fma(w.re, x.re, arith::NegFOp::create(b, ii)), fma(w.re, x.im, ir)};
   }
 
   /// Stage s of a mixed-radix Stockham transform of L points, of radix r
@@ -120,8 +118,8 @@ public:
   /// q < r, turns v_q into w^(q k) v_q with w = e^(-+ 2 pi i / (r Ns)) =
   /// w_n^(n / (r Ns)), and writes its r-point DFT out_p at a r Ns + p Ns + k
   /// = r j - (r - 1) k. Returns `dst` ([L, 2, Dc]) written.
-  Value stage(ImplicitLocOpBuilder &b, Loader load, Value dst, Value L,
-              Value s, int64_t radix, bool inverse) const {
+  Value stage(ImplicitLocOpBuilder &b, Loader load, Value dst, Value L, Value s,
+              int64_t radix, bool inverse) const {
     const int64_t logR = radix == 4 ? 2 : 1;
     Value one = cst(b, 1);
     Value count = arith::ShRUIOp::create(b, L, cst(b, logR));
@@ -153,9 +151,8 @@ public:
             Planes t0 = add(ib, v[0], v[2]), t1 = sub(ib, v[0], v[2]);
             Planes t2 = add(ib, v[1], v[3]), d = sub(ib, v[1], v[3]);
             // -i d forward, +i d inverse.
-            Planes t3 = inverse
-                            ? Planes{arith::NegFOp::create(ib, d.im), d.re}
-                            : Planes{d.im, arith::NegFOp::create(ib, d.re)};
+            Planes t3 = inverse ? Planes{arith::NegFOp::create(ib, d.im), d.re}
+                                : Planes{d.im, arith::NegFOp::create(ib, d.re)};
             out = {add(ib, t0, t2), add(ib, t1, t3), sub(ib, t0, t2),
                    sub(ib, t1, t3)};
           }
@@ -188,9 +185,9 @@ public:
     };
     Value odd = isOdd(logL);
     // An odd number of stages in all (radix-4 ones and the radix-2 one).
-    Value oddStages = isOdd(arith::AddIOp::create(
-        b, arith::ShRUIOp::create(b, logL, cst(b, 1)),
-        arith::AndIOp::create(b, logL, cst(b, 1))));
+    Value oddStages = isOdd(
+        arith::AddIOp::create(b, arith::ShRUIOp::create(b, logL, cst(b, 1)),
+                              arith::AndIOp::create(b, logL, cst(b, 1))));
     // The first stage of radix `first`, alone into a or, followed by a
     // radix-4 one, into b and then a; yields {a', b', the next stage's s}.
     auto start = [&](int64_t first) {
@@ -230,8 +227,7 @@ public:
           ImplicitLocOpBuilder ib(loc, nb);
           Value y = stage(ib, rows(it[0]), it[1], L, s, 4, inverse);
           Value z = stage(ib, rows(y), it[0], L,
-                          arith::AddIOp::create(ib, s, cst(ib, 2)), 4,
-                          inverse);
+                          arith::AddIOp::create(ib, s, cst(ib, 2)), 4, inverse);
           scf::YieldOp::create(ib, ValueRange{z, y});
         });
     return {pairs.getResult(0), pairs.getResult(1)};
@@ -339,14 +335,13 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
   // start from the same empty tensor share its memory.
   auto buffer = [&](Value rows) -> Value {
     return bufferization::AllocTensorOp::create(
-        b,
-        RankedTensorType::get({ShapedType::kDynamic, 2, Dc}, f32),
+        b, RankedTensorType::get({ShapedType::kDynamic, 2, Dc}, f32),
         ValueRange{rows});
   };
-  auto twiddled = [&](ImplicitLocOpBuilder &b, Value e, Value fixed,
-                      Planes x, bool conj) {
-    Value m = arith::AndIOp::create(b, arith::MulIOp::create(b, e, fixed),
-                                    nMask);
+  auto twiddled = [&](ImplicitLocOpBuilder &b, Value e, Value fixed, Planes x,
+                      bool conj) {
+    Value m =
+        arith::AndIOp::create(b, arith::MulIOp::create(b, e, fixed), nMask);
     return FFTBuilder::mul(b, fb.twiddle(b, m), x, conj);
   };
   // Row j1 n2 + j2 of a column j2.
@@ -365,9 +360,9 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
       [&](OpBuilder &nb, Location loc, Value t, ValueRange acc) {
         ImplicitLocOpBuilder ib(loc, nb);
         Value x = fb.read(ib, u, t), k = fb.read(ib, K, t);
-        scf::YieldOp::create(
-            ib, ValueRange{math::FmaOp::create(ib, x, x, acc[0]),
-                           math::FmaOp::create(ib, k, k, acc[1])});
+        scf::YieldOp::create(ib,
+                             ValueRange{math::FmaOp::create(ib, x, x, acc[0]),
+                                        math::FmaOp::create(ib, k, k, acc[1])});
       });
   // alpha = 2^(e / 2) for e the binary exponent of |u|^2 / |K|^2, clamped
   // to [-120, 120] (zero or infinite ratios included).
@@ -405,8 +400,8 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
         ImplicitLocOpBuilder ib(loc, nb);
         auto input = [&](ImplicitLocOpBuilder &lb, Value j1) -> Planes {
           Value j = columnRow(lb, j1, j2);
-          Value in = arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, j,
-                                           seqLen);
+          Value in =
+              arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, j, seqLen);
           Value row = arith::SelectOp::create(lb, in, j, cst(lb, 0));
           Value zero = fb.splat(lb, FFTBuilder::zero(lb));
           Value k = arith::MulFOp::create(lb, fb.read(lb, K, row), alpha);
@@ -437,9 +432,9 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
       [&](OpBuilder &nb, Location loc, Value k1, ValueRange it) {
         ImplicitLocOpBuilder ib(loc, nb);
         Value z = it[0];
-        Value k1p = arith::AndIOp::create(
-            ib, arith::SubIOp::create(ib, n1, k1),
-            arith::SubIOp::create(ib, n1, cst(ib, 1)));
+        Value k1p =
+            arith::AndIOp::create(ib, arith::SubIOp::create(ib, n1, k1),
+                                  arith::SubIOp::create(ib, n1, cst(ib, 1)));
         Value r1 = arith::MulIOp::create(ib, k1, n2);
         Value r2 = arith::MulIOp::create(ib, k1p, n2);
         auto row1 = [&](ImplicitLocOpBuilder &lb, Value i) {
@@ -456,8 +451,8 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
         // The partner of X[k1 + n1 k2] (at k2 of row k1) is X[n - k1 - n1
         // k2]: at (n2 - k2) mod n2 of row 0 when k1 = 0, else at n2 - 1 -
         // k2 of row n1 - k1.
-        Value isZero = arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, k1,
-                                             cst(ib, 0));
+        Value isZero =
+            arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, k1, cst(ib, 0));
         Value n2Mask = arith::SubIOp::create(ib, n2, cst(ib, 1));
         auto scaled = [&](double c) {
           return fb.splat(
@@ -479,9 +474,8 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
                                           fb.load(lb, F2, p), half, quarter);
               Planes y2 = spectrumProduct(lb, fb.load(lb, F2, k2),
                                           fb.load(lb, F1, p), half, quarter);
-              scf::YieldOp::create(lb,
-                                   ValueRange{fb.store(lb, y1, g[0], k2),
-                                              fb.store(lb, y2, g[1], k2)});
+              scf::YieldOp::create(lb, ValueRange{fb.store(lb, y1, g[0], k2),
+                                                  fb.store(lb, y2, g[1], k2)});
             });
         Value Y1 = product.getResult(0), Y2 = product.getResult(1);
         // Back by rows, twiddled by w_n^-(j2 k), over row r of Z (F1 and F2
@@ -496,7 +490,8 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
                 ImplicitLocOpBuilder lb(sl, sb);
                 Planes v = twiddled(lb, j2, k, fb.load(lb, h.first, j2), true);
                 scf::YieldOp::create(
-                    lb, fb.store(lb, v, zz[0], arith::AddIOp::create(lb, r, j2)));
+                    lb,
+                    fb.store(lb, v, zz[0], arith::AddIOp::create(lb, r, j2)));
               });
           return std::tuple{put.getResult(0), h.first, h.second};
         };
@@ -526,8 +521,8 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
             ib, cst(ib, 0), count, cst(ib, 1), ValueRange{it[0]},
             [&](OpBuilder &sb, Location sl, Value j1, ValueRange y) {
               ImplicitLocOpBuilder lb(sl, sb);
-              Value v = arith::MulFOp::create(lb, fb.load(lb, x, j1).re,
-                                              alphaInv);
+              Value v =
+                  arith::MulFOp::create(lb, fb.load(lb, x, j1).re, alphaInv);
               scf::YieldOp::create(
                   lb, fb.write(lb, v, y[0], columnRow(lb, j1, j2)));
             });

@@ -790,10 +790,13 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
   VectorType vt = VectorType::get({info.Dc}, b.getF32Type());
   Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0));
   Value zeroV = vector::BroadcastOp::create(b, vt, zero);
+  auto idx = [](ImplicitLocOpBuilder &ib, int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(ib, x);
+  };
   auto read = [&](ImplicitLocOpBuilder &ib, Value plane, Value r, Value n) {
-    return vector::TransferReadOp::create(
-               ib, vt, plane, ValueRange{r, n, kb.index(0)}, zero,
-               ArrayRef<bool>{true})
+    return vector::TransferReadOp::create(ib, vt, plane,
+                                          ValueRange{r, n, idx(ib, 0)}, zero,
+                                          ArrayRef<bool>{true})
         .getResult();
   };
   Value rows = arith::MulIOp::create(b, J, kb.index(kPowerSplit));
@@ -805,26 +808,27 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
       [&](OpBuilder &nb, Location loc, Value i0, ValueRange kt) {
         ImplicitLocOpBuilder ib(loc, nb);
         auto overRows = scf::ForOp::create(
-            ib, kb.index(0), J, kb.index(2), ValueRange{kt[0]},
+            ib, idx(ib, 0), J, idx(ib, 2), ValueRange{kt[0]},
             [&](OpBuilder &rb, Location rl, Value j0, ValueRange kr) {
               ImplicitLocOpBuilder jb(rl, rb);
-              Value j1 = arith::AddIOp::create(jb, j0, kb.index(1));
+              Value j1 = arith::AddIOp::create(jb, j0, idx(jb, 1));
               SmallVector<Value> init(2 * kTile, zeroV);
               auto modes = scf::ForOp::create(
-                  jb, kb.index(0), kb.index(info.N), kb.index(1), init,
+                  jb, idx(jb, 0), idx(jb, info.N), idx(jb, 1), init,
                   [&](OpBuilder &mb, Location ml, Value n, ValueRange acc) {
                     ImplicitLocOpBuilder lb(ml, mb);
                     Value x[2][2];
-                    for (auto [a, j] : llvm::enumerate(ArrayRef<Value>{j0, j1})) {
+                    for (auto [a, j] :
+                         llvm::enumerate(ArrayRef<Value>{j0, j1})) {
                       x[a][0] = read(lb, X.re, j, n);
                       // -Im, so that every update is one fma.
-                      x[a][1] = cplx ? arith::NegFOp::create(
-                                           lb, read(lb, X.im, j, n))
-                                     : Value();
+                      x[a][1] =
+                          cplx ? arith::NegFOp::create(lb, read(lb, X.im, j, n))
+                               : Value();
                     }
                     SmallVector<Value> next(acc.begin(), acc.end());
                     for (int64_t t = 0; t < kTile; ++t) {
-                      Value i = arith::AddIOp::create(lb, i0, kb.index(t));
+                      Value i = arith::AddIOp::create(lb, i0, idx(lb, t));
                       Value pr = read(lb, P.re, i, n);
                       Value pi = cplx ? read(lb, P.im, i, n) : Value();
                       for (int a = 0; a < 2; ++a) {
@@ -841,14 +845,14 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
                 Value base = arith::AddIOp::create(
                     jb,
                     arith::MulIOp::create(jb, a ? j1 : j0,
-                                          kb.index(kPowerSplit)),
+                                          idx(jb, kPowerSplit)),
                     i0);
                 for (int64_t t = 0; t < kTile; ++t)
                   k = vector::TransferWriteOp::create(
                           jb, modes.getResult(a * kTile + t), k,
-                          ValueRange{arith::AddIOp::create(jb, base,
-                                                           kb.index(t)),
-                                     kb.index(0)},
+                          ValueRange{
+                              arith::AddIOp::create(jb, base, idx(jb, t)),
+                              idx(jb, 0)},
                           ArrayRef<bool>{true})
                           .getResult();
               }
@@ -866,8 +870,8 @@ Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info,
   OpFoldResult dc = kb.ofr(info.Dc), m = kb.ofr(kPowerSplit);
   // K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i), j < ceil(T / M)
   // rounded up to even (kernelSum's tiles).
-  Value J = arith::CeilDivUIOp::create(b, info.seqLen,
-                                       kb.index(2 * kPowerSplit));
+  Value J =
+      arith::CeilDivUIOp::create(b, info.seqLen, kb.index(2 * kPowerSplit));
   J = arith::ShLIOp::create(b, J, kb.index(1));
   Cx W = planeProduct(kb, info, p.C, p.B);
   Cx X = powers(kb, info, p, getAsOpFoldResult(J), 0, kPowerSplit, W);

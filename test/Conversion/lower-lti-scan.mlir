@@ -45,18 +45,22 @@ func.func @chunked(%u: tensor<1x8x?xf32>, %A: tensor<8x4xf32>, %dt: tensor<8xf32
 
 // -----
 
-// Parallel form: the kernel over ceil(T / 64) x 64 lags from the exact
-// powers Abar^(64 j) and Abar^i, then the causal convolution: through the
-// FFT from T = 768 on (n = 2^(64 - ctlz(2T - 1)) points, radix-2 Stockham
-// stages two per loop step, each viewing its rows as [2, n / (2 Ns), Ns, 16]
-// and writing [n / (2 Ns), 2, Ns, 16]), directly below.
+// Parallel form: the kernel over 2 ceil(T / 128) x 64 lags from the exact
+// powers Abar^(64 j) and Abar^i (a batched product with 2 x 8 accumulators
+// of 16 lanes per mode step), then the causal convolution: through the FFT
+// from T = 768 on (n = 2^(64 - ctlz(2T - 1)) points; K scaled by a power of
+// two per channel, u + i K transformed in four passes over [rows, 2, 16]
+// buffers), directly below.
 // CHECK-LABEL: func @conv
 // CHECK: arith.ceildivui
-// CHECK: tensor.collapse_shape
+// CHECK: bufferization.alloc_tensor({{.*}}) : tensor<?x16xf32>
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: math.fma {{.*}} : vector<16xf32>
 // CHECK: scf.if
 // CHECK: math.ctlz
-// CHECK: tensor.expand_shape {{.*}} output_shape [2, %{{.*}}, %{{.*}}, 16]
-// CHECK: tensor.expand_shape {{.*}} output_shape [%{{.*}}, 2, %{{.*}}, 16]
+// CHECK: arith.bitcast {{.*}} : vector<16xf32> to vector<16xi32>
+// CHECK: bufferization.alloc_tensor({{.*}}) : tensor<?x2x16xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<?x2x16xf32>
 // CHECK: } else {
 // CHECK: scf.for
 // CHECK-NOT: seqmix.lti_scan

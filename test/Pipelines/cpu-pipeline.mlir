@@ -19,7 +19,7 @@
 // the layer's name (seqmix-hide-entry, seqmix-export-entry).
 // LLVM-DAG: llvm.func internal @seqmix.layer.layer(
 // LLVM-DAG: llvm.func @_mlir_ciface_layer(
-// LLVM-DAG: llvm.func @malloc
+// LLVM-DAG: llvm.func @_mlir_memref_to_llvm_alloc
 func.func @layer(%q: tensor<?x2x?x8xf32>, %v: tensor<?x2x?x4xf32>, %g: tensor<?x2x?xf32>) -> tensor<?x2x?x4xf32>
     attributes {llvm.emit_c_interface} {
   %o = seqmix.gated_linear_attention %q, %q, %v gates(%g) {gate = #seqmix.gate<scalar>, scale = 0.5 : f32}

@@ -8,14 +8,18 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/AsmParser/Parser.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
@@ -33,7 +37,53 @@
 using namespace mlir;
 using namespace mlir::seqmix;
 
+extern "C" void *seqmix_scratch_alloc(size_t size);
+extern "C" void seqmix_scratch_free(void *ptr);
+
 namespace {
+
+/// The heap functions the memref lowering calls (finalize-memref-to-llvm
+/// with use-generic-functions).
+constexpr llvm::StringLiteral kAllocFn = "_mlir_memref_to_llvm_alloc";
+constexpr llvm::StringLiteral kFreeFn = "_mlir_memref_to_llvm_free";
+
+/// Links LayerScratch.c's allocator (LLVM IR compiled with the project)
+/// into a layer that allocates, its functions internal to the layer.
+LogicalResult linkLayerScratch(llvm::Module &layer) {
+  if (!layer.getFunction(kAllocFn) && !layer.getFunction(kFreeFn))
+    return success();
+  static const char kText[] =
+#include "LayerScratch.ll.inc"
+      ;
+  llvm::SMDiagnostic diag;
+  std::unique_ptr<llvm::Module> scratch =
+      llvm::parseAssemblyString(kText, diag, layer.getContext());
+  if (!scratch) {
+    llvm::errs() << "internal error: the layer allocator's IR does not parse: "
+                 << diag.getMessage() << "\n";
+    return failure();
+  }
+  // The layer's own target and flags win.
+  scratch->setDataLayout(layer.getDataLayout());
+  scratch->setTargetTriple(layer.getTargetTriple());
+  if (llvm::NamedMDNode *flags = scratch->getModuleFlagsMetadata())
+    scratch->eraseNamedMetadata(flags);
+  if (llvm::NamedMDNode *ident = scratch->getNamedMetadata("llvm.ident"))
+    scratch->eraseNamedMetadata(ident);
+  for (llvm::Function &f : *scratch) {
+    f.removeFnAttr("target-cpu");
+    f.removeFnAttr("target-features");
+    f.removeFnAttr("tune-cpu");
+  }
+  if (llvm::Linker::linkModules(layer, std::move(scratch))) {
+    llvm::errs() << "internal error: cannot link the layer allocator\n";
+    return failure();
+  }
+  for (llvm::StringRef name : {kAllocFn, kFreeFn})
+    if (llvm::Function *f = layer.getFunction(name); f && !f->isDeclaration())
+      f->setLinkage(llvm::GlobalValue::InternalLinkage);
+  return success();
+}
 void initNativeTarget() {
   static bool done = [] {
     llvm::InitializeNativeTarget();
@@ -270,6 +320,8 @@ std::unique_ptr<llvm::Module> mlir::seqmix::translateToOptimizedLLVMIR(
     return nullptr;
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple());
+  if (failed(linkLayerScratch(*llvmModule)))
+    return nullptr;
   if (!metadata.empty()) {
     llvm::Constant *text = llvm::ConstantDataArray::getString(ctx, metadata);
     auto *gv = new llvm::GlobalVariable(
@@ -342,7 +394,9 @@ std::vector<std::string>
 mlir::seqmix::definedExternalSymbols(const llvm::Module &module) {
   std::vector<std::string> names;
   for (const llvm::GlobalValue &gv : module.global_values())
-    if (!gv.isDeclaration() && !gv.hasLocalLinkage() && gv.hasName())
+    // (llvm.global_dtors and the like are no symbols of the object.)
+    if (!gv.isDeclaration() && !gv.hasLocalLinkage() && gv.hasName() &&
+        !gv.getName().starts_with("llvm."))
       names.push_back(gv.getName().str());
   return names;
 }
@@ -443,5 +497,19 @@ mlir::seqmix::createJit(ModuleOp module) {
   auto transformer = makeOptimizingTransformer(3, 0, tm->get());
   opts.transformer = transformer;
   opts.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  return ExecutionEngine::create(module, opts, std::move(*tm));
+  auto engine = ExecutionEngine::create(module, opts, std::move(*tm));
+  if (!engine)
+    return engine.takeError();
+  // The layer allocator: the compiler's own copy (LayerScratchHost.cpp).
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner(kAllocFn)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&seqmix_scratch_alloc),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner(kFreeFn)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&seqmix_scratch_free),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
+  return engine;
 }

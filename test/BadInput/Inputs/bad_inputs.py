@@ -120,7 +120,8 @@ CLASHING = ["memcpy", "memset", "memmove", "expf", "exp", "logf", "sqrtf",
             "seqmix_layer_load", "dlopen", "dlsym", "__cxa_finalize",
             "__dso_handle", "_DYNAMIC", "_GLOBAL_OFFSET_TABLE_", "environ",
             "stdout", "errno", "_mlir_ciface_x", "mlirAsyncRuntimeExecute",
-            "__tls_get_addr", "_", "x" * 128]
+            "__tls_get_addr", "_mlir_memref_to_llvm_alloc",
+            "_mlir_memref_to_llvm_free", "seqmix_scratch_alloc", "_", "x" * 128]
 
 
 def exports_only(name):
