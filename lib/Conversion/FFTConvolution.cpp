@@ -255,10 +255,10 @@ private:
   Planes table;
 };
 
-/// Y[k] = U[k] Kf[k] / n from z = Z[k] and p = Z[n - k] (see the top):
-/// (ab + ce) / 2 + i (b^2 - a^2 + c^2 - e^2) / 4 for z = a + ib, p = c + ie;
-/// `half` and `quarter` are 1 / (2n) and 1 / (4n) over the lanes.
-Planes spectrumProduct(ImplicitLocOpBuilder &b, Planes z, Planes p, Value half,
+/// Y[k] = U[k] Kf[k] / n from z = Z[k] and p = Z[n - k] (see the top): with
+/// z = a + ib and p = c + ie, 2U = (a + c) + i (b - e) and 2Kf = (b + e) +
+/// i (c - a); `quarter` is 1 / (4n) over the lanes.
+Planes spectrumProduct(ImplicitLocOpBuilder &b, Planes z, Planes p,
                        Value quarter) {
   auto mul = [&](Value x, Value y) -> Value {
     return arith::MulFOp::create(b, x, y);
@@ -277,7 +277,6 @@ Planes spectrumProduct(ImplicitLocOpBuilder &b, Planes z, Planes p, Value half,
   Value kr = add(z.im, p.im), ki = sub(p.re, z.re);
   Value re = fma(ur, kr, arith::NegFOp::create(b, mul(ui, ki)));
   Value im = fma(ur, ki, mul(ui, kr));
-  (void)half;
   return {mul(re, quarter), mul(im, quarter)};
 }
 
@@ -423,11 +422,14 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
       });
   Value Z = passA.getResult(0);
 
-  // Pass B: row pairs (k1, n1 - k1), k1 <= n1 / 2.
-  Value pairCount = arith::AddIOp::create(
-      b, arith::ShRUIOp::create(b, n1, cst(b, 1)), cst(b, 1));
+  // Pass B: row pairs (k1, n1 - k1), k1 <= n1 / 2 (rows 0 and n1 / 2 pair
+  // with themselves). y is real: Y[n - k] = conj Y[k], and after the
+  // inverse row transforms and twiddles, row n1 - k1 is the conjugate of
+  // row k1 (see docs/pipeline.md); only rows k1 <= n1 / 2 are transformed
+  // back and stored, and pass C reads the others as their conjugates.
+  Value halfN1 = arith::ShRUIOp::create(b, n1, cst(b, 1));
   auto passB = scf::ForOp::create(
-      b, cst(b, 0), pairCount, cst(b, 1),
+      b, cst(b, 0), arith::AddIOp::create(b, halfN1, cst(b, 1)), cst(b, 1),
       ValueRange{Z, buffer(n2), buffer(n2), buffer(n2), buffer(n2)},
       [&](OpBuilder &nb, Location loc, Value k1, ValueRange it) {
         ImplicitLocOpBuilder ib(loc, nb);
@@ -454,15 +456,12 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
         Value isZero =
             arith::CmpIOp::create(ib, arith::CmpIPredicate::eq, k1, cst(ib, 0));
         Value n2Mask = arith::SubIOp::create(ib, n2, cst(ib, 1));
-        auto scaled = [&](double c) {
-          return fb.splat(
-              ib, arith::MulFOp::create(
-                      ib, invN,
-                      arith::ConstantOp::create(ib, ib.getF32FloatAttr(c))));
-        };
-        Value half = scaled(0.5), quarter = scaled(0.25);
+        Value quarter = fb.splat(
+            ib, arith::MulFOp::create(
+                    ib, invN,
+                    arith::ConstantOp::create(ib, ib.getF32FloatAttr(0.25))));
         auto product = scf::ForOp::create(
-            ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{t1.second, t2.second},
+            ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{t1.second},
             [&](OpBuilder &sb, Location sl, Value k2, ValueRange g) {
               ImplicitLocOpBuilder lb(sl, sb);
               Value p = arith::SelectOp::create(
@@ -470,63 +469,79 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
                   arith::AndIOp::create(lb, arith::SubIOp::create(lb, n2, k2),
                                         n2Mask),
                   arith::SubIOp::create(lb, n2Mask, k2));
-              Planes y1 = spectrumProduct(lb, fb.load(lb, F1, k2),
-                                          fb.load(lb, F2, p), half, quarter);
-              Planes y2 = spectrumProduct(lb, fb.load(lb, F2, k2),
-                                          fb.load(lb, F1, p), half, quarter);
-              scf::YieldOp::create(lb, ValueRange{fb.store(lb, y1, g[0], k2),
-                                                  fb.store(lb, y2, g[1], k2)});
+              Planes y = spectrumProduct(lb, fb.load(lb, F1, k2),
+                                         fb.load(lb, F2, p), quarter);
+              scf::YieldOp::create(lb, fb.store(lb, y, g[0], k2));
             });
-        Value Y1 = product.getResult(0), Y2 = product.getResult(1);
-        // Back by rows, twiddled by w_n^-(j2 k), over row r of Z (F1 and F2
-        // are free now): returns {Z, the transform's buffers}.
-        auto back = [&](Value spectrum, Value x, Value y, Value k, Value r,
-                        Value zin) {
-          std::pair<Value, Value> h =
-              fb.transform(ib, fb.rows(spectrum), x, y, n2, s2, true);
-          auto put = scf::ForOp::create(
-              ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{zin},
-              [&](OpBuilder &sb, Location sl, Value j2, ValueRange zz) {
-                ImplicitLocOpBuilder lb(sl, sb);
-                Planes v = twiddled(lb, j2, k, fb.load(lb, h.first, j2), true);
-                scf::YieldOp::create(
-                    lb,
-                    fb.store(lb, v, zz[0], arith::AddIOp::create(lb, r, j2)));
-              });
-          return std::tuple{put.getResult(0), h.first, h.second};
-        };
-        auto [z1, h1, o1] = back(Y1, F1, F2, k1, r1, z);
-        auto [z2, h2, o2] = back(Y2, o1, Y1, k1p, r2, z1);
-        scf::YieldOp::create(ib, ValueRange{z2, h1, o2, h2, Y2});
+        Value Y = product.getResult(0);
+        // Back by rows (into the buffers of F1 and F2, free now), twiddled
+        // by w_n^-(j2 k1), over row k1 of Z.
+        std::pair<Value, Value> h =
+            fb.transform(ib, fb.rows(Y), F1, F2, n2, s2, true);
+        auto put = scf::ForOp::create(
+            ib, cst(ib, 0), n2, cst(ib, 1), ValueRange{z},
+            [&](OpBuilder &sb, Location sl, Value j2, ValueRange zz) {
+              ImplicitLocOpBuilder lb(sl, sb);
+              Planes v = twiddled(lb, j2, k1, fb.load(lb, h.first, j2), true);
+              scf::YieldOp::create(
+                  lb,
+                  fb.store(lb, v, zz[0], arith::AddIOp::create(lb, r1, j2)));
+            });
+        scf::YieldOp::create(
+            ib, ValueRange{put.getResult(0), h.first, Y, h.second, t2.second});
       });
   Z = passB.getResult(0);
 
-  // Pass C: columns j2 back; y[j1 n2 + j2] = the real parts, j1 n2 + j2 < T.
+  // Pass C: columns back, two at a time: columns a = j2 and b = j2 + n2 / 2
+  // transform to real sequences, so that the transform of a + i b gives a
+  // in its real and b in its imaginary parts; y[j1 n2 + j2] for j1 n2 + j2 <
+  // T. Row k1 > n1 / 2 is the conjugate of row n1 - k1.
   OpFoldResult T = getAsOpFoldResult(seqLen);
+  Value halfN2 = arith::ShRUIOp::create(b, n2, cst(b, 1));
   auto passC = scf::ForOp::create(
-      b, cst(b, 0), n2, cst(b, 1),
+      b, cst(b, 0), halfN2, cst(b, 1),
       ValueRange{kb.empty({T, kb.ofr(Dc)}), buffer(n1), buffer(n1)},
-      [&](OpBuilder &nb, Location loc, Value j2, ValueRange it) {
+      [&](OpBuilder &nb, Location loc, Value ja, ValueRange it) {
         ImplicitLocOpBuilder ib(loc, nb);
-        auto column = [&](ImplicitLocOpBuilder &lb, Value k1) {
-          return fb.load(lb, Z, columnRow(lb, k1, j2));
+        Value jb = arith::AddIOp::create(ib, ja, halfN2);
+        Value one =
+            fb.splat(ib, arith::ConstantOp::create(ib, ib.getF32FloatAttr(1)));
+        Value minusOne =
+            fb.splat(ib, arith::ConstantOp::create(ib, ib.getF32FloatAttr(-1)));
+        auto columns = [&](ImplicitLocOpBuilder &lb, Value k1) -> Planes {
+          Value mirrored =
+              arith::CmpIOp::create(lb, arith::CmpIPredicate::ugt, k1, halfN1);
+          Value row = arith::SelectOp::create(
+              lb, mirrored, arith::SubIOp::create(lb, n1, k1), k1);
+          Planes x = fb.load(lb, Z, columnRow(lb, row, ja));
+          Planes y = fb.load(lb, Z, columnRow(lb, row, jb));
+          // (x or conj x) + i (y or conj y), sign s = -1 for conj.
+          Value sgn = arith::SelectOp::create(lb, mirrored, minusOne, one);
+          return {arith::SubFOp::create(lb, x.re,
+                                        arith::MulFOp::create(lb, sgn, y.im)),
+                  math::FmaOp::create(lb, sgn, x.im, y.re)};
         };
         std::pair<Value, Value> t =
-            fb.transform(ib, column, it[1], it[2], n1, s1, true);
+            fb.transform(ib, columns, it[1], it[2], n1, s1, true);
         Value x = t.first;
-        // ceil((T - j2) / n2) rows (j2 < n2 <= T).
-        Value count = arith::CeilDivUIOp::create(
-            ib, arith::SubIOp::create(ib, seqLen, j2), n2);
-        auto put = scf::ForOp::create(
-            ib, cst(ib, 0), count, cst(ib, 1), ValueRange{it[0]},
-            [&](OpBuilder &sb, Location sl, Value j1, ValueRange y) {
-              ImplicitLocOpBuilder lb(sl, sb);
-              Value v =
-                  arith::MulFOp::create(lb, fb.load(lb, x, j1).re, alphaInv);
-              scf::YieldOp::create(
-                  lb, fb.write(lb, v, y[0], columnRow(lb, j1, j2)));
-            });
-        scf::YieldOp::create(ib, ValueRange{put.getResult(0), x, t.second});
+        // ceil((T - j) / n2) rows of column j (j < n2 <= T).
+        auto put = [&](Value y, Value j, bool imag) {
+          Value count = arith::CeilDivUIOp::create(
+              ib, arith::SubIOp::create(ib, seqLen, j), n2);
+          return scf::ForOp::create(
+                     ib, cst(ib, 0), count, cst(ib, 1), ValueRange{y},
+                     [&](OpBuilder &sb, Location sl, Value j1, ValueRange yy) {
+                       ImplicitLocOpBuilder lb(sl, sb);
+                       Planes xv = fb.load(lb, x, j1);
+                       Value v = arith::MulFOp::create(lb, imag ? xv.im : xv.re,
+                                                       alphaInv);
+                       scf::YieldOp::create(
+                           lb, fb.write(lb, v, yy[0], columnRow(lb, j1, j)));
+                     })
+              .getResult(0);
+        };
+        Value y = put(put(it[0], ja, false), jb, true);
+        scf::YieldOp::create(ib, ValueRange{y, x, t.second});
       });
   return passC.getResult(0);
 }
