@@ -182,13 +182,14 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     // token), the chunk's causal convolution (C/2 per token, one row update
     // per lag) and its tables of powers (about 40 per plane, mode and lag).
     // Parallel: the kernel (2 per plane per mode and lag) and its tables (64
-    // + T/64 lags), then the direct convolution (T/2 per token) or the FFT
-    // convolution (below). The time
-    // per FLOP of each (vectorPasses) is what machine B measured for the
-    // code generated now (H = 256, B = 1, T = 64 to 16384; N' = 32 complex
-    // modes, N' = 16 real ones): complex arithmetic runs slower per FLOP
-    // than real; the chunked form overtakes the recurrence from about
-    // T = 1024, the convolution never does.
+    // + T/64 lags), then the direct convolution (T/2 per token) below 256
+    // tokens or the FFT convolution (below). The time per FLOP of each
+    // (vectorPasses) is what machine B measured for the code generated now
+    // (H = 256, B = 1, T = 64 to 16384; N' = 32 complex modes, N' = 16 real
+    // ones): complex arithmetic runs slower per FLOP than real; the chunked
+    // form overtakes the recurrence from about T = 1024; the FFT
+    // convolution beats the recurrence from T = 1024 with complex modes,
+    // never with real ones.
     const double planes = V;
     const bool complexModes = planes > 1;
     if (form == Form::Recurrent) {
@@ -200,19 +201,25 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.depth = nc;
       vectorPasses = complexModes ? 3.7 : 1.9;
     } else {
-      // The kernel and its tables, then the direct convolution below 768
-      // tokens and three radix-2 FFTs of n = 2^ceil(log2 2T) points (5 n
-      // log2 n each) from there, as the lowering chooses.
+      // The kernel and its tables, then the direct convolution below 256
+      // tokens or the FFT of n = 2^ceil(log2 2T) points from there, as the
+      // lowering chooses. The FFT (one n-point transform forward, half of
+      // one back, in four passes over n rows of 16 channels) costs c n
+      // log2 n with c growing with n, as its buffer leaves the caches:
+      // fitted to the real-mode times (kernel 1.1 per FLOP from the
+      // complex-real differences), c = 18 at n = 2^11, 24 at 2^13 and 31
+      // at 2^15.
       e.flopsVector =
           2 * planes * T * K + 80 * planes * (64 + std::ceil(T / 64)) * K;
       e.depth = 1;
-      if (T < 768) {
+      if (T < 256) {
         e.flopsVector += T * T;
         vectorPasses = 5;
       } else {
-        const double n = std::exp2(std::ceil(std::log2(2 * T)));
-        e.flopsVector += 15 * n * std::log2(n);
-        vectorPasses = 13;
+        const double logn = std::ceil(std::log2(2 * T));
+        const double c = 18 + 3.4 * std::max(-2.0, logn - 11);
+        e.flopsVector += c * std::exp2(logn) * logn;
+        vectorPasses = 1.1;
       }
     }
     e.bytes += 8.0 * T;

@@ -51,7 +51,7 @@ constexpr int64_t kTokenBlock = 256;
 constexpr int64_t kPowerSplit = 64;
 /// The parallel form convolves by the FFT from this many tokens on
 /// (directly below).
-constexpr int64_t kFFTFrom = 768;
+constexpr int64_t kFFTFrom = 256;
 /// The chunked form's chunk when the form names none.
 constexpr int64_t kDefaultChunk = 64;
 
@@ -864,19 +864,33 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
 }
 
 /// The parallel form (the causal convolution by the kernel) for one block.
-Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info,
-                    const Params &p, Value bi, Value c0, Value out0) {
+/// The rows of the parallel form's kernel: M ceil(T / M) rounded up to
+/// even multiples of M = kPowerSplit (kernelSum's tiles), at least T.
+Value kernelRows(ImplicitLocOpBuilder &b, const LTIInfo &info) {
+  Value J = arith::CeilDivUIOp::create(
+      b, info.seqLen, arith::ConstantIndexOp::create(b, 2 * kPowerSplit));
+  return arith::MulIOp::create(
+      b, J, arith::ConstantIndexOp::create(b, 2 * kPowerSplit));
+}
+
+/// The parallel form's kernel of a block, [kernelRows, Dc]:
+/// K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i).
+Value kernelOf(SliceKernelBuilder &kb, const LTIInfo &info, const Params &p) {
   ImplicitLocOpBuilder &b = kb.builder();
-  OpFoldResult dc = kb.ofr(info.Dc), m = kb.ofr(kPowerSplit);
-  // K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i), j < ceil(T / M)
-  // rounded up to even (kernelSum's tiles).
-  Value J =
-      arith::CeilDivUIOp::create(b, info.seqLen, kb.index(2 * kPowerSplit));
-  J = arith::ShLIOp::create(b, J, kb.index(1));
+  Value J = arith::DivUIOp::create(b, kernelRows(b, info),
+                                   kb.index(kPowerSplit));
   Cx W = planeProduct(kb, info, p.C, p.B);
   Cx X = powers(kb, info, p, getAsOpFoldResult(J), 0, kPowerSplit, W);
-  Cx P = powers(kb, info, p, m, 0, 1);
-  Value K = kernelSum(kb, info, X, P, J);
+  Cx P = powers(kb, info, p, kb.ofr(kPowerSplit), 0, 1);
+  return kernelSum(kb, info, X, P, J);
+}
+
+/// The parallel form (the causal convolution by the block's kernel K) for
+/// one (batch, block).
+Value parallelBlock(SliceKernelBuilder &kb, const LTIInfo &info, Value K,
+                    Value bi, Value c0, Value out0) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  OpFoldResult dc = kb.ofr(info.Dc);
   OpFoldResult T = getAsOpFoldResult(info.seqLen);
   Value U =
       kb.slice(info.op.getU(), {bi, c0, kb.ofr(0)}, {kb.ofr(1), dc, T}, {1, 2});
@@ -965,26 +979,62 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
     // (`one` lends its layout; every plane is replaced by the stacked one.)
     all = paramsFrom(one, SmallVector<Value>(loop.getResults()));
   }
+  // The planes of block `blk`.
+  auto blockParams = [&](SliceKernelBuilder &kb, Value blk) {
+    SmallVector<Value> planes;
+    for (Value stackedPlane : paramPlanes(all))
+      planes.push_back(
+          kb.slice(stackedPlane, {blk, kb.ofr(0), kb.ofr(0)},
+                   {kb.ofr(1), kb.ofr(info.N), kb.ofr(info.Dc)}, {1, 2}));
+    return paramsFrom(all, planes);
+  };
+  FormAttr form = getForm(op);
+  // The parallel form's kernels, once per call too: [H / Dc, rows, Dc].
+  Value kernels;
+  if (form.getKind() == FormKind::parallel) {
+    Value rows = kernelRows(b, info);
+    auto loop = scf::ForallOp::create(
+        b, ArrayRef<OpFoldResult>{b.getIndexAttr(blocks)},
+        ValueRange{tensor::EmptyOp::create(
+            b,
+            ArrayRef<OpFoldResult>{b.getIndexAttr(blocks),
+                                   getAsOpFoldResult(rows),
+                                   b.getIndexAttr(info.Dc)},
+            b.getF32Type())},
+        std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    SliceKernelBuilder kb(b);
+    Value blk = loop.getInductionVars()[0];
+    Value K = kernelOf(kb, info, blockParams(kb, blk));
+    b.setInsertionPointToEnd(loop.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        b, K, loop.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{blk, b.getIndexAttr(0), b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), getAsOpFoldResult(rows),
+                               b.getIndexAttr(info.Dc)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                               b.getIndexAttr(1)});
+    kernels = loop.getResult(0);
+  }
   ChannelBlockShape shape{
       op.getOut(), op.getFinalState(), info.batch, info.seqLen, H, info.Dc};
-  FormAttr form = getForm(op);
   auto forall = buildChannelBlockLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,
           Value stateArg) -> std::pair<Value, Value> {
         ImplicitLocOpBuilder &ib = kb.builder();
         Value blk = arith::DivUIOp::create(ib, c0, kb.index(info.Dc));
-        SmallVector<Value> planes;
-        for (Value stackedPlane : paramPlanes(all))
-          planes.push_back(
-              kb.slice(stackedPlane, {blk, kb.ofr(0), kb.ofr(0)},
-                       {kb.ofr(1), kb.ofr(info.N), kb.ofr(info.Dc)}, {1, 2}));
-        Params p = paramsFrom(all, planes);
         Value out0 =
             kb.slice(outArg, {bi, c0, kb.ofr(0)},
                      {kb.ofr(1), kb.ofr(info.Dc), info.seqLen}, {1, 2});
-        if (form.getKind() == FormKind::parallel)
-          return {parallelBlock(kb, info, p, bi, c0, out0), Value()};
+        if (form.getKind() == FormKind::parallel) {
+          OpFoldResult rows = getAsOpFoldResult(kernelRows(ib, info));
+          Value K = kb.slice(kernels, {blk, kb.ofr(0), kb.ofr(0)},
+                             {kb.ofr(1), rows, kb.ofr(info.Dc)}, {1, 2});
+          return {parallelBlock(kb, info, K, bi, c0, out0), Value()};
+        }
+        Params p = blockParams(kb, blk);
         auto [out, x] = form.getKind() == FormKind::chunked
                             ? chunkedBlock(kb, info, p,
                                            form.getChunk() > 0 ? form.getChunk()
