@@ -293,8 +293,8 @@ def SeqMixExpandMemRefCopies : Pass<"seqmix-expand-memref-copies", "::mlir::Modu
     layout) buffer with two or more dynamic sizes in one reassociation group
     into the `memref.reinterpret_cast` it stands for (row-major strides of
     the result's sizes): MLIR 22's `expand-strided-metadata` crashes on such
-    a group (the LTI scan's FFT stages view their [n, 16] rows as
-    [2, n / (2 Ns), Ns, 16]).
+    a group (views such as [n, 16] rows seen as [2, n / (2 Ns), Ns, 16],
+    as the LTI scan's first FFT stages had; test/Transforms keeps one).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect"];
