@@ -11,6 +11,7 @@
 #define SEQMIX_LIB_CONVERSION_CHANNELBLOCKS_H
 
 #include "SliceKernelBuilder.h"
+#include "VectorMath.h"
 
 namespace mlir::seqmix {
 
@@ -30,18 +31,9 @@ inline Value transposed(SliceKernelBuilder &kb, Value x, OpFoldResult rows,
       .getResult()[0];
 }
 
-/// silu(z) = z sigmoid(z), the sigmoid in the stable form of FORMS.md
-/// 0.5(a): exp of -|z| only.
+/// silu(z) = z sigmoid(z) (F32Math::silu: the stable sigmoid, no division).
 inline Value silu(OpBuilder &b, Location l, Value z) {
-  Value one = arith::ConstantOp::create(b, l, b.getF32FloatAttr(1.0));
-  Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0.0));
-  Value e = math::ExpOp::create(
-      b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, z)));
-  Value den = arith::AddFOp::create(b, l, one, e);
-  Value pos = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, z, zero);
-  Value num = arith::SelectOp::create(b, l, pos, one, e);
-  Value sig = arith::DivFOp::create(b, l, num, den);
-  return arith::MulFOp::create(b, l, z, sig);
+  return F32Math(b, l, z.getType()).silu(z);
 }
 
 /// The shape of a channel-block op: its [B, D, T] output result, its

@@ -877,8 +877,8 @@ Value kernelRows(ImplicitLocOpBuilder &b, const LTIInfo &info) {
 /// K[j M + i] = Re(sum_n (W Abar^(jM))_n Abar_n^i).
 Value kernelOf(SliceKernelBuilder &kb, const LTIInfo &info, const Params &p) {
   ImplicitLocOpBuilder &b = kb.builder();
-  Value J = arith::DivUIOp::create(b, kernelRows(b, info),
-                                   kb.index(kPowerSplit));
+  Value J =
+      arith::DivUIOp::create(b, kernelRows(b, info), kb.index(kPowerSplit));
   Cx W = planeProduct(kb, info, p.C, p.B);
   Cx X = powers(kb, info, p, getAsOpFoldResult(J), 0, kPowerSplit, W);
   Cx P = powers(kb, info, p, kb.ofr(kPowerSplit), 0, 1);
@@ -983,9 +983,9 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
   auto blockParams = [&](SliceKernelBuilder &kb, Value blk) {
     SmallVector<Value> planes;
     for (Value stackedPlane : paramPlanes(all))
-      planes.push_back(
-          kb.slice(stackedPlane, {blk, kb.ofr(0), kb.ofr(0)},
-                   {kb.ofr(1), kb.ofr(info.N), kb.ofr(info.Dc)}, {1, 2}));
+      planes.push_back(kb.slice(stackedPlane, {blk, kb.ofr(0), kb.ofr(0)},
+                                {kb.ofr(1), kb.ofr(info.N), kb.ofr(info.Dc)},
+                                {1, 2}));
     return paramsFrom(all, planes);
   };
   FormAttr form = getForm(op);

@@ -19,6 +19,7 @@
 #include "seqmix/Conversion/LowerForms.h"
 
 #include "ChannelBlocks.h"
+#include "VectorMath.h"
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -40,19 +41,96 @@ struct ScanInfo {
   Value BT, CT;
 };
 
-/// softplus(x) in the stable form of FORMS.md 0.5(a): x for x > 20, else
-/// max(x, 0) + log1p(exp(-|x|)).
-Value softplus(OpBuilder &b, Location l, Value x) {
-  auto c = [&](double v) {
-    return arith::ConstantOp::create(b, l, b.getF32FloatAttr(v));
+/// State rows the recurrence's token loop carries at once (recurrentTokens).
+constexpr int64_t kStateGroup = 4;
+
+/// The recurrence over `len` tokens of a block, as vector code. The N rows
+/// of the state are independent recurrences, coupled only by the read-out,
+/// so the rows go kStateGroup at a time through the whole block: their
+/// state and rows of A stay in registers (all 16 of each would not fit
+/// with the exp's constants: the state spilled), and each token reads its
+/// rows of delta and delta u ([L, Dc]), broadcasts B_t[n] and C_t[n]
+/// ([L, N]), takes dA = exp(delta A[n]) (fastExp), h[n] = dA h[n] + B_t[n]
+/// (delta u) and adds C_t[n] h[n] to the token's read-out row. Returns the
+/// [L, Dc] read-out rows and the state after the block, written into `h0`'s
+/// buffer.
+std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
+                                        Value dT, Value duT, Value BT, Value CT,
+                                        Value h0, Value len, int64_t N,
+                                        int64_t Dc) {
+  ImplicitLocOpBuilder &b = k.builder();
+  VectorType vt = VectorType::get({Dc}, b.getF32Type());
+  const int64_t G = N % kStateGroup == 0 ? kStateGroup : 1;
+  auto idx = [](ImplicitLocOpBuilder &ib, int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(ib, x);
   };
-  Value ax = math::AbsFOp::create(b, l, x);
-  Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, ax));
-  Value sp =
-      arith::AddFOp::create(b, l, arith::MaximumFOp::create(b, l, x, c(0)),
-                            math::Log1pOp::create(b, l, e));
-  Value big = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, c(20));
-  return arith::SelectOp::create(b, l, big, x, sp);
+  auto row = [&](ImplicitLocOpBuilder &ib, Value plane, Value r) -> Value {
+    return vector::TransferReadOp::create(
+               ib, vt, plane, ValueRange{r, idx(ib, 0)},
+               arith::ConstantOp::create(ib, ib.getF32FloatAttr(0)),
+               ArrayRef<bool>{true})
+        .getResult();
+  };
+  auto write = [&](ImplicitLocOpBuilder &ib, Value v, Value plane,
+                   Value r) -> Value {
+    return vector::TransferWriteOp::create(
+               ib, v, plane, ValueRange{r, idx(ib, 0)}, ArrayRef<bool>{true})
+        .getResult();
+  };
+  Value Y0 = k.zeros({getAsOpFoldResult(len), k.ofr(Dc)});
+  auto groups = scf::ForOp::create(
+      b, idx(b, 0), idx(b, N), idx(b, G), ValueRange{Y0, h0},
+      [&](OpBuilder &gb, Location gl, Value n0, ValueRange git) {
+        ImplicitLocOpBuilder ob(gl, gb);
+        SmallVector<Value> ns, a, inits = {git[0]};
+        for (int64_t j = 0; j < G; ++j) {
+          ns.push_back(arith::AddIOp::create(ob, n0, idx(ob, j)));
+          a.push_back(row(ob, AT, ns.back()));
+          inits.push_back(row(ob, git[1], ns.back()));
+        }
+        // The decays of the next token are taken a step ahead (carried),
+        // so that their exps overlap the current token's updates.
+        Value d0 = row(ob, dT, idx(ob, 0));
+        for (int64_t j = 0; j < G; ++j)
+          inits.push_back(fastExp(ob, arith::MulFOp::create(ob, d0, a[j])));
+        Value last = arith::SubIOp::create(ob, len, idx(ob, 1));
+        auto tokens = scf::ForOp::create(
+            ob, idx(ob, 0), len, idx(ob, 1), inits,
+            [&](OpBuilder &nb, Location loc, Value i, ValueRange it) {
+              ImplicitLocOpBuilder ib(loc, nb);
+              Value du = row(ib, duT, i);
+              Value ahead = arith::MinUIOp::create(
+                  ib, arith::AddIOp::create(ib, i, idx(ib, 1)), last);
+              Value dn = row(ib, dT, ahead);
+              // Two partial sums of the read-out (half the dependent chain).
+              Value ys[2] = {row(ib, it[0], i), splatF32(ib, vt, 0.0f)};
+              SmallVector<Value> next = {Value()}, decays;
+              for (int64_t j = 0; j < G; ++j) {
+                Value &y = ys[j % 2];
+                auto scalar = [&](Value m) -> Value {
+                  return vector::BroadcastOp::create(
+                      ib, vt,
+                      tensor::ExtractOp::create(ib, m, ValueRange{i, ns[j]}));
+                };
+                Value h = math::FmaOp::create(
+                    ib, it[1 + G + j], it[1 + j],
+                    arith::MulFOp::create(ib, du, scalar(BT)));
+                y = math::FmaOp::create(ib, scalar(CT), h, y);
+                next.push_back(h);
+                decays.push_back(
+                    fastExp(ib, arith::MulFOp::create(ib, dn, a[j])));
+              }
+              next.append(decays);
+              next[0] =
+                  write(ib, arith::AddFOp::create(ib, ys[0], ys[1]), it[0], i);
+              scf::YieldOp::create(ib, next);
+            });
+        Value after = git[1];
+        for (int64_t j = 0; j < G; ++j)
+          after = write(ob, tokens.getResult(1 + j), after, ns[j]);
+        scf::YieldOp::create(ob, ValueRange{tokens.getResult(0), after});
+      });
+  return {groups.getResult(0), groups.getResult(1)};
 }
 
 /// Tokens of a block of the parallel form (log2 of it scan passes).
@@ -184,7 +262,7 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
               Value x = a[0];
               if (bias)
                 x = arith::AddFOp::create(bb, l, x, a[1]);
-              return softplusOn ? softplus(bb, l, x) : x;
+              return softplusOn ? F32Math(bb, l, x.getType()).softplus(x) : x;
             });
         Value du = k.generic(
             ValueRange{dl, U}, k.empty({dc, L}), 2, {{0, 1}, {0, 1}, {0, 1}},
@@ -203,6 +281,9 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
         if (parallelForm) {
           std::tie(Yrows, after) =
               associativeScan(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
+        } else if (!chunked) {
+          std::tie(Yrows, after) =
+              recurrentTokens(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
         } else {
           // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan h~
           // starts from zero; the state before the chunk enters the read-out
