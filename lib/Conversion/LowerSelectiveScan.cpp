@@ -7,9 +7,9 @@
 //
 // The state of a block of Dc channels is kept transposed, [N, Dc], across
 // the whole sequence, so that every token's update is N rows of Dc channels
-// (one vector each with Dc = 16): dA = exp(delta A) is taken in rows of
-// channels with the polynomial exp, and the read-out C_t . h_t accumulates
-// rows. The inputs arrive with T innermost ([B, D, T], [B, G, N, T]); each
+// (one vector each with Dc = 16): the recurrent token loop is vector code
+// (recurrentTokens) that takes dA = exp(delta A) with F32Math's exp and
+// accumulates the read-out C_t . h_t in rows. The inputs arrive with T innermost ([B, D, T], [B, G, N, T]); each
 // block of 256 tokens is transposed once into token rows (delta, delta u,
 // B_t, C_t), and its outputs back, so that the token loop reads contiguous
 // rows. softplus, the skip and the z gate run over whole rows of a block,
