@@ -9,11 +9,11 @@
 // the whole sequence, so that every token's update is N rows of Dc channels
 // (one vector each with Dc = 16): the recurrent token loop is vector code
 // (recurrentTokens) that takes dA = exp(delta A) with F32Math's exp and
-// accumulates the read-out C_t . h_t in rows. The inputs arrive with T innermost ([B, D, T], [B, G, N, T]); each
-// block of 256 tokens is transposed once into token rows (delta, delta u,
-// B_t, C_t), and its outputs back, so that the token loop reads contiguous
-// rows. softplus, the skip and the z gate run over whole rows of a block,
-// before and after the scan.
+// accumulates the read-out C_t . h_t in rows. The inputs arrive with T
+// innermost ([B, D, T], [B, G, N, T]); each block of 256 tokens is transposed
+// once into token rows (delta, delta u, B_t, C_t), and its outputs back, so
+// that the token loop reads contiguous rows. softplus, the skip and the z gate
+// run over whole rows of a block, before and after the scan.
 //
 //===----------------------------------------------------------------------===//
 #include "seqmix/Conversion/LowerForms.h"
