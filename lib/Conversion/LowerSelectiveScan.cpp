@@ -53,11 +53,14 @@ constexpr int64_t kStateGroup = 4;
 /// ([L, N]), takes dA = exp(delta A[n]) (fastExp), h[n] = dA h[n] + B_t[n]
 /// (delta u) and adds C_t[n] h[n] to the token's read-out row. Returns the
 /// [L, Dc] read-out rows and the state after the block, written into `h0`'s
-/// buffer.
+/// buffer. `twoLevel` is the chunked form's block (FORMS.md 5.3's two-level
+/// scan): h~ scans from zero while g = exp(Lambda) h_start, Lambda = sum
+/// delta A, is carried as the product of the same decays (no second exp);
+/// the read-out sees h~ + g, and the state after the chunk is h~ + g.
 std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
                                         Value dT, Value duT, Value BT, Value CT,
                                         Value h0, Value len, int64_t N,
-                                        int64_t Dc) {
+                                        int64_t Dc, bool twoLevel) {
   ImplicitLocOpBuilder &b = k.builder();
   VectorType vt = VectorType::get({Dc}, b.getF32Type());
   const int64_t G = N % kStateGroup == 0 ? kStateGroup : 1;
@@ -86,13 +89,17 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
         for (int64_t j = 0; j < G; ++j) {
           ns.push_back(arith::AddIOp::create(ob, n0, idx(ob, j)));
           a.push_back(row(ob, AT, ns.back()));
-          inits.push_back(row(ob, git[1], ns.back()));
+          inits.push_back(twoLevel ? splatF32(ob, vt, 0.0f)
+                                   : row(ob, git[1], ns.back()));
         }
         // The decays of the next token are taken a step ahead (carried),
         // so that their exps overlap the current token's updates.
         Value d0 = row(ob, dT, idx(ob, 0));
         for (int64_t j = 0; j < G; ++j)
           inits.push_back(fastExp(ob, arith::MulFOp::create(ob, d0, a[j])));
+        if (twoLevel) // g = h_start, decayed token by token
+          for (int64_t j = 0; j < G; ++j)
+            inits.push_back(row(ob, git[1], ns[j]));
         Value last = arith::SubIOp::create(ob, len, idx(ob, 1));
         auto tokens = scf::ForOp::create(
             ob, idx(ob, 0), len, idx(ob, 1), inits,
@@ -104,7 +111,7 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
               Value dn = row(ib, dT, ahead);
               // Two partial sums of the read-out (half the dependent chain).
               Value ys[2] = {row(ib, it[0], i), splatF32(ib, vt, 0.0f)};
-              SmallVector<Value> next = {Value()}, decays;
+              SmallVector<Value> next = {Value()}, decays, gs;
               for (int64_t j = 0; j < G; ++j) {
                 Value &y = ys[j % 2];
                 auto scalar = [&](Value m) -> Value {
@@ -112,22 +119,43 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
                       ib, vt,
                       tensor::ExtractOp::create(ib, m, ValueRange{i, ns[j]}));
                 };
+                Value dA = it[1 + G + j];
                 Value h = math::FmaOp::create(
-                    ib, it[1 + G + j], it[1 + j],
+                    ib, dA, it[1 + j],
                     arith::MulFOp::create(ib, du, scalar(BT)));
-                y = math::FmaOp::create(ib, scalar(CT), h, y);
+                Value seen = h;
+                if (twoLevel) {
+                  // (Flushed below 2^-100: a long chunk's product of
+                  // decays would crawl through subnormal numbers, a
+                  // hundredfold slower multiply; chunks of 256 took 3x
+                  // the time of chunks of 64.)
+                  Value g = arith::MulFOp::create(ib, dA, it[1 + 2 * G + j]);
+                  Value live = arith::CmpFOp::create(
+                      ib, arith::CmpFPredicate::OGE,
+                      math::AbsFOp::create(ib, g), splatF32(ib, vt, 0x1p-100f));
+                  g = arith::SelectOp::create(ib, live, g,
+                                              splatF32(ib, vt, 0.0f));
+                  gs.push_back(g);
+                  seen = arith::AddFOp::create(ib, h, g);
+                }
+                y = math::FmaOp::create(ib, scalar(CT), seen, y);
                 next.push_back(h);
                 decays.push_back(
                     fastExp(ib, arith::MulFOp::create(ib, dn, a[j])));
               }
               next.append(decays);
+              next.append(gs);
               next[0] =
                   write(ib, arith::AddFOp::create(ib, ys[0], ys[1]), it[0], i);
               scf::YieldOp::create(ib, next);
             });
         Value after = git[1];
-        for (int64_t j = 0; j < G; ++j)
-          after = write(ob, tokens.getResult(1 + j), after, ns[j]);
+        for (int64_t j = 0; j < G; ++j) {
+          Value h = tokens.getResult(1 + j);
+          if (twoLevel)
+            h = arith::AddFOp::create(ob, h, tokens.getResult(1 + 2 * G + j));
+          after = write(ob, h, after, ns[j]);
+        }
         scf::YieldOp::create(ob, ValueRange{tokens.getResult(0), after});
       });
   return {groups.getResult(0), groups.getResult(1)};
@@ -242,7 +270,6 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
       chunked ? chunk : (parallelForm ? kScanBlock : kTokenBlock),
       ValueRange{h0, out0},
       [&](SliceKernelBuilder &k, Value t0, Value len, ValueRange iter) {
-        ImplicitLocOpBuilder &ib = k.builder();
         OpFoldResult L = getAsOpFoldResult(len);
         auto rows = [&](Value src) {
           return k.slice(src, {bi, c0, t0}, {k.ofr(1), dc, L}, {1, 2});
@@ -281,93 +308,9 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
         if (parallelForm) {
           std::tie(Yrows, after) =
               associativeScan(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
-        } else if (!chunked) {
-          std::tie(Yrows, after) =
-              recurrentTokens(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
         } else {
-          // Chunked (FORMS.md 5.3's two-level scan): the chunk's scan h~
-          // starts from zero; the state before the chunk enters the read-out
-          // as g = exp(Lambda) h_start (Lambda = sum delta A, carried as the
-          // product of the decays the scan takes anyway: no second exp) and
-          // the state after it as h~ + g.
-          SmallVector<Value> inits = {chunked ? k.zeros({n, dc}) : iter[0],
-                                      k.zeros({L, dc})};
-          Value hStart = iter[0];
-          if (chunked) // g = exp(Lambda) h_start, from h_start
-            inits.push_back(linalg::CopyOp::create(ib, ValueRange{hStart},
-                                                   ValueRange{k.empty({n, dc})})
-                                .getResult(0));
-          auto tokens = scf::ForOp::create(
-              ib, k.index(0), len, k.index(1), inits,
-              [&](OpBuilder &nb2, Location l2, Value i, ValueRange it) {
-                ImplicitLocOpBuilder b2(l2, nb2);
-                SliceKernelBuilder k2(b2);
-                auto row = [&](Value m, OpFoldResult width) {
-                  return k2.slice(m, {i, k2.ofr(0)}, {k2.ofr(1), width}, {1});
-                };
-                Value dr = row(dT, dc), dur = row(duT, dc), br = row(BT, n),
-                      cr = row(CT, n);
-                // h[n, c] = exp(delta[c] A[n, c]) h[n, c] + B[n] (delta
-                // u)[c]; chunked, also g = exp(delta A) g, the state before
-                // the chunk decayed to this token (exp(Lambda) h_start with
-                // Lambda = sum delta A, as the product of the same decays).
-                SmallVector<Value> outs = {it[0]};
-                SmallVector<SmallVector<unsigned>> dims = {
-                    {1}, {0, 1}, {0}, {1}, {0, 1}};
-                if (chunked) {
-                  outs.push_back(it[2]);
-                  dims.push_back({0, 1});
-                }
-                SmallVector<Value> hg = k2.generics(
-                    ValueRange{dr, AT, br, dur}, outs, 2, dims,
-                    SliceKernelBuilder::parallel(2),
-                    [&](OpBuilder &bb, Location l, ValueRange a) {
-                      Value dA = math::ExpOp::create(
-                          bb, l, arith::MulFOp::create(bb, l, a[0], a[1]));
-                      Value bu = arith::MulFOp::create(bb, l, a[2], a[3]);
-                      SmallVector<Value> ys = {
-                          math::FmaOp::create(bb, l, dA, a[4], bu)};
-                      if (chunked)
-                        ys.push_back(arith::MulFOp::create(bb, l, dA, a[5]));
-                      return ys;
-                    });
-                Value h = hg[0];
-                // y[c] = sum_n C[n] h[n, c] (loops: c, n); chunked, the
-                // state is h~ + g.
-                Value seen = h;
-                if (chunked)
-                  seen = k2.generic(
-                      ValueRange{hg[1], h}, k2.empty({n, dc}), 2,
-                      {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-                      [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                        return arith::AddFOp::create(bb, l, a[0], a[1]);
-                      });
-                Value yrow = row(it[1], dc);
-                yrow = k2.generic(
-                    ValueRange{cr, seen}, yrow, 2, {{1}, {1, 0}, {0}},
-                    {kPar, kRed},
-                    [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                      Value p = arith::MulFOp::create(bb, l, a[0], a[1]);
-                      return arith::AddFOp::create(bb, l, a[2], p);
-                    });
-                Value Y =
-                    k2.insert(yrow, it[1], {i, k2.ofr(0)}, {k2.ofr(1), dc});
-                SmallVector<Value> yields = {h, Y};
-                if (chunked)
-                  yields.push_back(hg[1]);
-                scf::YieldOp::create(b2, yields);
-              });
-          after = tokens.getResult(0);
-          Yrows = tokens.getResult(1);
-          if (chunked)
-            // h~ + g (into the carried state's buffer: the loop yields it
-            // back in place)
-            after = k.generic(
-                ValueRange{tokens.getResult(2), after}, hStart, 2,
-                {{0, 1}, {0, 1}, {0, 1}}, SliceKernelBuilder::parallel(2),
-                [](OpBuilder &bb, Location l, ValueRange a) -> Value {
-                  return arith::AddFOp::create(bb, l, a[0], a[1]);
-                });
+          std::tie(Yrows, after) = recurrentTokens(
+              k, AT, dT, duT, BT, CT, iter[0], len, N, Dc, chunked);
         }
         // y = y + D u, then y silu(z), over the block's rows.
         Value Y = transposed(k, Yrows, L, dc);
