@@ -36,28 +36,6 @@ inline Value silu(OpBuilder &b, Location l, Value z) {
   return F32Math(b, l, z.getType()).silu(z);
 }
 
-/// The shape of a channel-block op: its [B, D, T] output result, its
-/// [B, D, S] final-state result (or null), B and T as index values, and D
-/// and the block size Dc (a divisor of D).
-struct ChannelBlockShape {
-  Value out, finalState;
-  Value batch, seqLen;
-  int64_t D, Dc;
-};
-
-/// buildSliceLoop over (batch, block of Dc channels): `body` builds one
-/// block (batch `bi`, first channel `c0`) and returns its [Dc, T] output rows
-/// and its [Dc, S] final state (or null).
-inline scf::ForallOp buildChannelBlockLoop(
-    ImplicitLocOpBuilder &b, const ChannelBlockShape &shape,
-    function_ref<std::pair<Value, Value>(
-        SliceKernelBuilder &, Value bi, Value c0, Value outArg, Value stateArg)>
-        body) {
-  return buildSliceLoop(
-      b, {shape.out, shape.finalState, shape.batch, shape.seqLen, shape.Dc},
-      body);
-}
-
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_CONVERSION_CHANNELBLOCKS_H

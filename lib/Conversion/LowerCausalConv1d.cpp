@@ -100,11 +100,11 @@ LogicalResult mlir::seqmix::lowerCausalConv1d(CausalConv1dOp op,
     return failure();
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-  const int64_t D = xType.getDimSize(1), W = wType.getDimSize(1);
+  const int64_t W = wType.getDimSize(1);
   Value batch = tensor::DimOp::create(b, op.getX(), 0);
   Value seqLen = tensor::DimOp::create(b, op.getX(), 2);
-  ChannelBlockShape shape{op.getOut(), op.getFinalState(), batch, seqLen, D, 1};
-  auto forall = buildChannelBlockLoop(
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), batch, seqLen};
+  auto forall = buildSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value d, Value outArg,
           Value stateArg) -> std::pair<Value, Value> {

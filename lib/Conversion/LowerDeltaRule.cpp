@@ -678,9 +678,9 @@ LogicalResult mlir::seqmix::lowerDeltaRule(DeltaRuleOp op,
                  op.getScale().convertToFloat(),
                  op.getEps().convertToFloat(),
                  op.getL2normQk()};
-  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch,
                        info.seqLen};
-  scf::ForallOp loop = buildHeadSliceLoop(
+  scf::ForallOp loop = buildSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
           Value stateArg) {

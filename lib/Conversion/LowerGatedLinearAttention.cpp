@@ -54,9 +54,9 @@ FailureOr<scf::ForallOp> buildSliceLoop(
         SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
         body) {
   GatedLinearAttentionOp op = info.op;
-  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch,
                        info.seqLen};
-  return buildHeadSliceLoop(b, shape, body);
+  return buildSliceLoop(b, shape, body);
 }
 
 /// The per-head log decay of a constant gate, read at head `hi`.

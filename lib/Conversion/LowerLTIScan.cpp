@@ -1017,9 +1017,9 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
                                b.getIndexAttr(1)});
     kernels = loop.getResult(0);
   }
-  ChannelBlockShape shape{
-      op.getOut(), op.getFinalState(), info.batch, info.seqLen, H, info.Dc};
-  auto forall = buildChannelBlockLoop(
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch, info.seqLen,
+                       info.Dc};
+  auto forall = buildSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,
           Value stateArg) -> std::pair<Value, Value> {

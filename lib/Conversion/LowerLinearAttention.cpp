@@ -431,9 +431,9 @@ LogicalResult mlir::seqmix::lowerLinearAttention(LinearAttentionOp op,
                   op.getEps().convertToFloat(),
                   op.getNormalize(),
                   op.getCausal()};
-  HeadSliceShape shape{op.getOut(), op.getFinalState(), info.batch,
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch,
                        info.seqLen};
-  scf::ForallOp loop = buildHeadSliceLoop(
+  scf::ForallOp loop = buildSliceLoop(
       b, shape,
       [&](SliceKernelBuilder &kb, Value bi, Value hi, Value outArg,
           Value stateArg) {

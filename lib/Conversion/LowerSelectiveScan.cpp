@@ -390,19 +390,19 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
   };
   info.BT = tokenRows(op.getB());
   info.CT = tokenRows(op.getC());
-  ChannelBlockShape shape{
-      op.getOut(), op.getFinalState(), info.batch, info.seqLen, D, info.Dc};
+  SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch, info.seqLen,
+                       info.Dc};
   FormAttr form = getForm(op);
   int64_t chunk = form.getKind() == FormKind::chunked
                       ? std::max<int64_t>(1, form.getChunk())
                   : form.getKind() == FormKind::parallel ? -1
                                                          : 0;
-  auto forall = buildChannelBlockLoop(
-      b, shape,
-      [&](SliceKernelBuilder &kb, Value bi, Value c0, Value outArg,
-          Value stateArg) {
-        return buildScanBlock(kb, info, chunk, bi, c0, outArg, stateArg);
-      });
+  auto forall = buildSliceLoop(b, shape,
+                               [&](SliceKernelBuilder &kb, Value bi, Value c0,
+                                   Value outArg, Value stateArg) {
+                                 return buildScanBlock(kb, info, chunk, bi, c0,
+                                                       outArg, stateArg);
+                               });
   rewriter.replaceOp(op, forall.getResults());
   return success();
 }

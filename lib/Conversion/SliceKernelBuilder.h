@@ -185,7 +185,10 @@ inline Value keyHead(ImplicitLocOpBuilder &b, Value hi, int64_t group) {
 /// The slices of an op whose results are [B, X, ...] tensors: its output
 /// result (dimension 2 the sequence, dynamic or not), its final-state result
 /// (or null), B and T as index values, and `step`, how many of the X
-/// entries one slice takes (a divisor of X).
+/// entries one slice takes (a divisor of X): 1 for the (batch, head) slices
+/// of the linear families ([T, V] output rows, [rows, cols] state) and the
+/// causal convolution's (batch, channel) rows, a block of Dc channels for
+/// the scans ([Dc, T] output rows, [Dc, S] state).
 struct SliceLoopShape {
   Value out, finalState;
   Value batch, seqLen;
@@ -252,25 +255,6 @@ inline scf::ForallOp buildSliceLoop(
   if (stateArg)
     insert(state, stateArg, stateType, false);
   return forall;
-}
-
-/// The (batch, head) loop of a linear-recurrence op: its output result
-/// [B, H, T, V], its final-state result [B, H, rows, cols] (or null), and B
-/// and T as index values. Heads and the static sizes come from the types.
-struct HeadSliceShape {
-  Value out, finalState;
-  Value batch, seqLen;
-};
-
-/// buildSliceLoop over (batch, head): `body` returns the [T, V] output rows
-/// and the [rows, cols] final state (or null) of head `hi`.
-inline scf::ForallOp buildHeadSliceLoop(
-    ImplicitLocOpBuilder &b, const HeadSliceShape &shape,
-    function_ref<std::pair<Value, Value>(
-        SliceKernelBuilder &, Value bi, Value hi, Value outArg, Value stateArg)>
-        body) {
-  return buildSliceLoop(
-      b, {shape.out, shape.finalState, shape.batch, shape.seqLen, 1}, body);
 }
 
 /// The chunk-local log gates of a block of n tokens (g: [n]), each sum
