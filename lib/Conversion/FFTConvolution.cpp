@@ -18,18 +18,23 @@
 //           k1 n2 + j2 of Z;
 //   pass B  for each pair of rows k1 and n1 - k1 (the rows of Z[k] and of
 //           its partner Z[n - k]): transform both (X[k1 + n1 k2] at k2),
-//           form Y, transform it back by rows, twiddle by w_n^-(j2 k1) and
-//           store it over the rows;
-//   pass C  for each column j2: transform back, y[j1 n2 + j2] = the real
-//           parts for j1 n2 + j2 < T.
-// Each sub-transform is a radix-2 Stockham FFT (natural order in and out,
-// ping-ponging between two [L, Dc] buffers); a butterfly is one loop step on
-// vectors of the Dc channels, its twiddle a broadcast entry of one table
-// w_n^m, m < n, computed once per block (every sub-transform's twiddles are
-// entries of it).
+//           form Y for row k1, transform it back, twiddle by w_n^-(j2 k1)
+//           and store it over row k1 (y is real, so row n1 - k1 of the
+//           result is the conjugate of row k1 and is not computed);
+//   pass C  for each pair of columns a and b = a + n2 / 2 (each transforms
+//           back to a real sequence): transform a + i b back (rows k1 >
+//           n1 / 2 read as conjugates), y[j1 n2 + j] = the real parts for
+//           column a, the imaginary ones for b, j1 n2 + j < T.
+// Each sub-transform is a Stockham FFT of radix-4 stages after one radix-2
+// stage for odd powers of two (natural order in and out), ping-ponging
+// between two [L, 2, Dc] buffers (real and imaginary rows); a butterfly is
+// one loop step on vectors of the Dc channels, its twiddles broadcast
+// entries of one table w_n^m, m < n, computed once per block (every
+// sub-transform's twiddles are entries of it).
 //
 //===----------------------------------------------------------------------===//
 #include "FFTConvolution.h"
+#include "VectorMath.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -41,8 +46,8 @@ using namespace mlir::seqmix;
 
 namespace {
 
-/// Complex values as real and imaginary planes: [rows, Dc] f32 tensors, or
-/// vector<Dc x f32> values.
+/// Complex values as real and imaginary parts: vector<Dc x f32> values, or
+/// the twiddle table's two [n] f32 tensors.
 struct Planes {
   Value re, im;
 };
@@ -56,37 +61,25 @@ Value cst(ImplicitLocOpBuilder &b, int64_t x) {
 
 class FFTBuilder {
 public:
-  FFTBuilder(int64_t Dc, Type f32, Value n, Value logn, Planes table)
-      : vt(VectorType::get({Dc}, f32)), n(n), logn(logn), table(table) {}
+  FFTBuilder(int64_t Dc, Type f32, Value logn, Planes table)
+      : vt(VectorType::get({Dc}, f32)), logn(logn), table(table) {}
 
   /// Row `row` of a [rows, Dc] plane.
   Value read(ImplicitLocOpBuilder &b, Value plane, Value row) const {
-    return vector::TransferReadOp::create(b, vt, plane,
-                                          ValueRange{row, cst(b, 0)}, zero(b),
-                                          ArrayRef<bool>{true});
+    return readLanes(b, vt, plane, row);
   }
   /// Row `row` of a [rows, 2, Dc] buffer (real, imaginary).
   Planes load(ImplicitLocOpBuilder &b, Value buf, Value row) const {
-    auto part = [&](int64_t p) -> Value {
-      return vector::TransferReadOp::create(
-          b, vt, buf, ValueRange{row, cst(b, p), cst(b, 0)}, zero(b),
-          ArrayRef<bool>{true});
-    };
-    return {part(0), part(1)};
+    return {readLanes(b, vt, buf, {row, cst(b, 0)}),
+            readLanes(b, vt, buf, {row, cst(b, 1)})};
   }
   Value store(ImplicitLocOpBuilder &b, Planes v, Value buf, Value row) const {
-    for (auto [p, x] : llvm::enumerate(ArrayRef<Value>{v.re, v.im}))
-      buf = vector::TransferWriteOp::create(
-                b, x, buf, ValueRange{row, cst(b, p), cst(b, 0)},
-                ArrayRef<bool>{true})
-                .getResult();
-    return buf;
+    buf = writeLanes(b, v.re, buf, {row, cst(b, 0)});
+    return writeLanes(b, v.im, buf, {row, cst(b, 1)});
   }
   /// Row `row` of a [rows, Dc] plane written.
   Value write(ImplicitLocOpBuilder &b, Value v, Value plane, Value row) const {
-    return vector::TransferWriteOp::create(
-               b, v, plane, ValueRange{row, cst(b, 0)}, ArrayRef<bool>{true})
-        .getResult();
+    return writeLanes(b, v, plane, row);
   }
   static Value zero(ImplicitLocOpBuilder &b) {
     return arith::ConstantOp::create(b, b.getF32FloatAttr(0));
@@ -251,7 +244,7 @@ public:
 
 private:
   VectorType vt;
-  Value n, logn;
+  Value logn;
   Planes table;
 };
 
@@ -328,7 +321,7 @@ Value mlir::seqmix::fftCausalConvolution(SliceKernelBuilder &kb, Value K,
             math::CosOp::create(bb, l, theta),
             arith::NegFOp::create(bb, l, math::SinOp::create(bb, l, theta))};
       });
-  FFTBuilder fb(Dc, f32, n, logn, {w[0], w[1]});
+  FFTBuilder fb(Dc, f32, logn, {w[0], w[1]});
   // Each buffer its own allocation: tensor.empty ops of one shape would be
   // merged into one value, and bufferization lets iteration arguments that
   // start from the same empty tensor share its memory.

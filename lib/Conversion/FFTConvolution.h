@@ -15,10 +15,10 @@ namespace mlir::seqmix {
 /// once: `u` is [T, Dc], `K` has at least T rows of Dc, the result is
 /// [T, Dc] (f32 tensors). Zero-padded to n = 2^ceil(log2 2T) points (no
 /// wrap-around); u and K travel as the real and imaginary parts of one
-/// complex sequence, transformed in four steps (n = n1 n2) by a radix-2
-/// Stockham FFT whose butterflies work on vectors of the Dc channels; the
-/// spectra are split, multiplied and transformed back row by row. Needs
-/// T >= 2.
+/// complex sequence (K scaled per channel by a power of two to u's norm),
+/// transformed in four passes (n = n1 n2) by radix-4 Stockham FFTs whose
+/// butterflies work on vectors of the Dc channels; the spectra are split,
+/// multiplied and transformed back. Needs T >= 2.
 Value fftCausalConvolution(SliceKernelBuilder &kb, Value K, Value u,
                            Value seqLen, int64_t Dc);
 

@@ -32,6 +32,7 @@
 
 #include "ChannelBlocks.h"
 #include "FFTConvolution.h"
+#include "VectorMath.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
@@ -788,16 +789,12 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
   ImplicitLocOpBuilder &b = kb.builder();
   const bool cplx = info.complex;
   VectorType vt = VectorType::get({info.Dc}, b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0));
-  Value zeroV = vector::BroadcastOp::create(b, vt, zero);
+  Value zeroV = splatF32(b, vt, 0.0f);
   auto idx = [](ImplicitLocOpBuilder &ib, int64_t x) -> Value {
     return arith::ConstantIndexOp::create(ib, x);
   };
   auto read = [&](ImplicitLocOpBuilder &ib, Value plane, Value r, Value n) {
-    return vector::TransferReadOp::create(ib, vt, plane,
-                                          ValueRange{r, n, idx(ib, 0)}, zero,
-                                          ArrayRef<bool>{true})
-        .getResult();
+    return readLanes(ib, vt, plane, {r, n});
   };
   Value rows = arith::MulIOp::create(b, J, kb.index(kPowerSplit));
   Value K0 = bufferization::AllocTensorOp::create(
@@ -848,13 +845,9 @@ Value kernelSum(SliceKernelBuilder &kb, const LTIInfo &info, Cx X, Cx P,
                                           idx(jb, kPowerSplit)),
                     i0);
                 for (int64_t t = 0; t < kTile; ++t)
-                  k = vector::TransferWriteOp::create(
-                          jb, modes.getResult(a * kTile + t), k,
-                          ValueRange{
-                              arith::AddIOp::create(jb, base, idx(jb, t)),
-                              idx(jb, 0)},
-                          ArrayRef<bool>{true})
-                          .getResult();
+                  k = writeLanes(
+                      jb, modes.getResult(a * kTile + t), k,
+                      arith::AddIOp::create(jb, base, idx(jb, t)).getResult());
               }
               scf::YieldOp::create(jb, k);
             });

@@ -67,18 +67,8 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
   auto idx = [](ImplicitLocOpBuilder &ib, int64_t x) -> Value {
     return arith::ConstantIndexOp::create(ib, x);
   };
-  auto row = [&](ImplicitLocOpBuilder &ib, Value plane, Value r) -> Value {
-    return vector::TransferReadOp::create(
-               ib, vt, plane, ValueRange{r, idx(ib, 0)},
-               arith::ConstantOp::create(ib, ib.getF32FloatAttr(0)),
-               ArrayRef<bool>{true})
-        .getResult();
-  };
-  auto write = [&](ImplicitLocOpBuilder &ib, Value v, Value plane,
-                   Value r) -> Value {
-    return vector::TransferWriteOp::create(
-               ib, v, plane, ValueRange{r, idx(ib, 0)}, ArrayRef<bool>{true})
-        .getResult();
+  auto row = [&](ImplicitLocOpBuilder &ib, Value plane, Value r) {
+    return readLanes(ib, vt, plane, r);
   };
   Value Y0 = k.zeros({getAsOpFoldResult(len), k.ofr(Dc)});
   auto groups = scf::ForOp::create(
@@ -145,8 +135,8 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
               }
               next.append(decays);
               next.append(gs);
-              next[0] =
-                  write(ib, arith::AddFOp::create(ib, ys[0], ys[1]), it[0], i);
+              next[0] = writeLanes(ib, arith::AddFOp::create(ib, ys[0], ys[1]),
+                                   it[0], i);
               scf::YieldOp::create(ib, next);
             });
         Value after = git[1];
@@ -154,7 +144,7 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
           Value h = tokens.getResult(1 + j);
           if (twoLevel)
             h = arith::AddFOp::create(ob, h, tokens.getResult(1 + 2 * G + j));
-          after = write(ob, h, after, ns[j]);
+          after = writeLanes(ob, h, after, ns[j]);
         }
         scf::YieldOp::create(ob, ValueRange{tokens.getResult(0), after});
       });

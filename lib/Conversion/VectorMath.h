@@ -143,6 +143,26 @@ private:
   Type type;
 };
 
+/// The row of lanes `vt` of `tensor` at `lead`, the indices of every
+/// dimension but the innermost (read from 0, in bounds).
+inline Value readLanes(ImplicitLocOpBuilder &b, VectorType vt, Value tensor,
+                       ValueRange lead) {
+  SmallVector<Value> at(lead);
+  at.push_back(arith::ConstantIndexOp::create(b, 0));
+  return vector::TransferReadOp::create(
+      b, vt, tensor, at, arith::ConstantOp::create(b, b.getF32FloatAttr(0)),
+      ArrayRef<bool>{true});
+}
+
+/// `tensor` with `v` written as its row of lanes at `lead` (readLanes').
+inline Value writeLanes(ImplicitLocOpBuilder &b, Value v, Value tensor,
+                        ValueRange lead) {
+  SmallVector<Value> at(lead);
+  at.push_back(arith::ConstantIndexOp::create(b, 0));
+  return vector::TransferWriteOp::create(b, v, tensor, at, ArrayRef<bool>{true})
+      .getResult();
+}
+
 /// A splat constant of the f32 vector type `vt`.
 inline Value splatF32(ImplicitLocOpBuilder &b, VectorType vt, float x) {
   return arith::ConstantOp::create(b, DenseElementsAttr::get(vt, x));
