@@ -941,37 +941,53 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
   // The discretization of every block of channels, once per call (shared by
   // the batch): each [N', Dc] plane of Params stacked into [H / Dc, N', Dc].
   const int64_t blocks = H / info.Dc;
-  Params all;
-  {
-    const bool hasSign = info.complex || info.disc == Discretization::bilinear;
-    const int64_t numPlanes = 4 * (info.complex ? 2 : 1) + (hasSign ? 1 : 0);
-    SmallVector<Value> shared;
-    for (int64_t i = 0; i < numPlanes; ++i)
-      shared.push_back(tensor::EmptyOp::create(
-          b, ArrayRef<int64_t>{blocks, info.N, info.Dc}, b.getF32Type()));
-    auto loop =
-        scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(blocks)},
-                              shared, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    SliceKernelBuilder kb(b);
-    Value blk = loop.getInductionVars()[0];
-    Params one =
-        discretize(kb, info, arith::MulIOp::create(b, blk, kb.index(info.Dc)));
-    SmallVector<Value> planes = paramPlanes(one);
-    assert(static_cast<int64_t>(planes.size()) == numPlanes);
-    b.setInsertionPointToEnd(loop.getTerminator().getBody());
-    for (auto [i, plane] : llvm::enumerate(planes))
-      tensor::ParallelInsertSliceOp::create(
-          b, plane, loop.getRegionIterArgs()[i],
-          ArrayRef<OpFoldResult>{blk, b.getIndexAttr(0), b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(info.N),
-                                 b.getIndexAttr(info.Dc)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                                 b.getIndexAttr(1)});
-    // (`one` lends its layout; every plane is replaced by the stacked one.)
-    all = paramsFrom(one, SmallVector<Value>(loop.getResults()));
-  }
+  // An scf.forall over the blocks whose results stack the [rows_i, Dc]
+  // tensors `body` returns for each block: [H / Dc, rows_i, Dc].
+  auto stackPerBlock =
+      [&](ArrayRef<OpFoldResult> rows,
+          function_ref<SmallVector<Value>(SliceKernelBuilder &, Value blk)>
+              body) {
+        SmallVector<Value> shared;
+        for (OpFoldResult r : rows)
+          shared.push_back(tensor::EmptyOp::create(
+              b,
+              ArrayRef<OpFoldResult>{b.getIndexAttr(blocks), r,
+                                     b.getIndexAttr(info.Dc)},
+              b.getF32Type()));
+        auto loop = scf::ForallOp::create(
+            b, ArrayRef<OpFoldResult>{b.getIndexAttr(blocks)}, shared,
+            std::nullopt);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(loop.getBody()->getTerminator());
+        SliceKernelBuilder kb(b);
+        Value blk = loop.getInductionVars()[0];
+        SmallVector<Value> parts = body(kb, blk);
+        assert(parts.size() == rows.size());
+        b.setInsertionPointToEnd(loop.getTerminator().getBody());
+        for (auto [i, part] : llvm::enumerate(parts))
+          tensor::ParallelInsertSliceOp::create(
+              b, part, loop.getRegionIterArgs()[i],
+              ArrayRef<OpFoldResult>{blk, b.getIndexAttr(0), b.getIndexAttr(0)},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), rows[i],
+                                     b.getIndexAttr(info.Dc)},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                                     b.getIndexAttr(1)});
+        return SmallVector<Value>(loop.getResults());
+      };
+  // The discretization of every block of channels, once per call (shared by
+  // the batch): each [N', Dc] plane of Params stacked.
+  const bool hasSign = info.complex || info.disc == Discretization::bilinear;
+  const int64_t numPlanes = 4 * (info.complex ? 2 : 1) + (hasSign ? 1 : 0);
+  Params layout; // one block's Params, which lends `all` its layout
+  SmallVector<Value> stacked = stackPerBlock(
+      SmallVector<OpFoldResult>(numPlanes, b.getIndexAttr(info.N)),
+      [&](SliceKernelBuilder &kb, Value blk) {
+        layout = discretize(
+            kb, info,
+            arith::MulIOp::create(kb.builder(), blk, kb.index(info.Dc)));
+        return paramPlanes(layout);
+      });
+  Params all = paramsFrom(layout, stacked);
   // The planes of block `blk`.
   auto blockParams = [&](SliceKernelBuilder &kb, Value blk) {
     SmallVector<Value> planes;
@@ -984,31 +1000,12 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
   FormAttr form = getForm(op);
   // The parallel form's kernels, once per call too: [H / Dc, rows, Dc].
   Value kernels;
+  OpFoldResult kRows;
   if (form.getKind() == FormKind::parallel) {
-    Value rows = kernelRows(b, info);
-    auto loop = scf::ForallOp::create(
-        b, ArrayRef<OpFoldResult>{b.getIndexAttr(blocks)},
-        ValueRange{tensor::EmptyOp::create(
-            b,
-            ArrayRef<OpFoldResult>{b.getIndexAttr(blocks),
-                                   getAsOpFoldResult(rows),
-                                   b.getIndexAttr(info.Dc)},
-            b.getF32Type())},
-        std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    SliceKernelBuilder kb(b);
-    Value blk = loop.getInductionVars()[0];
-    Value K = kernelOf(kb, info, blockParams(kb, blk));
-    b.setInsertionPointToEnd(loop.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(
-        b, K, loop.getRegionIterArgs()[0],
-        ArrayRef<OpFoldResult>{blk, b.getIndexAttr(0), b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), getAsOpFoldResult(rows),
-                               b.getIndexAttr(info.Dc)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(1)});
-    kernels = loop.getResult(0);
+    kRows = getAsOpFoldResult(kernelRows(b, info));
+    kernels = stackPerBlock({kRows}, [&](SliceKernelBuilder &kb, Value blk) {
+      return SmallVector<Value>{kernelOf(kb, info, blockParams(kb, blk))};
+    })[0];
   }
   SliceLoopShape shape{op.getOut(), op.getFinalState(), info.batch, info.seqLen,
                        info.Dc};
@@ -1022,9 +1019,8 @@ LogicalResult mlir::seqmix::lowerLTIScan(LTIScanOp op, RewriterBase &rewriter) {
             kb.slice(outArg, {bi, c0, kb.ofr(0)},
                      {kb.ofr(1), kb.ofr(info.Dc), info.seqLen}, {1, 2});
         if (form.getKind() == FormKind::parallel) {
-          OpFoldResult rows = getAsOpFoldResult(kernelRows(ib, info));
           Value K = kb.slice(kernels, {blk, kb.ofr(0), kb.ofr(0)},
-                             {kb.ofr(1), rows, kb.ofr(info.Dc)}, {1, 2});
+                             {kb.ofr(1), kRows, kb.ofr(info.Dc)}, {1, 2});
           return {parallelBlock(kb, info, K, bi, c0, out0), Value()};
         }
         Params p = blockParams(kb, blk);
