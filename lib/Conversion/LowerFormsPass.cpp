@@ -43,13 +43,13 @@ LogicalResult checkUniformDims(Operation *op) {
 
 namespace {
 /// One lowered family: which ops, why a form is not lowered (empty when it
-/// is), and the lowering (`workers`: threads the code runs on). Each family
+/// is), and the lowering (given what it may assume of the target). Each family
 /// lives in its own file, lib/Conversion/Lower<Family>.cpp; adding one adds
 /// a line here.
 struct FamilyLowering {
   bool (*matches)(Operation *);
   std::string (*whyNot)(Operation *, FormKind);
-  LogicalResult (*lower)(Operation *, RewriterBase &, int64_t workers);
+  LogicalResult (*lower)(Operation *, RewriterBase &, const LoweringTarget &);
 };
 
 template <typename OpTy> bool isOp(Operation *op) { return isa<OpTy>(op); }
@@ -59,50 +59,50 @@ const FamilyLowering kFamilies[] = {
      [](Operation *op, FormKind f) {
        return whyNotLoweredGLA(cast<GatedLinearAttentionOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
+     [](Operation *op, RewriterBase &r, const LoweringTarget &) {
        return lowerGatedLinearAttention(cast<GatedLinearAttentionOp>(op), r);
      }},
     {isOp<LinearAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredLinear(cast<LinearAttentionOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
+     [](Operation *op, RewriterBase &r, const LoweringTarget &) {
        return lowerLinearAttention(cast<LinearAttentionOp>(op), r);
      }},
     {isOp<DeltaRuleOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredDelta(cast<DeltaRuleOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
+     [](Operation *op, RewriterBase &r, const LoweringTarget &) {
        return lowerDeltaRule(cast<DeltaRuleOp>(op), r);
      }},
     {isOp<SelectiveScanOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSelectiveScan(cast<SelectiveScanOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
-       return lowerSelectiveScan(cast<SelectiveScanOp>(op), r);
+     [](Operation *op, RewriterBase &r, const LoweringTarget &t) {
+       return lowerSelectiveScan(cast<SelectiveScanOp>(op), r, t);
      }},
     {isOp<LTIScanOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredLTIScan(cast<LTIScanOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
+     [](Operation *op, RewriterBase &r, const LoweringTarget &) {
        return lowerLTIScan(cast<LTIScanOp>(op), r);
      }},
     {isOp<CausalConv1dOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredCausalConv1d(cast<CausalConv1dOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t) {
+     [](Operation *op, RewriterBase &r, const LoweringTarget &) {
        return lowerCausalConv1d(cast<CausalConv1dOp>(op), r);
      }},
     {isOp<SoftmaxAttentionOp>,
      [](Operation *op, FormKind f) {
        return whyNotLoweredSoftmax(cast<SoftmaxAttentionOp>(op), f);
      },
-     [](Operation *op, RewriterBase &r, int64_t workers) {
-       return lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), r, workers);
+     [](Operation *op, RewriterBase &r, const LoweringTarget &t) {
+       return lowerSoftmaxAttention(cast<SoftmaxAttentionOp>(op), r, t);
      }},
 };
 
@@ -151,9 +151,11 @@ struct LowerFormsPass
           << workers.getValue();
       return signalPassFailure();
     }
-    int64_t threads =
+    LoweringTarget target;
+    target.workers =
         workers ? workers.getValue()
                 : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    target.avx512 = avx512;
     for (Operation *op : mixers) {
       if (failed(checkUniformDims(op))) {
         failedAny = true;
@@ -173,7 +175,7 @@ struct LowerFormsPass
           failedAny = true;
           continue;
         }
-        failedAny |= failed(family->lower(op, rewriter, threads));
+        failedAny |= failed(family->lower(op, rewriter, target));
         continue;
       }
       op->emitOpError() << "cannot be lowered"

@@ -39,6 +39,8 @@ struct ScanInfo {
   /// B and C transposed once for all channel blocks: [B, G, T, N] (token
   /// rows of the state size).
   Value BT, CT;
+  /// The decays may scale by 2^n with vscalefps (LoweringTarget::avx512).
+  bool avx512;
 };
 
 /// State rows the recurrence's token loop carries at once (recurrentTokens).
@@ -50,7 +52,8 @@ constexpr int64_t kStateGroup = 4;
 /// state and rows of A stay in registers (all 16 of each would not fit
 /// with the exp's constants: the state spilled), and each token reads its
 /// rows of delta and delta u ([L, Dc]), broadcasts B_t[n] and C_t[n]
-/// ([L, N]), takes dA = exp(delta A[n]) (fastExp), h[n] = dA h[n] + B_t[n]
+/// ([L, N]), takes dA = exp(delta A[n]) (F32Math's exp, or exp2Scalef of
+/// delta A[n] log2(e) with `avx512` and 16 lanes), h[n] = dA h[n] + B_t[n]
 /// (delta u) and adds C_t[n] h[n] to the token's read-out row. Returns the
 /// [L, Dc] read-out rows and the state after the block, written into `h0`'s
 /// buffer. `twoLevel` is the chunked form's block (FORMS.md 5.3's two-level
@@ -60,7 +63,8 @@ constexpr int64_t kStateGroup = 4;
 std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
                                         Value dT, Value duT, Value BT, Value CT,
                                         Value h0, Value len, int64_t N,
-                                        int64_t Dc, bool twoLevel) {
+                                        int64_t Dc, bool twoLevel,
+                                        bool avx512) {
   ImplicitLocOpBuilder &b = k.builder();
   VectorType vt = VectorType::get({Dc}, b.getF32Type());
   const int64_t G = N % kStateGroup == 0 ? kStateGroup : 1;
@@ -69,6 +73,13 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
   };
   auto row = [&](ImplicitLocOpBuilder &ib, Value plane, Value r) {
     return readLanes(ib, vt, plane, r);
+  };
+  // exp(delta A) of a row (with vscalefps the row is A log2(e)).
+  const bool scalef = avx512 && Dc == 16;
+  auto decay = [&](ImplicitLocOpBuilder &ib, Value delta, Value aRow) {
+    F32Math m(ib, ib.getLoc(), vt);
+    Value x = m.mul(delta, aRow);
+    return scalef ? m.exp2Scalef(x) : m.exp(x);
   };
   Value Y0 = k.zeros({getAsOpFoldResult(len), k.ofr(Dc)});
   auto groups = scf::ForOp::create(
@@ -79,6 +90,9 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
         for (int64_t j = 0; j < G; ++j) {
           ns.push_back(arith::AddIOp::create(ob, n0, idx(ob, j)));
           a.push_back(row(ob, AT, ns.back()));
+          if (scalef) // exp(delta A) = 2^(delta A log2(e))
+            a.back() = arith::MulFOp::create(
+                ob, a.back(), splatF32(ob, vt, 1.44269504088896341f));
           inits.push_back(twoLevel ? splatF32(ob, vt, 0.0f)
                                    : row(ob, git[1], ns.back()));
         }
@@ -86,7 +100,7 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
         // so that their exps overlap the current token's updates.
         Value d0 = row(ob, dT, idx(ob, 0));
         for (int64_t j = 0; j < G; ++j)
-          inits.push_back(fastExp(ob, arith::MulFOp::create(ob, d0, a[j])));
+          inits.push_back(decay(ob, d0, a[j]));
         if (twoLevel) // g = h_start, decayed token by token
           for (int64_t j = 0; j < G; ++j)
             inits.push_back(row(ob, git[1], ns[j]));
@@ -130,8 +144,7 @@ std::pair<Value, Value> recurrentTokens(SliceKernelBuilder &k, Value AT,
                 }
                 y = math::FmaOp::create(ib, scalar(CT), seen, y);
                 next.push_back(h);
-                decays.push_back(
-                    fastExp(ib, arith::MulFOp::create(ib, dn, a[j])));
+                decays.push_back(decay(ib, dn, a[j]));
               }
               next.append(decays);
               next.append(gs);
@@ -299,8 +312,9 @@ std::pair<Value, Value> buildScanBlock(SliceKernelBuilder &kb,
           std::tie(Yrows, after) =
               associativeScan(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc);
         } else {
-          std::tie(Yrows, after) = recurrentTokens(
-              k, AT, dT, duT, BT, CT, iter[0], len, N, Dc, chunked);
+          std::tie(Yrows, after) =
+              recurrentTokens(k, AT, dT, duT, BT, CT, iter[0], len, N, Dc,
+                              chunked, info.avx512);
         }
         // y = y + D u, then y silu(z), over the block's rows.
         Value Y = transposed(k, Yrows, L, dc);
@@ -346,7 +360,8 @@ std::string mlir::seqmix::whyNotLoweredSelectiveScan(SelectiveScanOp,
 }
 
 LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
-                                               RewriterBase &rewriter) {
+                                               RewriterBase &rewriter,
+                                               const LoweringTarget &target) {
   auto uType = cast<RankedTensorType>(op.getU().getType());
   auto aType = cast<RankedTensorType>(op.getA().getType());
   auto bType = cast<RankedTensorType>(op.getB().getType());
@@ -366,7 +381,8 @@ LogicalResult mlir::seqmix::lowerSelectiveScan(SelectiveScanOp op,
                 tensor::DimOp::create(b, op.getU(), 0),
                 tensor::DimOp::create(b, op.getU(), 2),
                 Value(),
-                Value()};
+                Value(),
+                target.avx512};
   // B and C into token rows once (every block of channels of a group reads
   // the same rows).
   auto tokenRows = [&](Value src) {

@@ -574,9 +574,11 @@ std::string mlir::seqmix::whyNotLoweredSoftmax(SoftmaxAttentionOp, FormKind) {
   return "";
 }
 
-LogicalResult mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
-                                                  RewriterBase &rewriter,
-                                                  int64_t workers) {
+LogicalResult
+mlir::seqmix::lowerSoftmaxAttention(SoftmaxAttentionOp op,
+                                    RewriterBase &rewriter,
+                                    const LoweringTarget &target) {
+  const int64_t workers = target.workers;
   FormAttr form = getForm(op);
   auto qType = cast<RankedTensorType>(op.getQ().getType());
   auto kType = cast<RankedTensorType>(op.getK().getType());

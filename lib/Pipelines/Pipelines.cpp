@@ -11,7 +11,10 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 #include <deque>
 
@@ -66,7 +69,8 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
       return "convert-linalg-to-loops,scf-forall-to-parallel,"
              "convert-scf-to-openmp,seqmix-hoist-scratch,"
              "expand-strided-metadata,lower-affine,"
-             "convert-vector-to-llvm,finalize-memref-to-llvm{use-generic-"
+             "convert-vector-to-llvm{enable-x86vector},finalize-memref-to-llvm{"
+             "use-generic-"
              "functions},"
              "convert-scf-to-cf,"
              "convert-math-to-llvm,convert-complex-to-llvm,"
@@ -75,7 +79,8 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
              "convert-ub-to-llvm,reconcile-unrealized-casts";
     return "convert-linalg-to-loops,scf-forall-to-for,seqmix-hoist-scratch,"
            "convert-scf-to-cf,"
-           "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
+           "expand-strided-metadata,lower-affine,convert-vector-to-llvm{enable-"
+           "x86vector},"
            "finalize-memref-to-llvm{use-generic-functions},"
            "convert-math-to-llvm,convert-complex-to-llvm,convert-arith-to-llvm,"
            "convert-index-to-llvm,"
@@ -83,6 +88,17 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
            "reconcile-unrealized-casts";
   }
   return "";
+}
+
+/// Whether the code will run on a CPU with AVX-512F: this machine's, or the
+/// --target-cpu's, whose f32 vector width the driver resolved (16 lanes on
+/// x86 only with AVX-512F).
+static bool targetHasAvx512(const CompileOptions &opts) {
+  if (!llvm::Triple(llvm::sys::getProcessTriple()).isX86())
+    return false;
+  if (opts.vectorWidth)
+    return opts.vectorWidth == 16;
+  return llvm::sys::getHostCPUFeatures().lookup("avx512f");
 }
 
 LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
@@ -102,6 +118,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     SeqMixLowerFormsOptions o;
     // A serial build runs on one thread: split-KV would only add a merge.
     o.workers = opts.openmp ? opts.workers : 1;
+    o.avx512 = targetHasAvx512(opts);
     pm.addPass(createSeqMixLowerForms(o));
     break;
   }

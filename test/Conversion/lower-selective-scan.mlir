@@ -1,4 +1,5 @@
 // RUN: seqmix-opt %s -split-input-file --seqmix-lower-forms | FileCheck %s --enable-var-scope
+// RUN: seqmix-opt %s -split-input-file --seqmix-lower-forms=avx512=1 | FileCheck %s --check-prefix=AVX
 
 // Selective scan, recurrent form: B and C transposed into token rows once;
 // one scf.forall iteration per (batch, block of 16 channels); the block's
@@ -22,6 +23,7 @@
 // CHECK: linalg.transpose ins(%{{.*}} : tensor<16x256xf32>) outs(%{{.*}} : tensor<256x16xf32>)
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c4 step %c4{{.*}} -> (tensor<256x16xf32>, tensor<4x16xf32>)
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c256 step %c1{{.*}} -> (tensor<256x16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-NOT: x86vector
 // CHECK: math.fma {{.*}} : vector<16xf32>
 // CHECK: arith.bitcast {{.*}} : vector<16xf32> to vector<16xi32>
 // CHECK: vector.transfer_write
@@ -29,6 +31,18 @@
 // CHECK-NOT: arith.divf
 // CHECK: } else {
 // CHECK-NOT: seqmix.selective_scan
+//
+// For a CPU with AVX-512F the decays are 2^(delta A log2(e)): the rows of A
+// are scaled by log2(e) once, and each decay rounds, takes the polynomial
+// of the fraction and scales by 2^n with vscalefps.
+// AVX-LABEL: func @mamba
+// AVX: scf.for %{{.*}} = %c0{{.*}} to %c4 step %c4
+// AVX: arith.mulf {{.*}} : vector<16xf32>
+// AVX: scf.for %{{.*}} = %c0{{.*}} to %c256 step %c1
+// AVX: math.roundeven {{.*}} : vector<16xf32>
+// AVX: x86vector.avx512.mask.scalef {{.*}} : vector<16xf32>
+// AVX-NOT: arith.bitcast {{.*}} : vector<16xf32> to vector<16xi32>
+// AVX: vector.transfer_write
 func.func @mamba(%u: tensor<2x32x?xf32>, %A: tensor<32x4xf32>, %B: tensor<2x1x4x?xf32>, %D: tensor<32xf32>, %s: tensor<2x32x4xf32>) -> (tensor<2x32x?xf32>, tensor<2x32x4xf32>) {
   %o, %f = seqmix.selective_scan %u, %u, %A, %B, %B skip(%D) gate(%u) delta_bias(%D) state(%s) {form = #seqmix.form<recurrent>} : (tensor<2x32x?xf32>, tensor<2x32x?xf32>, tensor<32x4xf32>, tensor<2x1x4x?xf32>, tensor<2x1x4x?xf32>, tensor<32xf32>, tensor<2x32x?xf32>, tensor<32xf32>, tensor<2x32x4xf32>) -> (tensor<2x32x?xf32>, tensor<2x32x4xf32>)
   return %o, %f : tensor<2x32x?xf32>, tensor<2x32x4xf32>

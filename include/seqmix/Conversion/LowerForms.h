@@ -15,6 +15,15 @@ SmallVector<FormKind> getLoweredForms(Operation *op);
 /// Why `form` has no lowering for `op`, or the empty string when it has one.
 std::string whyNotLowered(Operation *op, FormKind form);
 
+/// What a lowering may assume of the machine the code runs on.
+struct LoweringTarget {
+  /// Threads the code runs on (>= 1).
+  int64_t workers = 1;
+  /// The CPU has AVX-512F: a lowering may use its instructions that the
+  /// vector dialect cannot express (x86vector ops).
+  bool avx512 = false;
+};
+
 /// Per family (one file each, lib/Conversion/Lower<Family>.cpp): why `form`
 /// is not lowered for the op ("" when it is), and the lowering, which
 /// replaces the op by linalg/scf/tensor IR computing its form. The lowering
@@ -29,16 +38,20 @@ LogicalResult lowerLinearAttention(LinearAttentionOp op,
 std::string whyNotLoweredDelta(DeltaRuleOp op, FormKind form);
 LogicalResult lowerDeltaRule(DeltaRuleOp op, RewriterBase &rewriter);
 std::string whyNotLoweredSelectiveScan(SelectiveScanOp op, FormKind form);
-LogicalResult lowerSelectiveScan(SelectiveScanOp op, RewriterBase &rewriter);
+/// With `target.avx512`, the decays exp(delta A) take vscalefps (2^n without
+/// clamps, a shorter exp).
+LogicalResult lowerSelectiveScan(SelectiveScanOp op, RewriterBase &rewriter,
+                                 const LoweringTarget &target);
 std::string whyNotLoweredLTIScan(LTIScanOp op, FormKind form);
 LogicalResult lowerLTIScan(LTIScanOp op, RewriterBase &rewriter);
 std::string whyNotLoweredCausalConv1d(CausalConv1dOp op, FormKind form);
 LogicalResult lowerCausalConv1d(CausalConv1dOp op, RewriterBase &rewriter);
 std::string whyNotLoweredSoftmax(SoftmaxAttentionOp op, FormKind form);
-/// `workers` (>= 1): threads the code runs on; the decode form splits its
-/// keys when batch x heads is smaller (split-KV, FORMS.md 1.4).
+/// The decode form splits its keys over `target.workers` when batch x heads
+/// is smaller (split-KV, FORMS.md 1.4).
 LogicalResult lowerSoftmaxAttention(SoftmaxAttentionOp op,
-                                    RewriterBase &rewriter, int64_t workers);
+                                    RewriterBase &rewriter,
+                                    const LoweringTarget &target);
 
 } // namespace mlir::seqmix
 
