@@ -45,8 +45,7 @@ public:
     while (it != coef.begin())
       p = fma(p, x, c(*--it));
     return p;
-  }
-  /// x < y ? y : x and x > y ? y : x, in the form LLVM makes one max or min
+  }  /// x < y ? y : x and x > y ? y : x, in the form LLVM makes one max or min
   /// (a NaN x compares false and stays).
   Value atLeast(Value x, Value lo) {
     return arith::SelectOp::create(
@@ -191,11 +190,6 @@ inline Value writeLanes(ImplicitLocOpBuilder &b, Value v, Value tensor,
 /// A splat constant of the f32 vector type `vt`.
 inline Value splatF32(ImplicitLocOpBuilder &b, VectorType vt, float x) {
   return arith::ConstantOp::create(b, DenseElementsAttr::get(vt, x));
-}
-
-/// F32Math::exp of an f32 vector.
-inline Value fastExp(ImplicitLocOpBuilder &b, Value x) {
-  return F32Math(b, b.getLoc(), x.getType()).exp(x);
 }
 
 } // namespace mlir::seqmix
