@@ -45,7 +45,8 @@ public:
     while (it != coef.begin())
       p = fma(p, x, c(*--it));
     return p;
-  }  /// x < y ? y : x and x > y ? y : x, in the form LLVM makes one max or min
+  }
+  /// x < y ? y : x and x > y ? y : x, in the form LLVM makes one max or min
   /// (a NaN x compares false and stays).
   Value atLeast(Value x, Value lo) {
     return arith::SelectOp::create(

@@ -29,9 +29,13 @@ FailureOr<std::string> buildAbiMetadata(ModuleOp module);
 FailureOr<std::string>
 workspaceLimits(ModuleOp module, int64_t workspaceBytes = int64_t(1) << 31);
 
-/// A TargetMachine for this host (`cpu` = "host") or a named CPU.
+/// A TargetMachine for this host (`cpu` = "host") or a named CPU. For a
+/// shared library (`forJit` false) the code model is the small one, as a C
+/// compiler's: constants and jump tables are reached RIP-relative, not
+/// through a 64-bit offset loaded per use (the large model LLVM picks for a
+/// JIT, whose sections may lie far apart).
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
-createCpuTargetMachine(llvm::StringRef cpu);
+createCpuTargetMachine(llvm::StringRef cpu, bool forJit = false);
 
 /// f32 lanes of the vector registers of a named CPU (`llc-22 -mcpu=help`): 16
 /// with AVX-512, 8 with AVX2, else 4; an error for an unknown name.
