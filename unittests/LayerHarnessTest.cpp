@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using namespace seqmix;
 
 namespace {
@@ -51,4 +53,40 @@ TEST(LayerHarness, TensorsWithoutSeqLenStayWhole) {
   other.data = {5, 6, 7, 8};
   insertSeqLen(state, other, 1);
   EXPECT_EQ(state.data, other.data);
+}
+
+TEST(LayerHarness, NarrowRoundingIsToNearestEven) {
+  // bf16 keeps 8 significand bits: between 1 and 2 its spacing is 2^-7.
+  EXPECT_EQ(roundToDtype(1.0f + 0x1p-8f, "bf16"), 1.0f); // tie: to even
+  EXPECT_EQ(roundToDtype(1.0f + 3 * 0x1p-8f, "bf16"),
+            1.0f + 0x1p-6f); // tie: up
+  EXPECT_EQ(roundToDtype(1.0f + 0x1p-8f + 0x1p-20f, "bf16"),
+            1.0f + 0x1p-7f); // above
+  EXPECT_EQ(narrowBits(1.0f, "bf16"), 0x3f80);
+  EXPECT_EQ(widenBits(0xc000, "bf16"), -2.0f);
+  EXPECT_TRUE(std::isnan(widenBits(narrowBits(NAN, "bf16"), "bf16")));
+  // f16: 11 significand bits, largest finite 65504.
+  EXPECT_EQ(roundToDtype(1.0f + 0x1p-11f, "f16"), 1.0f);
+  EXPECT_EQ(narrowBits(1.0f, "f16"), 0x3c00);
+  EXPECT_EQ(roundToDtype(65504.0f, "f16"), 65504.0f);
+  EXPECT_TRUE(std::isinf(roundToDtype(1e6f, "f16")));
+  EXPECT_EQ(roundToDtype(0.1f, "f32"), 0.1f);
+}
+
+TEST(LayerHarness, NarrowTensorsTravelInTheirType) {
+  HostTensor in;
+  in.desc.dtype = "bf16";
+  in.shape = {3};
+  in.data = {1.0f, -2.5f, 0.0f};
+  HostTensor out = in;
+  out.data = {0, 0, 0};
+  std::vector<HostTensor> ins = {in}, outs = {out};
+  std::vector<seqmix_tensor> args = tensorArgs(ins, outs);
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(args[0].data, ins[0].narrow.data());
+  EXPECT_EQ(ins[0].narrow, (std::vector<uint16_t>{0x3f80, 0xc020, 0}));
+  // What a layer writes comes back as values.
+  outs[0].narrow = {0x4040, 0xbf80, 0x3f00};
+  readBack(outs);
+  EXPECT_EQ(outs[0].data, (std::vector<float>{3.0f, -1.0f, 0.5f}));
 }

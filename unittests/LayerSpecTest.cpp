@@ -160,8 +160,21 @@ TEST(LayerSpec, UnsupportedCombinations) {
   EXPECT_NE(
       error(withField("decay", "[0.5, 0.5, 0.5, 0.5]")).find("field 'decay'"),
       std::string::npos);
-  EXPECT_NE(error(withField("dtype", "\"bf16\"")).find("not supported yet"),
+  EXPECT_NE(error(withField("dtype", "\"f64\"")).find("field 'dtype'"),
             std::string::npos);
+}
+
+TEST(LayerSpec, NarrowDtypeTypesActivationsOnly) {
+  // FORMS.md 0.3: q, k, v and the output in the spec's dtype; the gate, the
+  // states stay f32.
+  llvm::Expected<LayerSpec> s =
+      parseLayerSpec(withField("dtype", "\"bf16\""), "t.json");
+  ASSERT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
+  for (const TensorDesc &d : s->inputs())
+    EXPECT_EQ(d.dtype, d.name == "g" ? "f32" : "bf16") << d.name;
+  for (const TensorDesc &d : s->outputs())
+    EXPECT_EQ(d.dtype, d.name == "out" ? "bf16" : "f32") << d.name;
+  EXPECT_EQ(s->inputs()[0].elementBytes(), 2);
 }
 
 TEST(LayerSpec, ConstantGateNeedsDecays) {

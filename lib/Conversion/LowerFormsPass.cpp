@@ -3,6 +3,8 @@
 #include "seqmix/Conversion/LowerForms.h"
 #include "seqmix/Transforms/Passes.h"
 
+#include "NarrowActivations.h"
+
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -175,7 +177,10 @@ struct LowerFormsPass
           failedAny = true;
           continue;
         }
-        failedAny |= failed(family->lower(op, rewriter, target));
+        // bf16/f16 activations: the lowering runs on their f32 widening.
+        FailureOr<Operation *> wide = widenNarrowActivations(op, rewriter);
+        failedAny |=
+            failed(wide) || failed(family->lower(*wide, rewriter, target));
         continue;
       }
       op->emitOpError() << "cannot be lowered"
@@ -188,7 +193,8 @@ struct LowerFormsPass
       failedAny = true;
     }
     if (failedAny)
-      signalPassFailure();
+      return signalPassFailure();
+    sinkWidening(getOperation(), rewriter);
   }
 };
 } // namespace

@@ -80,9 +80,11 @@ extern "C" int32_t seqmix_layer_call_dlpack(seqmix_layer *layer,
                           "; this layer was compiled for the CPU");
       return 1;
     }
-    bool complex = std::strcmp(seqmix_layer_arg_dtype(layer, i), "f32");
-    DLDataType want =
-        complex ? DLDataType{kDLComplex, 64, 1} : DLDataType{kDLFloat, 32, 1};
+    const std::string type = seqmix_layer_arg_dtype(layer, i);
+    DLDataType want = type == "complex64" ? DLDataType{kDLComplex, 64, 1}
+                      : type == "bf16"    ? DLDataType{kDLBfloat, 16, 1}
+                      : type == "f16"     ? DLDataType{kDLFloat, 16, 1}
+                                          : DLDataType{kDLFloat, 32, 1};
     if (t->dtype.code != want.code || t->dtype.bits != want.bits ||
         t->dtype.lanes != want.lanes) {
       setError(error, what + ": expected element type " + dtypeName(want) +

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -25,7 +26,8 @@ namespace {
 struct ArgDesc {
   std::string name;
   bool output = false;
-  bool complex = false;
+  /// The element type as the metadata names it: f32, bf16, f16 or complex64.
+  std::string type = "f32";
   std::vector<std::string> dimNames;
   std::vector<int64_t> dims; // -1: dynamic
 };
@@ -98,12 +100,13 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
       std::string dir, type, dim;
       ls >> dir >> a.name >> type;
       if ((dir != "in" && dir != "out") ||
-          (type != "f32" && type != "complex64")) {
+          (type != "f32" && type != "bf16" && type != "f16" &&
+           type != "complex64")) {
         err = "malformed metadata line: " + line;
         return false;
       }
       a.output = dir == "out";
-      a.complex = type == "complex64";
+      a.type = type;
       while (ls >> dim) {
         size_t colon = dim.rfind(':');
         if (colon == std::string::npos) {
@@ -280,7 +283,7 @@ static const ArgDesc *argAt(const seqmix_layer *layer, int32_t i) {
 
 const char *seqmix_layer_arg_dtype(const seqmix_layer *layer, int32_t i) {
   const ArgDesc *a = argAt(layer, i);
-  return a ? (a->complex ? "complex64" : "f32") : nullptr;
+  return a ? a->type.c_str() : nullptr;
 }
 
 int32_t seqmix_layer_arg_ndim(const seqmix_layer *layer, int32_t i) {
@@ -372,12 +375,16 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
       setError(error, "argument '" + a.name + "' has no data (NULL)");
       return 1;
     }
-    const uint64_t elemBytes = a.complex ? 8 : 4;
-    // f32 and complex<f32> elements are read as floats: 4-byte alignment.
-    if (reinterpret_cast<uintptr_t>(t.data) % kDataAlignment != 0) {
+    const uint64_t elemBytes = a.type == "complex64" ? 8
+                               : a.type == "f32"     ? 4
+                                                     : 2;
+    // Elements are read as their scalar type (complex<f32> as two floats):
+    // aligned to its size.
+    const uintptr_t alignment = std::min<uint64_t>(elemBytes, kDataAlignment);
+    if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0) {
       setError(error, "argument '" + a.name +
                           "' is not aligned: its data must be aligned to " +
-                          std::to_string(kDataAlignment) + " bytes");
+                          std::to_string(alignment) + " bytes");
       return 1;
     }
     uint64_t elems = 1;

@@ -21,7 +21,10 @@ Type tensorType(MLIRContext *ctx, const TensorDesc &d) {
   for (int64_t s : d.shape)
     shape.push_back(s < 0 ? ShapedType::kDynamic : s);
   Type f32 = Float32Type::get(ctx);
-  Type elem = d.complex ? Type(ComplexType::get(f32)) : f32;
+  Type real = d.dtype == "bf16"  ? Type(BFloat16Type::get(ctx))
+              : d.dtype == "f16" ? Type(Float16Type::get(ctx))
+                                 : f32;
+  Type elem = d.complex ? Type(ComplexType::get(f32)) : real;
   return RankedTensorType::get(shape, elem);
 }
 

@@ -472,8 +472,10 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   spec.batch = r.integer("batch", false, -1, 1, true);
   spec.seqLen = r.integer("seq_len", false, -1, 1, true);
   spec.dtype = r.string("dtype", false, "f32", {"f32", "bf16", "f16"});
-  if (r.ok() && spec.dtype != "f32")
-    r.fail("dtype", "\"" + spec.dtype + "\" is not supported yet; use \"f32\"");
+  if (r.ok() && spec.dtype != "f32" && spec.mixer == Mixer::LTIScan)
+    r.fail("dtype", "\"" + spec.dtype +
+                        "\" is not supported for lti_scan yet (its input u "
+                        "is f32); use \"f32\"");
   spec.form = r.string("form", false, "auto",
                        {"auto", "parallel", "chunked", "recurrent"});
   if (const Value *c = r.get("chunk_size", false)) {
@@ -824,6 +826,9 @@ std::vector<TensorDesc> LayerSpec::inputs() const {
   }
   }
   (void)dim;
+  for (TensorDesc &d : in)
+    if (followsDtype(d.name))
+      d.dtype = dtype;
   return in;
 }
 
@@ -866,5 +871,28 @@ std::vector<TensorDesc> LayerSpec::outputs() const {
                      mixer == Mixer::LTIScan && complexMode});
     break;
   }
+  for (TensorDesc &d : out)
+    if (followsDtype(d.name))
+      d.dtype = dtype;
   return out;
+}
+
+bool LayerSpec::followsDtype(llvm::StringRef tensor) const {
+  switch (mixer) {
+  case Mixer::SoftmaxAttention:
+  case Mixer::LinearAttention:
+  case Mixer::GatedLinearAttention:
+  case Mixer::DeltaRule:
+    return tensor == "q" || tensor == "k" || tensor == "v" ||
+           tensor == "beta" || tensor == "out";
+  case Mixer::SelectiveScan:
+    return tensor == "u" || tensor == "delta" || tensor == "B" ||
+           tensor == "C" || tensor == "D" || tensor == "z" || tensor == "out";
+  case Mixer::CausalConv1d:
+    // The conv state is the last inputs themselves.
+    return true;
+  case Mixer::LTIScan:
+    return false;
+  }
+  return false;
 }

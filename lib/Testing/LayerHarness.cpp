@@ -1,6 +1,8 @@
 //===- LayerHarness.cpp - seeded inputs, reference outputs, errors --------===//
 #include "seqmix/Testing/LayerHarness.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -387,6 +389,10 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
       stressStep(in.back(), g, gates);
     if (keys == KeyRegime::Colinear && spec.mixer == Mixer::DeltaRule)
       stressKeys(in.back());
+    // Inputs in a narrow type: the reference sees the same rounded values.
+    if (!d.complex && d.dtype != "f32")
+      for (float &x : in.back().data)
+        x = roundToDtype(x, d.dtype);
   }
   return in;
 }
@@ -631,8 +637,62 @@ seqmix::tensorArgs(std::vector<HostTensor> &inputs,
                    std::vector<HostTensor> &outputs) {
   std::vector<seqmix_tensor> args;
   for (auto *list : {&inputs, &outputs})
-    for (HostTensor &t : *list)
-      args.push_back({t.data.data(), static_cast<int32_t>(t.shape.size()),
+    for (HostTensor &t : *list) {
+      void *data = t.data.data();
+      if (!t.desc.complex && t.desc.dtype != "f32") {
+        t.narrow.resize(t.data.size());
+        for (size_t i = 0; i < t.data.size(); ++i)
+          t.narrow[i] = narrowBits(t.data[i], t.desc.dtype);
+        data = t.narrow.data();
+      }
+      args.push_back({data, static_cast<int32_t>(t.shape.size()),
                       t.shape.data(), nullptr});
+    }
   return args;
+}
+
+void seqmix::readBack(std::vector<HostTensor> &outputs) {
+  for (HostTensor &t : outputs)
+    if (!t.desc.complex && t.desc.dtype != "f32")
+      for (size_t i = 0; i < t.narrow.size() && i < t.data.size(); ++i)
+        t.data[i] = widenBits(t.narrow[i], t.desc.dtype);
+}
+
+uint16_t seqmix::narrowBits(float x, const std::string &dtype) {
+  if (dtype == "f16") {
+    _Float16 h = static_cast<_Float16>(x); // round to nearest even
+    uint16_t bits;
+    std::memcpy(&bits, &h, sizeof bits);
+    return bits;
+  }
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) // NaN: keep it quiet
+    return static_cast<uint16_t>((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u); // round to nearest, ties to even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float seqmix::widenBits(uint16_t bits, const std::string &dtype) {
+  if (dtype == "f16") {
+    _Float16 h;
+    std::memcpy(&h, &bits, sizeof h);
+    return static_cast<float>(h);
+  }
+  uint32_t u = static_cast<uint32_t>(bits) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+float seqmix::roundToDtype(float x, const std::string &dtype) {
+  return dtype == "f32" ? x : widenBits(narrowBits(x, dtype), dtype);
+}
+
+seqmix::Tolerance seqmix::toleranceFor(const std::string &dtype) {
+  if (dtype == "bf16")
+    return {5e-3, 1e-2};
+  if (dtype == "f16")
+    return {1e-3, 2e-3};
+  return {};
 }

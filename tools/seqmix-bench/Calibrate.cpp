@@ -479,6 +479,7 @@ int bench::runCalibration(const CalibrateOptions &o, llvm::raw_ostream &os) {
           if (std::optional<std::string> err =
                   timeLayer(loaded[li].layer, args, o.warmup, o.reps, times))
             return fail(what + ": " + *err);
+          readBack(outputs);
           if (round == 0) {
             std::vector<std::vector<float>> got;
             for (HostTensor &t : outputs)

@@ -407,7 +407,7 @@ int main(int argc, char **argv) {
 
   std::vector<Row> rows;
   bool allOk = true;
-  Tolerance tol;
+  Tolerance tol = toleranceFor(spec.dtype);
   Tolerance mutual{2 * tol.relRms, 2 * tol.maxRel};
   for (int64_t T : lens) {
     std::vector<HostTensor> inputs =
@@ -440,6 +440,7 @@ int main(int argc, char **argv) {
         allOk = false;
         continue;
       }
+      readBack(outputs);
       if (auto f = parseFormName(formNow); f && problem) {
         Estimate e =
             estimateForm(*problem, f->first, f->second, Machine::hostCpu());

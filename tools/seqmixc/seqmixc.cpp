@@ -333,6 +333,7 @@ bool checkSplit(seqmix_layer *layer, const ::seqmix::LayerSpec &spec,
       os << " split@" << T1 << ": call failed: " << *err << ";";
       return false;
     }
+    ::seqmix::readBack(out);
     for (size_t i = 0; i < out.size(); ++i)
       ::seqmix::insertSeqLen(whole[i], out[i], t0);
     state = out.back().data; // final_state is the last output
@@ -527,7 +528,7 @@ int runMain(MLIRContext &ctx) {
   llvm::outs() << "layer " << spec.name << " ("
                << ::seqmix::mixerName(spec.mixer) << gate << "), form "
                << c->formSummary << ", " << mode << ", B=" << B << "\n";
-  ::seqmix::Tolerance tol;
+  ::seqmix::Tolerance tol = ::seqmix::toleranceFor(spec.dtype);
   double worstAbs = 0, worstRel = 0, worstRms = 0;
   bool allOk = true;
   for (int64_t T : lens) {
@@ -560,6 +561,7 @@ int runMain(MLIRContext &ctx) {
       freeLayers();
       return fail("call failed: " + *msg);
     }
+    ::seqmix::readBack(outputs);
     auto ref = ::seqmix::referenceOutputs(spec, inputs);
     std::string line;
     llvm::raw_string_ostream os(line);
@@ -584,6 +586,7 @@ int runMain(MLIRContext &ctx) {
       auto other = ::seqmix::makeOutputs(spec, B, T);
       // A failed call leaves zeros, which the comparisons below reject.
       (void)callLayer(cross, ::seqmix::tensorArgs(inputs, other));
+      ::seqmix::readBack(other);
       os << " vs " << runCrossCheck[x] << ":";
       for (size_t i = 0; i < outputs.size(); ++i) {
         std::vector<double> theirs(other[i].data.begin(), other[i].data.end());

@@ -34,6 +34,12 @@ struct TensorDesc {
   /// Dimensions with the same name must have the same size at run time.
   std::vector<std::string> dims;
   bool complex = false; ///< complex<f32> instead of f32 (LTI complex mode)
+  /// The element type of a real tensor: "f32", or the spec's dtype ("bf16",
+  /// "f16") for the activations and outputs (FORMS.md 0.3; gates, states
+  /// and the scans' A stay f32).
+  std::string dtype = "f32";
+  /// Bytes of one element.
+  int64_t elementBytes() const { return complex ? 8 : dtype == "f32" ? 4 : 2; }
 };
 
 /// A 1-based line and column in the spec text.
@@ -101,6 +107,9 @@ struct LayerSpec {
   /// Outputs in calling order: the result, then the log-sum-exp or the final
   /// state if any.
   std::vector<TensorDesc> outputs() const;
+  /// Whether the tensor named `tensor` (an input or output) has the spec's
+  /// dtype rather than f32.
+  bool followsDtype(llvm::StringRef tensor) const;
   /// Feature dimension after the feature map (linear attention).
   int64_t featureDim() const;
   /// Columns of the linear-attention state (V, or V + 1 with normalize).

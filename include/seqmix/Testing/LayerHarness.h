@@ -21,14 +21,23 @@
 
 namespace seqmix {
 
-/// A concrete host tensor in the layer's calling convention (f32, or
-/// interleaved complex<f32>).
+/// A concrete host tensor. `data` holds its values as f32 (interleaved for
+/// complex<f32>); a bf16 or f16 tensor's values are exactly representable
+/// in its type, and `narrow` is its buffer in that type, which tensorArgs
+/// fills from `data` and readBack copies back after a call.
 struct HostTensor {
   TensorDesc desc;
   std::vector<int64_t> shape;
   std::vector<float> data;
+  std::vector<uint16_t> narrow;
   int64_t elements() const;
 };
+
+/// `x` rounded to the nearest value of `dtype` ("f32", "bf16" or "f16"; ties
+/// to even), as f32; and that value's bits in the narrow type.
+float roundToDtype(float x, const std::string &dtype);
+uint16_t narrowBits(float x, const std::string &dtype);
+float widenBits(uint16_t bits, const std::string &dtype);
 
 /// Concrete shapes of the spec's tensors for batch `B` and sequence `T`;
 /// a dynamic kv_len (softmax decode) is `Tk`, or `T` when Tk < 0.
@@ -73,10 +82,15 @@ std::vector<HostTensor> makeInputs(const LayerSpec &spec, int64_t B, int64_t T,
                                    int64_t Tk = -1,
                                    KeyRegime keys = KeyRegime::Default);
 
-/// The runtime's view of host tensors (no copies): every input, then every
-/// output, in the layer's calling order.
+/// The runtime's view of host tensors: every input, then every output, in
+/// the layer's calling order. f32 tensors are passed as they are; bf16 and
+/// f16 ones through their `narrow` buffers, filled from `data` here.
 std::vector<seqmix_tensor> tensorArgs(std::vector<HostTensor> &inputs,
                                       std::vector<HostTensor> &outputs);
+
+/// After a call: the values of each bf16/f16 output's `narrow` buffer into
+/// its `data`.
+void readBack(std::vector<HostTensor> &outputs);
 
 /// Zero-filled outputs of the right shapes.
 std::vector<HostTensor> makeOutputs(const LayerSpec &spec, int64_t B,
@@ -103,6 +117,10 @@ ErrorStats compareToReference(const std::vector<float> &got,
 struct Tolerance {
   double relRms = 1e-5, maxRel = 1e-4;
 };
+/// FORMS.md 7.2's tolerances for a spec's dtype: fp32 everywhere; bf16
+/// inputs with fp32 accumulation and state against the reference on the
+/// same rounded inputs (5e-3, 1e-2); f16 (1e-3, 2e-3).
+Tolerance toleranceFor(const std::string &dtype);
 bool withinTolerance(const ErrorStats &e, const Tolerance &tol);
 
 /// The cost model's view of one call of `spec` on batch `B`, `T` tokens

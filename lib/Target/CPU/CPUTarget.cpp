@@ -103,7 +103,8 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
            << " must be a ranked tensor to build the runtime ABI, got " << type;
   // Static sizes must describe a buffer a caller can pass: >= 1 each, and
   // (with the dynamic ones at 1) a byte size that fits in 63 bits.
-  uint64_t bytes = isa<ComplexType>(tensor.getElementType()) ? 8 : 4;
+  Type elem = tensor.getElementType();
+  uint64_t bytes = isa<ComplexType>(elem) ? 8 : elem.isF32() ? 4 : 2;
   for (int64_t d = 0; d < tensor.getRank(); ++d) {
     int64_t s = tensor.getDimSize(d);
     if (ShapedType::isDynamic(s))
@@ -120,16 +121,20 @@ LogicalResult describeTensor(func::FuncOp fn, Type type, DictionaryAttr attrs,
                                "does not fit in 63 bits)";
   }
   std::string typeName;
-  Type elem = tensor.getElementType();
   if (elem.isF32())
     typeName = "f32";
+  else if (elem.isBF16())
+    typeName = "bf16";
+  else if (elem.isF16())
+    typeName = "f16";
   else if (auto c = dyn_cast<ComplexType>(elem);
            c && c.getElementType().isF32())
     typeName = "complex64";
   else
-    return fn.emitError() << "entry " << (output ? "result" : "argument")
-                          << " #" << index << " has element type " << elem
-                          << "; the runtime supports f32 and complex<f32>";
+    return fn.emitError()
+           << "entry " << (output ? "result" : "argument") << " #" << index
+           << " has element type " << elem
+           << "; the runtime supports f32, bf16, f16 and complex<f32>";
   std::string name = (output ? "result" : "arg") + std::to_string(index);
   ArrayAttr dimNames;
   if (attrs) {

@@ -1,0 +1,140 @@
+//===- NarrowActivations.cpp - bf16/f16 activations around f32 lowerings --===//
+//
+// FORMS.md 0.3: activations and outputs may be bf16 or f16, while every
+// accumulation, statistic, gate, decay and state is fp32. The family
+// lowerings compute in f32; this file puts the conversions around them:
+//
+//  - widenNarrowActivations (before a family lowering): each bf16/f16
+//    operand is widened by an elementwise linalg.generic (arith.extf, marked
+//    kWidenAttr), the op is cloned on the f32 values with f32 results, and
+//    each result the op had in a narrow type is narrowed back once
+//    (arith.truncf: round to nearest even).
+//  - sinkWidening (after every lowering): each tensor.extract_slice of a
+//    widened tensor becomes the widening of the same slice of the narrow
+//    tensor, so that a lowering's blocks are widened as they are read (in
+//    cache) and no f32 copy of a whole input is made. A widened tensor that
+//    something else reads whole (the selective scan's transpose of B and C)
+//    keeps its whole widening.
+//
+//===----------------------------------------------------------------------===//
+#include "NarrowActivations.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+using namespace mlir::seqmix;
+
+namespace {
+/// Marks the elementwise generics that widen a narrow tensor to f32.
+constexpr StringLiteral kWidenAttr = "seqmix.widen";
+
+bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
+
+/// The elementwise conversion of the ranked tensor `x` to `elem` (extf to
+/// f32 or truncf to a narrow type).
+Value convert(OpBuilder &b, Location loc, Value x, Type elem) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<Value> dyn;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = tensor::EmptyOp::create(b, loc, type.clone(elem), dyn);
+  unsigned rank = type.getRank();
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  bool widen = elem.isF32();
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{x}, ValueRange{init}, maps,
+      iters, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value v =
+            widen ? arith::ExtFOp::create(nb, l, elem, args[0]).getResult()
+                  : arith::TruncFOp::create(nb, l, elem, args[0]).getResult();
+        linalg::YieldOp::create(nb, l, v);
+      });
+  if (widen)
+    generic->setAttr(kWidenAttr, b.getUnitAttr());
+  return generic.getResult(0);
+}
+
+/// The generic that widened `v`, if it is one.
+linalg::GenericOp widening(Value v) {
+  auto generic = v.getDefiningOp<linalg::GenericOp>();
+  return generic && generic->hasAttr(kWidenAttr) ? generic
+                                                 : linalg::GenericOp();
+}
+} // namespace
+
+FailureOr<Operation *>
+mlir::seqmix::widenNarrowActivations(Operation *op, RewriterBase &rewriter) {
+  auto narrowTensor = [](Type t) {
+    auto rt = dyn_cast<RankedTensorType>(t);
+    return rt && isNarrowFloat(rt.getElementType());
+  };
+  if (llvm::none_of(op->getOperandTypes(), narrowTensor) &&
+      llvm::none_of(op->getResultTypes(), narrowTensor))
+    return op;
+  Location loc = op->getLoc();
+  Type f32 = rewriter.getF32Type();
+  rewriter.setInsertionPoint(op);
+  IRMapping widened;
+  for (Value v : op->getOperands())
+    if (narrowTensor(v.getType()) && !widened.contains(v))
+      widened.map(v, convert(rewriter, loc, v, f32));
+  Operation *wide = rewriter.clone(*op, widened);
+  for (OpResult r : wide->getResults())
+    if (narrowTensor(r.getType()))
+      r.setType(cast<RankedTensorType>(r.getType()).clone(f32));
+  rewriter.setInsertionPointAfter(wide);
+  SmallVector<Value> results;
+  for (auto [orig, w] : llvm::zip(op->getResults(), wide->getResults()))
+    results.push_back(
+        narrowTensor(orig.getType())
+            ? convert(rewriter, loc, w,
+                      cast<RankedTensorType>(orig.getType()).getElementType())
+            : Value(w));
+  rewriter.replaceOp(op, results);
+  return wide;
+}
+
+void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    SmallVector<tensor::ExtractSliceOp> slices;
+    root->walk([&](tensor::ExtractSliceOp s) {
+      if (widening(s.getSource()))
+        slices.push_back(s);
+    });
+    for (tensor::ExtractSliceOp s : slices) {
+      linalg::GenericOp w = widening(s.getSource());
+      Value narrow = w.getDpsInputs()[0];
+      rewriter.setInsertionPoint(s);
+      RankedTensorType type = s.getResultType().clone(
+          cast<RankedTensorType>(narrow.getType()).getElementType());
+      Value part = tensor::ExtractSliceOp::create(
+          rewriter, s.getLoc(), type, narrow, s.getMixedOffsets(),
+          s.getMixedSizes(), s.getMixedStrides());
+      rewriter.replaceOp(
+          s, convert(rewriter, s.getLoc(), part, rewriter.getF32Type()));
+      changed = true;
+    }
+  }
+  // Sizes of a widened tensor are those of the narrow one; a widening read
+  // by nothing else goes.
+  SmallVector<linalg::GenericOp> widenings;
+  root->walk([&](linalg::GenericOp g) {
+    if (g->hasAttr(kWidenAttr))
+      widenings.push_back(g);
+  });
+  for (linalg::GenericOp g : widenings) {
+    for (OpOperand &use : llvm::make_early_inc_range(g->getResult(0).getUses()))
+      if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
+        rewriter.modifyOpInPlace(
+            dim, [&] { dim.getSourceMutable().set(g.getDpsInputs()[0]); });
+    if (g->use_empty())
+      rewriter.eraseOp(g);
+  }
+}
