@@ -45,7 +45,10 @@ bool isRowVectorizable(linalg::LinalgOp op) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());
     if (!type)
       continue; // a scalar
-    if (!type.getElementType().isF32())
+    // f32, or bf16/f16 (the widening of narrow activations' blocks and the
+    // narrowing of outputs: the row of lanes is the same count of elements).
+    Type elem = type.getElementType();
+    if (!elem.isF32() && !elem.isBF16() && !elem.isF16())
       return false;
     AffineMap map = op.getMatchingIndexingMap(&operand);
     for (unsigned r = 0; r < map.getNumResults(); ++r) {
@@ -348,7 +351,12 @@ struct VectorizeRowsPass
         ops.push_back(op);
     });
     for (linalg::LinalgOp op : ops) {
-      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+      bool allF32 = llvm::all_of(op->getOperandTypes(), [](Type t) {
+        auto m = dyn_cast<MemRefType>(t);
+        return !m || m.getElementType().isF32();
+      });
+      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+          generic && allF32)
         if (std::optional<RowReduction> red = matchRowReduction(generic)) {
           emitRowReduction(rewriter, generic, *red, lanes);
           continue;

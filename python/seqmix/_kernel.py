@@ -158,6 +158,26 @@ def compile(spec, *, cache=True, cache_dir=None, **overrides):  # noqa: A001
     return Kernel(so, text, source, opts, cached=False)
 
 
+# The runtime's element type names, as torch and numpy name them.
+_DTYPES = {"f32": "float32", "bf16": "bfloat16", "f16": "float16",
+           "complex64": "complex64"}
+
+
+def _np_dtype(name):
+    """numpy's dtype for an argument's dtype name; bfloat16 comes from
+    ml_dtypes (which JAX installs)."""
+    import numpy as np
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise SeqmixError("this kernel takes bfloat16 arrays: numpy has "
+                              "them with the ml_dtypes package (pip install "
+                              "ml_dtypes), or pass torch tensors") from None
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
 class Arg:
     """One argument of a kernel: name, whether it is an output, dtype
     ("float32" or "complex64") and dims as (name, size) pairs, size None
@@ -220,7 +240,7 @@ class Kernel:
             dtype = rt.seqmix_layer_arg_dtype(layer, i).decode()
             args.append(Arg(rt.seqmix_layer_arg_name(layer, i).decode(),
                             bool(rt.seqmix_layer_arg_is_output(layer, i)),
-                            "float32" if dtype == "f32" else dtype, dims))
+                            _DTYPES.get(dtype, dtype), dims))
         self.signature = tuple(args)
         self.inputs = tuple(a for a in args if not a.output)
         self.outputs = tuple(a for a in args if a.output)
@@ -340,9 +360,13 @@ class Kernel:
             try:
                 x = np.from_dlpack(x)
             except (TypeError, RuntimeError, BufferError) as e:
-                raise SeqmixError(f"input '{arg.name}': cannot take it "
-                                  f"through DLPack: {e}") from None
-        if x.dtype != np.dtype(arg.dtype):
+                # numpy's DLPack has no bfloat16; a JAX array converts
+                # through its own __array__ (ml_dtypes' bfloat16).
+                if kind != "jax":
+                    raise SeqmixError(f"input '{arg.name}': cannot take it "
+                                      f"through DLPack: {e}") from None
+                x = np.asarray(x)
+        if x.dtype != _np_dtype(arg.dtype):
             raise SeqmixError(f"input '{arg.name}': expected dtype "
                               f"{arg.dtype}, got {x.dtype}")
         self._bind_dims(arg, x.shape, sizes, "input")
@@ -408,7 +432,7 @@ class Kernel:
             return (x, x, x.data_ptr())
         if k == "numpy":
             import numpy as np
-            if x.dtype != np.dtype(arg.dtype):
+            if x.dtype != _np_dtype(arg.dtype):
                 raise SeqmixError(f"{what}: expected dtype {arg.dtype}, got "
                                   f"{x.dtype}")
             if x.shape != shape:
@@ -431,12 +455,12 @@ class Kernel:
         if kind == "jax":
             # JAX takes numpy memory through DLPack without a copy only
             # when it is 64-byte aligned.
-            n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            n = int(np.prod(shape)) * _np_dtype(dtype).itemsize
             buf = np.empty(n + 64, np.uint8)
             off = (-buf.ctypes.data) % 64
-            a = buf[off:off + n].view(dtype).reshape(shape)
+            a = buf[off:off + n].view(_np_dtype(dtype)).reshape(shape)
             return (a, _JaxResult(a), a.ctypes.data)
-        a = np.empty(shape, dtype=dtype)
+        a = np.empty(shape, dtype=_np_dtype(dtype))
         return (a, a, a.ctypes.data)
 
     def _zeros(self, kind, shape, dtype):
@@ -451,7 +475,7 @@ class Kernel:
                 zeros = (t, t.data_ptr())
             else:
                 import numpy as np
-                a = np.zeros(shape, dtype=dtype)
+                a = np.zeros(shape, dtype=_np_dtype(dtype))
                 zeros = (a, a.ctypes.data)
             if len(self._zero_states) >= 4:
                 self._zero_states.clear()
@@ -495,6 +519,9 @@ class _JaxResult:
 
     def convert(self):
         import jax
+        if self.array.dtype.name == "bfloat16":
+            # DLPack has no bfloat16 for numpy: a copy.
+            return jax.numpy.asarray(self.array)
         return jax.dlpack.from_dlpack(self.array)
 
 

@@ -8,10 +8,10 @@ func.func @no_form(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
 
 // -----
 
-func.func @f16(%q: tensor<1x1x4x8xf16>) -> tensor<1x1x4x8xf16> {
-  // expected-error @+1 {{only f32 activations are lowered yet, got 'f16'}}
-  %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>, tensor<1x1x4x8xf16>) -> tensor<1x1x4x8xf16>
-  return %o : tensor<1x1x4x8xf16>
+func.func @f64(%q: tensor<1x1x4x8xf64>) -> tensor<1x1x4x8xf64> {
+  // expected-error @+1 {{only f32, bf16 and f16 activations are lowered, got 'f64'}}
+  %o = seqmix.gated_linear_attention %q, %q, %q {gate = #seqmix.gate<none>, scale = 1.0 : f32, form = #seqmix.form<recurrent>} : (tensor<1x1x4x8xf64>, tensor<1x1x4x8xf64>, tensor<1x1x4x8xf64>) -> tensor<1x1x4x8xf64>
+  return %o : tensor<1x1x4x8xf64>
 }
 
 // -----

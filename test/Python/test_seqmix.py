@@ -390,3 +390,43 @@ def test_gate_none_equals_identity_linear_attention(cache):
             q, k, v, initial_state=s0)
         for x, y in zip(a, b):
             assert close(x, y), form
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "f16"])
+def test_narrow_dtypes_torch_numpy_jax(cache, dtype):
+    """bf16/f16 activations and output, f32 gate and state (FORMS.md 0.3):
+    torch tensors, numpy arrays (bfloat16 from ml_dtypes) and JAX arrays of
+    the narrow type in and out, checked against the float64 recurrence on
+    the same rounded inputs at FORMS.md 7.2's tolerance for the type."""
+    torch = pytest.importorskip("torch")
+    kern = seqmix.compile(dict(SPEC, name="py_gla_" + dtype, dtype=dtype),
+                          cache_dir=cache)
+    names = {"bf16": "bfloat16", "f16": "float16"}
+    narrow = getattr(torch, names[dtype])
+    q, k, v, g = inputs(40, seed=5)
+    qn, kn, vn = (torch.from_numpy(x).to(narrow) for x in (q, k, v))
+    out, state = kern(qn, kn, vn, torch.from_numpy(g))
+    assert out.dtype == narrow and state.dtype == torch.float32
+    ref, ref_state = reference(*(x.float().numpy() for x in (qn, kn, vn)), g)
+    tol = 1e-2 if dtype == "bf16" else 2e-3
+    err = np.abs(out.float().numpy() - ref).max() / np.abs(ref).max()
+    assert err <= tol, err
+    assert close(state.numpy(), ref_state)
+    # A wrong element type is named.
+    with pytest.raises(seqmix.SeqmixError, match="expected dtype"):
+        kern(torch.from_numpy(q), kn, vn, torch.from_numpy(g))
+    # numpy and JAX arrays of the type give the same result.
+    if dtype == "bf16":
+        ml_dtypes = pytest.importorskip("ml_dtypes")
+        np_narrow = ml_dtypes.bfloat16
+    else:
+        np_narrow = np.float16
+    arrays = [x.float().numpy().astype(np_narrow) for x in (qn, kn, vn)]
+    out_np, _ = kern(*arrays, g)
+    assert out_np.dtype == np.dtype(np_narrow)
+    assert np.array_equal(out_np.astype(np.float32), out.float().numpy())
+    jax = pytest.importorskip("jax")
+    out_jax, _ = kern(*(jax.numpy.asarray(a) for a in arrays),
+                      jax.numpy.asarray(g))
+    assert np.array_equal(np.asarray(out_jax).astype(np.float32),
+                          out.float().numpy())
