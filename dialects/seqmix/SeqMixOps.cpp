@@ -405,9 +405,9 @@ LogicalResult LTIScanOp::verify() {
     return failure();
   if (getDSkip() && failed(s.check(getDSkip(), "D_skip", {"H"}, "C1", "C3")))
     return failure();
-  if (failed(checkF32(*this, getU(), "u", "C2")) ||
+  if (failed(
+          checkSameFloat(*this, {{getU(), "u"}, {getOut(), "result"}}, "C2")) ||
       failed(checkF32(*this, getLogDt(), "log_dt", "C2")) ||
-      failed(checkF32(*this, getOut(), "result", "C2")) ||
       (getDSkip() && failed(checkF32(*this, getDSkip(), "D_skip", "C2"))))
     return failure();
   Type modeType = elementType(getA());

@@ -233,8 +233,8 @@ def SeqMix_LTIScanOp : SeqMix_Op<"lti_scan", [Pure, AttrSizedOperandSegments]> {
     Constraints:
     - C1: `u` is `[B, H, T]`; `A`, `B`, `C` are `[H, N']`; `log_dt` and `D`
       are `[H]`; the result is `[B, H, T]`.
-    - C2: `u`, `log_dt`, `D` and the result are f32; `A`, `B`, `C` are all f32
-      or all `complex<f32>`.
+    - C2: `u` and the result share one float element type; `log_dt` and `D`
+      are f32; `A`, `B`, `C` are all f32 or all `complex<f32>`.
     - C3: dimensions named alike agree across operands.
     - C4: initial and final states are `[B, H, N']` with the element type of
       `A`.

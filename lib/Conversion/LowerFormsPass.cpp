@@ -195,6 +195,7 @@ struct LowerFormsPass
     if (failedAny)
       return signalPassFailure();
     sinkWidening(getOperation(), rewriter);
+    sinkNarrowing(getOperation(), rewriter);
   }
 };
 } // namespace

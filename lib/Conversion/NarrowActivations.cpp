@@ -7,20 +7,26 @@
 //  - widenNarrowActivations (before a family lowering): each bf16/f16
 //    operand is widened by an elementwise linalg.generic (arith.extf, marked
 //    kWidenAttr), the op is cloned on the f32 values with f32 results, and
-//    each result the op had in a narrow type is narrowed back once
-//    (arith.truncf: round to nearest even).
+//    each result the op had in a narrow type is narrowed back (arith.truncf:
+//    round to nearest even; marked kNarrowAttr).
 //  - sinkWidening (after every lowering): each tensor.extract_slice of a
 //    widened tensor becomes the widening of the same slice of the narrow
 //    tensor, so that a lowering's blocks are widened as they are read (in
-//    cache) and no f32 copy of a whole input is made. A widened tensor that
-//    something else reads whole (the selective scan's transpose of B and C)
-//    keeps its whole widening.
+//    cache) and no f32 copy of a whole input is made; a block's widening
+//    with one elementwise reader is fused into that reader, and a scalar
+//    read extends its element. A widened tensor that something else reads
+//    whole (the selective scan's transpose of B and C) keeps its whole
+//    widening.
+//  - sinkNarrowing: the narrowing of an scf.forall's result moves into the
+//    loop, each slice narrowed before its parallel_insert_slice.
 //
 //===----------------------------------------------------------------------===//
 #include "NarrowActivations.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -28,14 +34,18 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-/// Marks the elementwise generics that widen a narrow tensor to f32.
+/// Marks the elementwise generics that widen a narrow tensor to f32, and
+/// those that narrow an f32 result.
 constexpr StringLiteral kWidenAttr = "seqmix.widen";
+constexpr StringLiteral kNarrowAttr = "seqmix.narrow";
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
 /// The elementwise conversion of the ranked tensor `x` to `elem` (extf to
-/// f32 or truncf to a narrow type).
-Value convert(OpBuilder &b, Location loc, Value x, Type elem) {
+/// f32 or truncf to a narrow type), marked (kWidenAttr, kNarrowAttr) when
+/// `mark`: the whole-tensor conversions the sink functions move.
+Value convert(OpBuilder &b, Location loc, Value x, Type elem,
+              bool mark = true) {
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<Value> dyn;
   for (int64_t d = 0; d < type.getRank(); ++d)
@@ -54,8 +64,8 @@ Value convert(OpBuilder &b, Location loc, Value x, Type elem) {
                   : arith::TruncFOp::create(nb, l, elem, args[0]).getResult();
         linalg::YieldOp::create(nb, l, v);
       });
-  if (widen)
-    generic->setAttr(kWidenAttr, b.getUnitAttr());
+  if (mark)
+    generic->setAttr(widen ? kWidenAttr : kNarrowAttr, b.getUnitAttr());
   return generic.getResult(0);
 }
 
@@ -122,6 +132,45 @@ void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
       changed = true;
     }
   }
+  // An elementwise reader (every loop parallel), when it is a block's only
+  // one, takes the widening into its body: it reads the narrow block and
+  // extends each element as it loads it (no f32 copy of the block). A
+  // scalar read extends its element.
+  SmallVector<linalg::GenericOp> blocks;
+  root->walk([&](linalg::GenericOp g) {
+    if (g->hasAttr(kWidenAttr))
+      blocks.push_back(g);
+  });
+  for (linalg::GenericOp g : blocks) {
+    for (OpOperand &use :
+         llvm::make_early_inc_range(g->getResult(0).getUses())) {
+      Operation *user = use.getOwner();
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+        rewriter.setInsertionPoint(extract);
+        Value narrow = tensor::ExtractOp::create(rewriter, extract.getLoc(),
+                                                 g.getDpsInputs()[0],
+                                                 extract.getIndices());
+        rewriter.replaceOpWithNewOp<arith::ExtFOp>(extract, extract.getType(),
+                                                   narrow);
+        continue;
+      }
+      // (Only a widening's one reader: another would keep the f32 block,
+      // and the fused op would write it a second time.)
+      auto consumer = dyn_cast<linalg::GenericOp>(user);
+      if (!consumer || !g->getResult(0).hasOneUse() ||
+          consumer.getNumReductionLoops() != 0 || !consumer.isDpsInput(&use) ||
+          !linalg::areElementwiseOpsFusable(&use))
+        continue;
+      rewriter.setInsertionPoint(consumer);
+      FailureOr<linalg::ElementwiseOpFusionResult> fused =
+          linalg::fuseElementwiseOps(rewriter, &use);
+      if (failed(fused))
+        continue;
+      for (OpResult r : consumer->getResults())
+        rewriter.replaceAllUsesWith(r, fused->replacements.lookup(r));
+      rewriter.eraseOp(consumer);
+    }
+  }
   // Sizes of a widened tensor are those of the narrow one; a widening read
   // by nothing else goes.
   SmallVector<linalg::GenericOp> widenings;
@@ -136,5 +185,76 @@ void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
             dim, [&] { dim.getSourceMutable().set(g.getDpsInputs()[0]); });
     if (g->use_empty())
       rewriter.eraseOp(g);
+  }
+}
+
+void mlir::seqmix::sinkNarrowing(Operation *root, RewriterBase &rewriter) {
+  SmallVector<linalg::GenericOp> narrowings;
+  root->walk([&](linalg::GenericOp g) {
+    if (g->hasAttr(kNarrowAttr))
+      narrowings.push_back(g);
+  });
+  for (linalg::GenericOp g : narrowings) {
+    auto result = dyn_cast<OpResult>(g.getDpsInputs()[0]);
+    auto loop =
+        result ? dyn_cast<scf::ForallOp>(result.getOwner()) : scf::ForallOp();
+    if (!loop)
+      continue;
+    unsigned i = result.getResultNumber();
+    // Sizes of the result are those of the loop's init.
+    for (OpOperand &use : llvm::make_early_inc_range(result.getUses()))
+      if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
+        rewriter.modifyOpInPlace(
+            dim, [&] { dim.getSourceMutable().set(loop.getOutputs()[i]); });
+    if (!result.hasOneUse())
+      continue;
+    BlockArgument shared = loop.getRegionIterArgs()[i];
+    auto wideType = cast<RankedTensorType>(shared.getType());
+    auto narrowType = cast<RankedTensorType>(g.getResult(0).getType());
+    Location loc = g.getLoc();
+    // Every slice writes its part (parallel_insert_slice): nothing reads
+    // the whole.
+    SmallVector<tensor::ParallelInsertSliceOp> inserts;
+    for (Operation &op : loop.getTerminator().getYieldingOps())
+      if (auto ins = dyn_cast<tensor::ParallelInsertSliceOp>(op);
+          ins && ins.getDest() == shared)
+        inserts.push_back(ins);
+    if (inserts.empty())
+      continue;
+    // The body's other uses of the shared output only take slices of it as
+    // destinations (its contents are undefined): an f32 tensor.empty of the
+    // same sizes serves them, and folds into each slice's own.
+    rewriter.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> dyn;
+    for (int64_t d = 0; d < wideType.getRank(); ++d)
+      if (wideType.isDynamicDim(d))
+        dyn.push_back(tensor::DimOp::create(rewriter, loc, shared, d));
+    Value scratch = tensor::EmptyOp::create(rewriter, loc, wideType, dyn);
+    rewriter.replaceUsesWithIf(shared, scratch, [&](OpOperand &use) {
+      return !isa<tensor::ParallelInsertSliceOp>(use.getOwner()) &&
+             !isa<tensor::DimOp>(use.getOwner());
+    });
+    // Each slice narrowed before it is written.
+    for (tensor::ParallelInsertSliceOp ins : inserts) {
+      rewriter.setInsertionPoint(loop.getTerminator());
+      Value part = convert(rewriter, loc, ins.getSource(),
+                           narrowType.getElementType(), /*mark=*/false);
+      rewriter.modifyOpInPlace(ins, [&] { ins.getSourceMutable().set(part); });
+    }
+    // The loop's output in the narrow type.
+    rewriter.setInsertionPoint(loop);
+    Value init = loop.getOutputs()[i];
+    SmallVector<Value> initDyn;
+    for (int64_t d = 0; d < wideType.getRank(); ++d)
+      if (wideType.isDynamicDim(d))
+        initDyn.push_back(tensor::DimOp::create(rewriter, loc, init, d));
+    Value narrowInit =
+        tensor::EmptyOp::create(rewriter, loc, narrowType, initDyn);
+    rewriter.modifyOpInPlace(loop, [&] {
+      loop.getOutputsMutable()[i].set(narrowInit);
+      shared.setType(narrowType);
+      result.setType(narrowType);
+    });
+    rewriter.replaceOp(g, result);
   }
 }

@@ -20,6 +20,11 @@ FailureOr<Operation *> widenNarrowActivations(Operation *op,
 /// as they are read); widenings nothing reads whole any more go.
 void sinkWidening(Operation *root, RewriterBase &rewriter);
 
+/// After the lowerings: a narrowed result of a slice loop (scf.forall)
+/// becomes the loop's own result in the narrow type, each slice narrowed
+/// before it is written (the f32 output is never whole).
+void sinkNarrowing(Operation *root, RewriterBase &rewriter);
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_CONVERSION_NARROWACTIVATIONS_H

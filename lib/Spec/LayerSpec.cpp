@@ -472,10 +472,6 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
   spec.batch = r.integer("batch", false, -1, 1, true);
   spec.seqLen = r.integer("seq_len", false, -1, 1, true);
   spec.dtype = r.string("dtype", false, "f32", {"f32", "bf16", "f16"});
-  if (r.ok() && spec.dtype != "f32" && spec.mixer == Mixer::LTIScan)
-    r.fail("dtype", "\"" + spec.dtype +
-                        "\" is not supported for lti_scan yet (its input u "
-                        "is f32); use \"f32\"");
   spec.form = r.string("form", false, "auto",
                        {"auto", "parallel", "chunked", "recurrent"});
   if (const Value *c = r.get("chunk_size", false)) {
@@ -892,7 +888,7 @@ bool LayerSpec::followsDtype(llvm::StringRef tensor) const {
     // The conv state is the last inputs themselves.
     return true;
   case Mixer::LTIScan:
-    return false;
+    return tensor == "u" || tensor == "out";
   }
   return false;
 }
