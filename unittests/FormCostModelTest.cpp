@@ -422,3 +422,25 @@ TEST(FormCostModel, DecodeStepOfALinearRecurrenceIsRecurrent) {
     EXPECT_EQ(best.form, Form::Recurrent);
   }
 }
+
+TEST(FormCostModel, NarrowActivationsHalveTheirBytes) {
+  // bf16/f16 q, k, v and o (FORMS.md 6.1's e = 2): the activations' traffic
+  // halves; the f32 state's does not.
+  Machine m = Machine::hostCpu();
+  Problem f32 = gla(4096, 4, 128), narrow = f32;
+  narrow.activationBytes = 2;
+  narrow.stateIn = f32.stateIn = true;
+  double actBytes = 4.0 * 4096 * (2 * 128 + 2 * 128) * 4; // 4 slices
+  Estimate a = estimateForm(f32, Form::Chunked, 64, m);
+  Estimate b = estimateForm(narrow, Form::Chunked, 64, m);
+  EXPECT_NEAR(a.bytes - b.bytes, actBytes / 2, 1e-6 * a.bytes);
+  EXPECT_EQ(a.flopsMatmul, b.flopsMatmul);
+  Problem conv;
+  conv.family = Mixer::CausalConv1d;
+  conv.seqLen = 1000;
+  conv.keyDim = 4;
+  Problem conv16 = conv;
+  conv16.activationBytes = 2;
+  EXPECT_DOUBLE_EQ(estimateForm(conv16, Form::Parallel, 0, m).bytes,
+                   estimateForm(conv, Form::Parallel, 0, m).bytes / 2);
+}

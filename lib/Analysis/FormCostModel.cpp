@@ -78,7 +78,8 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
   const double C = std::max<double>(1, std::min<double>(chunk, T));
   const double nc = std::ceil(T / C);
   const double slices = static_cast<double>(p.batch) * p.heads;
-  const double act = 4.0 * T * (2 * K + 2 * V); // fp32 q, k, v, o
+  const double ab = p.activationBytes;
+  const double act = ab * T * (2 * K + 2 * V); // q, k, v, o
   double items = slices;
   double blocks = 0;       // block steps per slice (softmax attention)
   double slowdown = 1;     // of the compute rate (softmax scores out of cache)
@@ -171,7 +172,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
     // keyDim = the width W; one form (parallel): W multiply-adds per output,
     // the input read and the output written once.
     e.flopsVector = 2 * T * K;
-    e.bytes = 8 * T;
+    e.bytes = 2 * ab * T;
     e.depth = 1;
     break;
   case Mixer::LTIScan: {
@@ -222,7 +223,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
         vectorPasses = 1.1;
       }
     }
-    e.bytes += 8.0 * T;
+    e.bytes += 2 * ab * T; // u and the output
     break;
   }
   case Mixer::SelectiveScan:
@@ -251,7 +252,7 @@ Estimate seqmix::estimateForm(const Problem &p, Form form, int64_t chunk,
       e.bytes = 8 * T * K;
       e.depth = std::ceil(T / 32);
     }
-    e.bytes += 4.0 * 4 * T;
+    e.bytes += 4 * ab * T; // u, delta, z and the output
     break;
   }
   e.flopsMatmul *= slices;

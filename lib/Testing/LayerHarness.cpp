@@ -568,6 +568,7 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
     p.valueDim = spec.mixer == Mixer::LTIScan && spec.complexMode ? 2 : 1;
     p.stateIn = spec.initialState;
     p.stateOut = spec.finalState;
+    p.activationBytes = spec.dtype == "f32" ? 4 : 2;
     return p;
   }
   p.family = spec.mixer;
@@ -579,6 +580,7 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
   p.valueDim = spec.headValueDim;
   p.stateIn = spec.initialState;
   p.stateOut = spec.finalState;
+  p.activationBytes = spec.dtype == "f32" ? 4 : 2;
   return p;
 }
 

@@ -34,6 +34,9 @@ int64_t sizeOr(Value v, unsigned dim, int64_t fallback) {
   ::seqmix::Problem p;
   Value first = op->getOperand(0);
   p.batch = sizeOr(first, 0, 1);
+  // bf16 / f16 activations: half the bytes in memory.
+  Type elem = cast<ShapedType>(first.getType()).getElementType();
+  p.activationBytes = elem.isBF16() || elem.isF16() ? 2 : 4;
   p.heads = sizeOr(first, 1, 1);
   llvm::TypeSwitch<Operation *>(op)
       .Case<SoftmaxAttentionOp>([&](auto o) {

@@ -33,6 +33,10 @@ struct Problem {
   /// The call reads an initial state / writes a final state (K x V fp32 per
   /// slice for the linear families): memory traffic that dominates decode.
   bool stateIn = false, stateOut = false;
+  /// Bytes of one activation or output element in memory (FORMS.md 6.1's
+  /// e): 4 for f32, 2 for bf16 and f16. Gates, states and every buffer
+  /// inside the forms are f32 whatever it is.
+  double activationBytes = 4;
 };
 
 /// Target parameters of FORMS.md 6.2.
