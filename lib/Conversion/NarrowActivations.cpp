@@ -41,18 +41,19 @@ constexpr StringLiteral kNarrowAttr = "seqmix.narrow";
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
+/// A tensor.empty of `elem` with the sizes of the ranked tensor `like`.
+Value emptyLike(OpBuilder &b, Location loc, Value like, Type elem) {
+  return tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, like),
+                                 elem);
+}
+
 /// The elementwise conversion of the ranked tensor `x` to `elem` (extf to
 /// f32 or truncf to a narrow type), marked (kWidenAttr, kNarrowAttr) when
 /// `mark`: the whole-tensor conversions the sink functions move.
 Value convert(OpBuilder &b, Location loc, Value x, Type elem,
               bool mark = true) {
-  auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<Value> dyn;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      dyn.push_back(tensor::DimOp::create(b, loc, x, d));
-  Value init = tensor::EmptyOp::create(b, loc, type.clone(elem), dyn);
-  unsigned rank = type.getRank();
+  Value init = emptyLike(b, loc, x, elem);
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
   SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   bool widen = elem.isF32();
@@ -132,26 +133,32 @@ void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
       changed = true;
     }
   }
-  // An elementwise reader (every loop parallel), when it is a block's only
-  // one, takes the widening into its body: it reads the narrow block and
-  // extends each element as it loads it (no f32 copy of the block). A
-  // scalar read extends its element.
-  SmallVector<linalg::GenericOp> blocks;
+  // For each widening (whole or of a block): its sizes are those of the
+  // narrow tensor; an elementwise reader (every loop parallel), when it is
+  // the block's only one, takes the widening into its body: it reads the
+  // narrow block and extends each element as it loads it (no f32 copy of
+  // the block); a scalar read extends its element; a widening read by
+  // nothing else goes.
+  SmallVector<linalg::GenericOp> widenings;
   root->walk([&](linalg::GenericOp g) {
     if (g->hasAttr(kWidenAttr))
-      blocks.push_back(g);
+      widenings.push_back(g);
   });
-  for (linalg::GenericOp g : blocks) {
+  for (linalg::GenericOp g : widenings) {
+    Value narrow = g.getDpsInputs()[0];
+    for (OpOperand &use : llvm::make_early_inc_range(g->getResult(0).getUses()))
+      if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
+        rewriter.modifyOpInPlace(dim,
+                                 [&] { dim.getSourceMutable().set(narrow); });
     for (OpOperand &use :
          llvm::make_early_inc_range(g->getResult(0).getUses())) {
       Operation *user = use.getOwner();
       if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
         rewriter.setInsertionPoint(extract);
-        Value narrow = tensor::ExtractOp::create(rewriter, extract.getLoc(),
-                                                 g.getDpsInputs()[0],
-                                                 extract.getIndices());
+        Value element = tensor::ExtractOp::create(rewriter, extract.getLoc(),
+                                                  narrow, extract.getIndices());
         rewriter.replaceOpWithNewOp<arith::ExtFOp>(extract, extract.getType(),
-                                                   narrow);
+                                                   element);
         continue;
       }
       // (Only a widening's one reader: another would keep the f32 block,
@@ -170,19 +177,6 @@ void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
         rewriter.replaceAllUsesWith(r, fused->replacements.lookup(r));
       rewriter.eraseOp(consumer);
     }
-  }
-  // Sizes of a widened tensor are those of the narrow one; a widening read
-  // by nothing else goes.
-  SmallVector<linalg::GenericOp> widenings;
-  root->walk([&](linalg::GenericOp g) {
-    if (g->hasAttr(kWidenAttr))
-      widenings.push_back(g);
-  });
-  for (linalg::GenericOp g : widenings) {
-    for (OpOperand &use : llvm::make_early_inc_range(g->getResult(0).getUses()))
-      if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
-        rewriter.modifyOpInPlace(
-            dim, [&] { dim.getSourceMutable().set(g.getDpsInputs()[0]); });
     if (g->use_empty())
       rewriter.eraseOp(g);
   }
@@ -225,11 +219,7 @@ void mlir::seqmix::sinkNarrowing(Operation *root, RewriterBase &rewriter) {
     // destinations (its contents are undefined): an f32 tensor.empty of the
     // same sizes serves them, and folds into each slice's own.
     rewriter.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> dyn;
-    for (int64_t d = 0; d < wideType.getRank(); ++d)
-      if (wideType.isDynamicDim(d))
-        dyn.push_back(tensor::DimOp::create(rewriter, loc, shared, d));
-    Value scratch = tensor::EmptyOp::create(rewriter, loc, wideType, dyn);
+    Value scratch = emptyLike(rewriter, loc, shared, wideType.getElementType());
     rewriter.replaceUsesWithIf(shared, scratch, [&](OpOperand &use) {
       return !isa<tensor::ParallelInsertSliceOp>(use.getOwner()) &&
              !isa<tensor::DimOp>(use.getOwner());
@@ -243,13 +233,8 @@ void mlir::seqmix::sinkNarrowing(Operation *root, RewriterBase &rewriter) {
     }
     // The loop's output in the narrow type.
     rewriter.setInsertionPoint(loop);
-    Value init = loop.getOutputs()[i];
-    SmallVector<Value> initDyn;
-    for (int64_t d = 0; d < wideType.getRank(); ++d)
-      if (wideType.isDynamicDim(d))
-        initDyn.push_back(tensor::DimOp::create(rewriter, loc, init, d));
-    Value narrowInit =
-        tensor::EmptyOp::create(rewriter, loc, narrowType, initDyn);
+    Value narrowInit = emptyLike(rewriter, loc, loop.getOutputs()[i],
+                                 narrowType.getElementType());
     rewriter.modifyOpInPlace(loop, [&] {
       loop.getOutputsMutable()[i].set(narrowInit);
       shared.setType(narrowType);

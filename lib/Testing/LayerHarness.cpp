@@ -390,7 +390,7 @@ std::vector<HostTensor> seqmix::makeInputs(const LayerSpec &spec, int64_t B,
     if (keys == KeyRegime::Colinear && spec.mixer == Mixer::DeltaRule)
       stressKeys(in.back());
     // Inputs in a narrow type: the reference sees the same rounded values.
-    if (!d.complex && d.dtype != "f32")
+    if (d.isNarrow())
       for (float &x : in.back().data)
         x = roundToDtype(x, d.dtype);
   }
@@ -541,6 +541,7 @@ bool seqmix::withinTolerance(const ErrorStats &e, const Tolerance &tol) {
 std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
                                               int64_t T, int64_t Tk) {
   Problem p;
+  p.activationBytes = spec.dtype == "f32" ? 4 : 2;
   switch (spec.mixer) {
   case Mixer::GatedLinearAttention:
     p.gate = spec.gate == "constant" ? Gate::Constant
@@ -568,7 +569,6 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
     p.valueDim = spec.mixer == Mixer::LTIScan && spec.complexMode ? 2 : 1;
     p.stateIn = spec.initialState;
     p.stateOut = spec.finalState;
-    p.activationBytes = spec.dtype == "f32" ? 4 : 2;
     return p;
   }
   p.family = spec.mixer;
@@ -580,7 +580,6 @@ std::optional<Problem> seqmix::problemForSpec(const LayerSpec &spec, int64_t B,
   p.valueDim = spec.headValueDim;
   p.stateIn = spec.initialState;
   p.stateOut = spec.finalState;
-  p.activationBytes = spec.dtype == "f32" ? 4 : 2;
   return p;
 }
 
@@ -641,7 +640,7 @@ seqmix::tensorArgs(std::vector<HostTensor> &inputs,
   for (auto *list : {&inputs, &outputs})
     for (HostTensor &t : *list) {
       void *data = t.data.data();
-      if (!t.desc.complex && t.desc.dtype != "f32") {
+      if (t.desc.isNarrow()) {
         t.narrow.resize(t.data.size());
         for (size_t i = 0; i < t.data.size(); ++i)
           t.narrow[i] = narrowBits(t.data[i], t.desc.dtype);
@@ -655,7 +654,7 @@ seqmix::tensorArgs(std::vector<HostTensor> &inputs,
 
 void seqmix::readBack(std::vector<HostTensor> &outputs) {
   for (HostTensor &t : outputs)
-    if (!t.desc.complex && t.desc.dtype != "f32")
+    if (t.desc.isNarrow())
       for (size_t i = 0; i < t.narrow.size() && i < t.data.size(); ++i)
         t.data[i] = widenBits(t.narrow[i], t.desc.dtype);
 }

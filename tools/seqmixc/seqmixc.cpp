@@ -533,12 +533,13 @@ int runMain(MLIRContext &ctx) {
   bool allOk = true;
   for (int64_t T : lens) {
     // Inputs and outputs in f32 plus their f64 copies for the reference
-    // must fit in half of this machine's memory (allocation failure would
-    // abort the process).
+    // (and a bf16/f16 tensor's buffer in its type) must fit in half of this
+    // machine's memory (allocation failure would abort the process).
     double bytes = 0;
     for (const auto &list : {spec.inputs(), spec.outputs()})
       for (const ::seqmix::TensorDesc &d : list) {
-        double n = (d.complex ? 2 : 1) * 12.0;
+        double n =
+            (d.complex ? 2 : 1) * 12.0 + (d.isNarrow() ? d.elementBytes() : 0);
         for (int64_t s : ::seqmix::concreteShape(d, B, T, Tk))
           n *= static_cast<double>(s);
         bytes += n;

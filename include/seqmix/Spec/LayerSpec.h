@@ -38,8 +38,10 @@ struct TensorDesc {
   /// "f16") for the activations and outputs (FORMS.md 0.3; gates, states
   /// and the scans' A stay f32).
   std::string dtype = "f32";
+  /// Stored in bf16 or f16 (never a complex tensor).
+  bool isNarrow() const { return dtype != "f32"; }
   /// Bytes of one element.
-  int64_t elementBytes() const { return complex ? 8 : dtype == "f32" ? 4 : 2; }
+  int64_t elementBytes() const { return complex ? 8 : isNarrow() ? 2 : 4; }
 };
 
 /// A 1-based line and column in the spec text.
