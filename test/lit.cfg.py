@@ -37,6 +37,17 @@ except (OSError, subprocess.TimeoutExpired):
     pass
 config.substitutions.append(("%seqmix_python", config.seqmix_python))
 
+# Tests that run AVX512-BF16 dot products (--bf16-dot=on) on this machine
+# say REQUIRES: avx512bf16.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("flags") and "avx512_bf16" in line.split():
+                config.available_features.add("avx512bf16")
+                break
+except OSError:
+    pass
+
 # Under `make check-asan` the seqmix tools are instrumented but Debian's
 # libLLVM/libMLIR are not: LLVM's allocator headers, inlined into the tools,
 # poison the rest of each slab they start, and the uninstrumented libraries

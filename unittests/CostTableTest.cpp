@@ -20,6 +20,7 @@ TEST(CostTable, PrintedTableReadsBackTheSameMachine) {
   m.etaMatmul = 0.591;
   m.chunkStep = 3.86e-6;
   m.launch = 17e-6;
+  m.bf16DotSpeedup = 1.9;
   CostTableInfo info{"Some CPU", "avx512", 2, "fitted in a test"};
   std::string text = printCostTable(m, info);
   llvm::Expected<Machine> back = parseCostTable(text, "t.json");
@@ -29,6 +30,7 @@ TEST(CostTable, PrintedTableReadsBackTheSameMachine) {
   EXPECT_DOUBLE_EQ(back->chunkStep, m.chunkStep);
   EXPECT_DOUBLE_EQ(back->launch, m.launch);
   EXPECT_DOUBLE_EQ(back->l1Bytes, m.l1Bytes);
+  EXPECT_DOUBLE_EQ(back->bf16DotSpeedup, 1.9);
 }
 
 TEST(CostTable, MissingFieldsKeepTheBuiltInTable) {

@@ -43,6 +43,8 @@ void seqmix_compile_options_destroy(seqmix_compile_options *options);
  *                CPU schedule
  *    cost_model  path of a cost table (seqmix-bench --calibrate); without
  *                it, $SEQMIX_COST_MODEL, else the built-in table
+ *    bf16_dot    auto (default) | on | off: AVX512-BF16 dot products for the
+ *                products of two bf16 activations (seqmixc --bf16-dot)
  *    remarks     0 | 1: report each form decision as a remark diagnostic
  *  Returns 0, or -1 for an unknown name or a value that is not a number
  *  where one is needed (the values themselves are checked when compiling). */

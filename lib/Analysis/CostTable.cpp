@@ -33,6 +33,8 @@ constexpr Field kFields[] = {
     {"chunk_step", &Machine::chunkStep, "s per linear chunk step", true},
     {"cache_bytes", &Machine::cacheBytes, "bytes of cache per worker"},
     {"l1_bytes", &Machine::l1Bytes, "bytes of L1 per worker"},
+    {"bf16_dot_speedup", &Machine::bf16DotSpeedup,
+     "vdpbf16ps MAC rate / f32 FMA rate"},
 };
 
 constexpr const char *kVersionKey = "seqmix_cost_model";

@@ -162,6 +162,61 @@ expStreamAvx2(const float *x, int64_t n, int64_t passes) {
   return r;
 }
 
+// An 8 x 32 register tile over k = 64, `reps` times: 16 accumulators, a
+// row of B (two vectors) and a broadcast of A per step, as the compiler's
+// tiles. Returns a sum of the tile, so that nothing is left out.
+constexpr int kTileRows = 8, kTileK = 64;
+
+__attribute__((target("avx512f"))) float tileFma(const float *a, const float *b,
+                                                 int64_t reps) {
+  float sum = 0;
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    __m512 acc[kTileRows][2];
+    for (auto &row : acc)
+      row[0] = row[1] = _mm512_setzero_ps();
+    for (int k = 0; k < kTileK; ++k) {
+      __m512 b0 = _mm512_loadu_ps(b + 32 * k),
+             b1 = _mm512_loadu_ps(b + 32 * k + 16);
+#pragma clang loop unroll(full)
+      for (int r = 0; r < kTileRows; ++r) {
+        __m512 x = _mm512_set1_ps(a[r * kTileK + k]);
+        acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+      }
+    }
+    for (auto &row : acc)
+      sum += _mm512_reduce_add_ps(_mm512_add_ps(row[0], row[1]));
+  }
+  return sum;
+}
+
+// The same tile on bf16 pairs: A's pair (k, k + 1) broadcast as one 32-bit
+// lane, B packed in pairs (Bp[k / 2][n][k % 2]).
+__attribute__((target("avx512f,avx512bf16"))) float
+tileDot(const uint16_t *a, const uint16_t *b, int64_t reps) {
+  float sum = 0;
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    __m512 acc[kTileRows][2];
+    for (auto &row : acc)
+      row[0] = row[1] = _mm512_setzero_ps();
+    for (int k = 0; k < kTileK; k += 2) {
+      __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + 32 * k),
+               b1 = (__m512bh)_mm512_loadu_si512(b + 32 * k + 32);
+#pragma clang loop unroll(full)
+      for (int r = 0; r < kTileRows; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, a + r * kTileK + k, 4);
+        __m512bh x = (__m512bh)_mm512_set1_epi32(pair);
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+      }
+    }
+    for (auto &row : acc)
+      sum += _mm512_reduce_add_ps(_mm512_add_ps(row[0], row[1]));
+  }
+  return sum;
+}
+
 struct FmaKernel {
   const char *isa;
   float (*run)(int64_t, float);
@@ -344,6 +399,51 @@ double seqmix::probeExpRate(int threads, int runs) {
   return best;
 }
 
+double seqmix::probeBf16DotSpeedup(int runs) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512bf16"))
+    return 0;
+  // Small values (bf16 1/64 .. 1/2), the same in both tiles.
+  std::vector<float> af(kTileRows * kTileK), bf(kTileK * 32);
+  std::vector<uint16_t> ab(af.size()), bp(bf.size());
+  for (size_t i = 0; i < af.size(); ++i) {
+    af[i] = float(1 + i % 32) / 64.0f;
+    uint32_t bits;
+    std::memcpy(&bits, &af[i], 4);
+    ab[i] = uint16_t(bits >> 16);
+  }
+  for (int k = 0; k < kTileK; ++k)
+    for (int n = 0; n < 32; ++n) {
+      float x = float(1 + (k + n) % 32) / 64.0f;
+      bf[32 * k + n] = x;
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      bp[64 * (k / 2) + 2 * n + k % 2] = uint16_t(bits >> 16);
+    }
+  // Size one timing to about 10 ms of the FMA tile.
+  int64_t reps = 1 << 10;
+  for (;;) {
+    Clock::time_point t0 = Clock::now();
+    volatile float sink = tileFma(af.data(), bf.data(), reps);
+    (void)sink;
+    if (secondsSince(t0) > 0.01 || reps > (int64_t(1) << 30))
+      break;
+    reps *= 2;
+  }
+  double fma = 1e30, dot = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    Clock::time_point t0 = Clock::now();
+    volatile float s1 = tileFma(af.data(), bf.data(), reps);
+    fma = std::min(fma, secondsSince(t0));
+    t0 = Clock::now();
+    volatile float s2 = tileDot(ab.data(), bp.data(), reps);
+    dot = std::min(dot, secondsSince(t0));
+    (void)s1;
+    (void)s2;
+  }
+  return fma / dot;
+}
+
 MachineProbe seqmix::probeMachine(int threads) {
   MachineProbe p;
   p.cpu = cpuModelName();
@@ -352,5 +452,6 @@ MachineProbe seqmix::probeMachine(int threads) {
   p.fmaFlops = probeFmaPeak(threads);
   p.readBytes = probeReadBandwidth(threads);
   p.expRate = probeExpRate(threads);
+  p.bf16DotSpeedup = probeBf16DotSpeedup();
   return p;
 }

@@ -191,6 +191,8 @@ int32_t seqmix_compile_options_set(seqmix_compile_options *options,
     o.scheduleFile = v.str();
   else if (n == "cost_model")
     o.costModelFile = v.str();
+  else if (n == "bf16_dot")
+    o.bf16Dot = v.str();
   else if (n == "remarks") {
     if (v != "0" && v != "1")
       return -1;

@@ -156,6 +156,26 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
     machine = *table;
     opts.costModelFile = costModel;
   }
+  // AVX512-BF16 dot products: on demand, or where the cost table rates them
+  // faster than f32 FMAs in a register tile.
+  const std::string &bf16Dot = driver.bf16Dot;
+  if (bf16Dot != "auto" && bf16Dot != "on" && bf16Dot != "off") {
+    fail("--bf16-dot must be auto, on or off, got '" + bf16Dot + "'");
+    return failure();
+  }
+  if (bf16Dot != "off") {
+    llvm::Expected<bool> has = cpuHasBf16Dot(targetCpu);
+    if (!has) {
+      fail("--target-cpu: " + llvm::toString(has.takeError()));
+      return failure();
+    }
+    if (bf16Dot == "on" && !*has) {
+      fail("--bf16-dot=on: the target CPU (" + targetCpu +
+           ") has no AVX512-BF16 dot product");
+      return failure();
+    }
+    opts.bf16Dot = *has && (bf16Dot == "on" || machine.bf16DotSpeedup > 1);
+  }
   // For the metadata, one line whatever the path holds.
   std::string costModelName = costModel.empty() ? "built-in" : costModel;
   std::replace(costModelName.begin(), costModelName.end(), '\n', ' ');

@@ -141,6 +141,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     } else {
       SeqMixTileContractionsOptions tiles;
       tiles.vectorWidth = opts.vectorWidth;
+      tiles.bf16Dot = opts.bf16Dot;
       pm.addPass(createSeqMixTileContractions(tiles));
     }
     if (failed(parsePassPipeline("linalg-generalize-named-ops", pm, os)))

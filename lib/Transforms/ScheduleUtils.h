@@ -9,6 +9,7 @@
 #ifndef SEQMIX_LIB_TRANSFORMS_SCHEDULEUTILS_H
 #define SEQMIX_LIB_TRANSFORMS_SCHEDULEUTILS_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Rewrite/FrozenRewritePatternSet.h"
 
@@ -34,6 +35,26 @@ LogicalResult canonicalize(Operation *root,
 /// vectorizer cannot take it (the op is then left as it is).
 bool vectorizeInPlace(RewriterBase &rewriter, Operation *op,
                       bool createNamedContraction = false);
+
+/// Rewrites the f32 contraction `op` (loops m, n, k) into a bf16 one for
+/// AVX512-BF16 dot products (Bf16DotTiles.cpp) when both its operands are
+/// widened bf16 tensors (perhaps transposed) and its reduction is static and
+/// even; returns the new op (marked), or null, leaving `op`, when it does not
+/// apply.
+linalg::GenericOp rewriteAsBf16PairContraction(RewriterBase &rewriter,
+                                               linalg::LinalgOp op);
+
+/// Whether `op` is (a tile of) a contraction that
+/// rewriteAsBf16PairContraction made.
+bool isBf16PairContraction(Operation *op);
+
+/// Drops the mark isBf16PairContraction reads.
+void clearBf16PairMarker(Operation *op);
+
+/// Replaces the static register tile `tile` of such a contraction by its
+/// vdpbf16ps kernel (x86vector.avx512.dot); fails, leaving the tile, when its
+/// width is no multiple of 4 lanes.
+LogicalResult emitBf16DotTile(RewriterBase &rewriter, linalg::GenericOp tile);
 
 } // namespace mlir::seqmix
 

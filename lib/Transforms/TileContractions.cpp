@@ -131,6 +131,22 @@ struct TileContractionsPass
       if (isTileableContraction(op) && !hasEmptyLoop(op))
         contractions.push_back(op);
     });
+    // With AVX512-BF16 dot products: a contraction of two bf16 activations
+    // becomes one over bf16 pairs (loops m, n, k2, j; Bf16DotTiles.cpp),
+    // tiled below like the others.
+    if (bf16Dot)
+      for (linalg::LinalgOp &op : contractions)
+        if (linalg::GenericOp dot =
+                mlir::seqmix::rewriteAsBf16PairContraction(rewriter, op))
+          op = dot;
+    // Tile sizes for the loops (m, n, k) of `op`: a pair contraction's
+    // reduction is k2 = k / 2 and j, untiled.
+    auto sizesFor = [](linalg::LinalgOp op, int64_t m, int64_t n,
+                       int64_t k) -> SmallVector<int64_t> {
+      if (mlir::seqmix::isBf16PairContraction(op))
+        return {m, n, k / 2, 0};
+      return {m, n, k};
+    };
     // 0: cache blocks of the large contractions (a parallel form's T x T
     // scores against the T x V values): blocks of kCacheBlock rows and
     // kCacheBlock steps of the reduction, so that the reduction's panel of
@@ -141,10 +157,14 @@ struct TileContractionsPass
       auto large = [](int64_t n) {
         return ShapedType::isDynamic(n) || n > kCacheBlock;
       };
-      if (!large(ranges[0]) || !large(ranges[2]))
+      int64_t k = mlir::seqmix::isBf16PairContraction(op) &&
+                          !ShapedType::isDynamic(ranges[2])
+                      ? 2 * ranges[2]
+                      : ranges[2];
+      if (!large(ranges[0]) || !large(k))
         continue;
       FailureOr<scf::SCFTilingResult> r =
-          tile(rewriter, op, {kCacheBlock, 0, kCacheBlock});
+          tile(rewriter, op, sizesFor(op, kCacheBlock, 0, kCacheBlock));
       if (failed(r) || r->tiledOps.size() != 1) {
         op->emitError("seqmix-tile-contractions: cannot block this "
                       "contraction for the cache");
@@ -160,7 +180,7 @@ struct TileContractionsPass
     for (linalg::LinalgOp op : contractions) {
       op->setAttr(kMarker, rewriter.getUnitAttr());
       FailureOr<SmallVector<LoopLikeOpInterface>> loops =
-          tileFusingInit(rewriter, op, {mr, nr, 0});
+          tileFusingInit(rewriter, op, sizesFor(op, mr, nr, 0));
       if (failed(loops)) {
         op->emitError("seqmix-tile-contractions: cannot tile this "
                       "contraction");
@@ -191,7 +211,7 @@ struct TileContractionsPass
       auto t = cast<RankedTensorType>(op.getDpsInits()[0].getType());
       bool fullWidth = t.getDimSize(1) == nr;
       FailureOr<scf::SCFTilingResult> r =
-          tile(rewriter, op, {1, fullWidth ? 0 : nr, 0});
+          tile(rewriter, op, sizesFor(op, 1, fullWidth ? 0 : nr, 0));
       if (failed(r)) {
         op->emitError("seqmix-tile-contractions: cannot tile the remainder "
                       "rows");
@@ -214,6 +234,13 @@ struct TileContractionsPass
         tiles.push_back(op);
     });
     for (Operation *op : tiles) {
+      if (mlir::seqmix::isBf16PairContraction(op)) {
+        // The vdpbf16ps kernel; a tile whose width is no multiple of four
+        // lanes stays a linalg op (loops).
+        (void)mlir::seqmix::emitBf16DotTile(rewriter,
+                                            cast<linalg::GenericOp>(op));
+        continue;
+      }
       FailureOr<scf::SCFTilingResult> r = tile(rewriter, op, {0, 0, 1});
       if (failed(r) || r->tiledOps.size() != 1) {
         op->emitError("seqmix-tile-contractions: cannot step the reduction");
@@ -272,6 +299,7 @@ struct TileContractionsPass
     module.walk([&](Operation *op) {
       op->removeAttr(kMarker);
       op->removeAttr(kFusedInit);
+      mlir::seqmix::clearBf16PairMarker(op);
     });
     // Drop the tensor iter_args the hoisting left unused.
     if (failed(mlir::seqmix::canonicalize(module, canonicalization, kPass)))

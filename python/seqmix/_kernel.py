@@ -10,7 +10,7 @@ from ._errors import SeqmixError
 
 # Options `compile` takes, and the C API's names for them.
 OPTIONS = ("form", "chunk_size", "target_cpu", "threading", "workers",
-           "schedule", "cost_model")
+           "schedule", "cost_model", "bf16_dot")
 PHASES = ("import", "select-forms", "lower-forms", "schedule", "bufferize",
           "llvm")
 
@@ -128,7 +128,8 @@ def compile(spec, *, cache=True, cache_dir=None, **overrides):  # noqa: A001
     Overrides (seqmixc's flags): form ("auto", "parallel", "chunked",
     "recurrent"), chunk_size, target_cpu ("host" or an LLVM CPU name),
     threading ("openmp" or "none"), workers, schedule (a transform script),
-    cost_model (a cost table). The compiled layer is cached on disk (see
+    cost_model (a cost table), bf16_dot ("auto", "on", "off"). The
+    compiled layer is cached on disk (see
     seqmix.cache_dir()); cache=False compiles afresh into a temporary file.
     Raises SeqmixError with every diagnostic (and its location in the spec)
     when the spec or an option is bad."""

@@ -513,6 +513,10 @@ int bench::runCalibration(const CalibrateOptions &o, llvm::raw_ostream &os) {
   base.peakMatmul = base.peakVector = o.probe.fmaFlops;
   base.bandwidth = o.probe.readBytes;
   base.saturation = o.threads;
+  // Measured, not fitted (the built-in rate stays without AVX512-BF16, where
+  // --bf16-dot=auto never takes it).
+  if (o.probe.bf16DotSpeedup > 0)
+    base.bf16DotSpeedup = o.probe.bf16DotSpeedup;
   Shapes shapes;
   for (const Point &pt : points)
     shapes[{pt.caseIndex, pt.T}].push_back(&pt);

@@ -17,11 +17,11 @@ double bench::median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-std::optional<std::string> bench::compileLayer(const std::string &seqmixc,
-                                               const std::string &spec,
-                                               const Config &c, int threads,
-                                               const std::string &dir,
-                                               std::string &soPath) {
+std::optional<std::string>
+bench::compileLayer(const std::string &seqmixc, const std::string &spec,
+                    const Config &c, int threads, const std::string &dir,
+                    std::string &soPath,
+                    const std::vector<std::string> &extraArgs) {
   soPath = dir + "/" + c.form + "_" + std::to_string(c.chunk) + ".so";
   std::string errPath = dir + "/compile.err";
   std::vector<std::string> args = {seqmixc,
@@ -32,6 +32,7 @@ std::optional<std::string> bench::compileLayer(const std::string &seqmixc,
                                    soPath};
   if (c.form == "chunked")
     args.push_back("--chunk-size=" + std::to_string(c.chunk));
+  args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   std::vector<llvm::StringRef> argv(args.begin(), args.end());
   std::optional<llvm::StringRef> redirects[] = {
       std::nullopt, llvm::StringRef(""), llvm::StringRef(errPath)};

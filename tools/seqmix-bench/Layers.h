@@ -29,11 +29,11 @@ double median(std::vector<double> v);
 /// Compiles the spec file `spec` in config `c` with `seqmixc` into a shared
 /// library in `dir` (its path in `soPath`); the first line of the compiler's
 /// error on failure.
-std::optional<std::string> compileLayer(const std::string &seqmixc,
-                                        const std::string &spec,
-                                        const Config &c, int threads,
-                                        const std::string &dir,
-                                        std::string &soPath);
+std::optional<std::string>
+compileLayer(const std::string &seqmixc, const std::string &spec,
+             const Config &c, int threads, const std::string &dir,
+             std::string &soPath,
+             const std::vector<std::string> &extraArgs = {});
 
 /// Loads the library at `soPath` and deletes the file; nullptr and `err` on
 /// failure.

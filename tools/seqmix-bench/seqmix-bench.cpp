@@ -116,6 +116,9 @@ static cl::opt<bool>
              cl::desc("Also compare every output with the double-precision "
                       "reference (slow for long sequences)"),
              cl::init(false), cl::cat(benchCat));
+static cl::opt<std::string> bf16DotOpt(
+    "bf16-dot", cl::desc("seqmixc's --bf16-dot for the layers (auto, on, off)"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(benchCat));
 static cl::opt<uint64_t> seedOpt("seed", cl::desc("Input seed (default 1)"),
                                  cl::init(1), cl::cat(benchCat));
 static cl::opt<double> peerSecondsOpt(
@@ -387,7 +390,8 @@ int main(int argc, char **argv) {
     b.config = c;
     std::string so;
     if (std::optional<std::string> err =
-            compileLayer(seqmixc, specFile, c, threads, tmp.str().str(), so)) {
+            compileLayer(seqmixc, specFile, c, threads, tmp.str().str(), so,
+                         {"--bf16-dot=" + bf16DotOpt})) {
       if (c.named)
         return fail("cannot compile " + specFile + " in form " + c.label() +
                     ": " + *err);
@@ -556,6 +560,8 @@ int main(int argc, char **argv) {
           j.attribute("fma_peak_gflops", probe->fmaFlops / 1e9);
           j.attribute("read_bandwidth_gbs", probe->readBytes / 1e9);
           j.attribute("exp_rate_gexps", probe->expRate / 1e9);
+          if (probe->bf16DotSpeedup > 0)
+            j.attribute("bf16_dot_speedup", probe->bf16DotSpeedup);
         }
       });
       j.attributeArray("skipped", [&] {
@@ -629,6 +635,10 @@ int main(int argc, char **argv) {
                        probe->cpu.c_str(), probe->isa.c_str(),
                        probe->fmaFlops / 1e9, probe->readBytes / 1e9,
                        probe->expRate / 1e9);
+  if (probe && probe->bf16DotSpeedup > 0)
+    os << llvm::format("AVX512-BF16 dot products run at %.2fx the MAC rate "
+                       "of f32 FMAs in a register tile (bf16_dot_speedup)\n",
+                       probe->bf16DotSpeedup);
   for (const Built &b : built)
     if (!b.layer)
       os << "skipped " << b.config.label() << ": " << b.skipped << "\n";

@@ -91,6 +91,14 @@ static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU to generate code for (default: host)"),
               cl::init("host"), cl::cat(compileCat));
+static cl::opt<std::string> bf16Dot(
+    "bf16-dot",
+    cl::desc("bf16 layers: compute the products of two bf16 activations (q "
+             "k^T, ...) with AVX512-BF16 dot products (vdpbf16ps): auto "
+             "(when the target has them and the cost table's "
+             "bf16_dot_speedup exceeds 1), on (the target must have them), "
+             "off"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(compileCat));
 static cl::opt<bool>
     remarks("remarks",
             cl::desc("Report each form decision (with candidate costs)"),
@@ -193,6 +201,7 @@ DriverOptions driverOptions() {
   o.targetCpu = targetCpu;
   o.scheduleFile = scheduleFile;
   o.costModelFile = costModelFile;
+  o.bf16Dot = bf16Dot;
   return o;
 }
 

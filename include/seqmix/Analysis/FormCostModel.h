@@ -62,6 +62,11 @@ struct Machine {
   /// Seconds of fixed cost per chunk step of one worker in the chunked
   /// linear forms (small chunks run smaller register tiles, less often full).
   double chunkStep = 0;
+  /// MAC rate of the AVX512-BF16 dot product (vdpbf16ps) in a register tile
+  /// over that of f32 FMAs; above 1 the compiler computes the products of
+  /// two bf16 activations with it (--bf16-dot=auto). The built-in table's is
+  /// the Sapphire Rapids build machine's (seqmix-bench --probe measures it).
+  double bf16DotSpeedup = 0.5;
 
   /// The built-in table: a 2-core AVX-512 CPU of the project's build
   /// machines, with the efficiencies `seqmix-bench --calibrate` measured for

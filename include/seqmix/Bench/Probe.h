@@ -26,6 +26,10 @@ struct MachineProbe {
   /// fp32 exponentials per second (a vectorized polynomial exp over a
   /// first-level-cache buffer), best of the runs; 0 without AVX2/AVX-512.
   double expRate = 0;
+  /// MAC rate of AVX512-BF16 dot products over that of f32 FMAs in an 8 x 32
+  /// register tile (the cost table's bf16_dot_speedup); 0 without
+  /// AVX512-BF16.
+  double bf16DotSpeedup = 0;
 };
 
 /// The CPU's model name, or "unknown".
@@ -49,6 +53,12 @@ double probeReadBandwidth(int threads, int64_t bytes = int64_t(256) << 20,
 /// L1-resident buffer, 4 independent vectors per step; the best of `runs`.
 /// The yardstick of exp-bound layers (the selective scan's D N T decays).
 double probeExpRate(int threads, int runs = 5);
+
+/// One thread's MAC rate in an 8 x 32 register tile (k = 64, operands in the
+/// first-level cache, as seqmix-tile-contractions' tiles) with vdpbf16ps on
+/// bf16 pairs over that with f32 FMAs, the best of `runs` each; 0 when the
+/// CPU has no AVX512-BF16.
+double probeBf16DotSpeedup(int runs = 5);
 
 /// All probes on `threads` threads.
 MachineProbe probeMachine(int threads);

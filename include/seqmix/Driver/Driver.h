@@ -40,6 +40,10 @@ struct DriverOptions {
   /// `costModelFromEnv`, else the built-in table.
   std::string costModelFile;
   bool costModelFromEnv = true;
+  /// AVX512-BF16 dot products for the contractions of two bf16 activations:
+  /// auto (when the target has them and the cost table rates them faster
+  /// than f32 FMAs), on (the target must have them) or off.
+  std::string bf16Dot = "auto";
 };
 
 /// What to compile: a spec (.json) or MLIR. With `text`, the input is that

@@ -40,6 +40,9 @@ struct CompileOptions {
   std::string scheduleFile;
   /// A JSON table of the cost model's machine constants (empty: built-in).
   std::string costModelFile;
+  /// Contractions of two bf16 activations on AVX512-BF16 dot products (the
+  /// driver resolves --bf16-dot and checks the target has them).
+  bool bf16Dot = false;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR

@@ -41,6 +41,10 @@ createCpuTargetMachine(llvm::StringRef cpu, bool forJit = false);
 /// with AVX-512, 8 with AVX2, else 4; an error for an unknown name.
 llvm::Expected<int64_t> cpuF32Lanes(llvm::StringRef cpu);
 
+/// Whether this host (`cpu` = "host") or a named CPU has the AVX512-BF16 dot
+/// product (vdpbf16ps); an error for an unknown name.
+llvm::Expected<bool> cpuHasBf16Dot(llvm::StringRef cpu);
+
 /// Translates an LLVM-dialect module to LLVM IR for `tm`, optimizes it at -O3
 /// and adds the `seqmix_abi_metadata` symbol.
 std::unique_ptr<llvm::Module>

@@ -131,18 +131,29 @@ def SeqMixTileContractions
     update, by a scalar or by a vector broadcast along its rows or columns)
     is fused into the register tile: each accumulator tile is scaled in
     registers on its way in, with no pass of its own over the state.
+
+    With `bf16-dot`, a contraction whose operands are both widened bf16
+    tensors (perhaps transposed or times a scalar) is first rewritten on
+    the bf16 values: A as [M, K], B packed in pairs along k ([K/2, N, 2]),
+    loops (m, n, k/2, pair); its static tiles become a loop over the pairs
+    with one `x86vector.avx512.dot` (vdpbf16ps) per row and vector of lanes.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of a vector register (0: this machine's: 16 with "
            "AVX-512, 8 with AVX2, else 4)">,
     Option<"tileRows", "tile-rows", "int64_t", /*default=*/"0",
-           "Rows MR of the register tile (0: from the vector width)">
+           "Rows MR of the register tile (0: from the vector width)">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Compute the contractions whose operands are both bf16 "
+           "activations with AVX512-BF16 dot products (vdpbf16ps on bf16 "
+           "pairs, f32 accumulators); the target must have AVX512-BF16">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::affine::AffineDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"];
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect"];
 }
 
 def SeqMixVectorizeRows : Pass<"seqmix-vectorize-rows", "::mlir::ModuleOp"> {

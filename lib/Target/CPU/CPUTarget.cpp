@@ -284,6 +284,29 @@ llvm::Expected<int64_t> mlir::seqmix::cpuF32Lanes(llvm::StringRef cpu) {
   return sti->checkFeatures("+avx2") ? 8 : 4;
 }
 
+llvm::Expected<bool> mlir::seqmix::cpuHasBf16Dot(llvm::StringRef cpu) {
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  if (!triple.isX86())
+    return false;
+  if (cpu == "host")
+    return llvm::sys::getHostCPUFeatures().lookup("avx512bf16");
+  initNativeTarget();
+  std::string err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), err);
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (!generic || !generic->isCPUStringValid(cpu))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "unknown CPU '%s' for %s (llc-22 -mcpu=help lists the names)",
+        cpu.str().c_str(), triple.str().c_str());
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, cpu, ""));
+  return sti->checkFeatures("+avx512bf16");
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 mlir::seqmix::createCpuTargetMachine(llvm::StringRef cpu, bool forJit) {
   initNativeTarget();
