@@ -18,7 +18,10 @@
 //    whole (the selective scan's transpose of B and C) keeps its whole
 //    widening.
 //  - sinkNarrowing: the narrowing of an scf.forall's result moves into the
-//    loop, each slice narrowed before its parallel_insert_slice.
+//    loop, each slice narrowed before its parallel_insert_slice; a slice
+//    assembled from blocks (tensor.insert_slice) is narrowed block by
+//    block, and a block computed by an elementwise generic computes the
+//    narrow type itself.
 //
 //===----------------------------------------------------------------------===//
 #include "NarrowActivations.h"
@@ -41,8 +44,16 @@ constexpr StringLiteral kNarrowAttr = "seqmix.narrow";
 
 bool isNarrowFloat(Type t) { return t.isBF16() || t.isF16(); }
 
-/// A tensor.empty of `elem` with the sizes of the ranked tensor `like`.
+/// A tensor.empty of `elem` with the sizes of the ranked tensor `like` (of
+/// its destination when an op computes it in place: no tensor.dim of `like`
+/// is left to keep it alive).
 Value emptyLike(OpBuilder &b, Location loc, Value like, Type elem) {
+  while (auto result = dyn_cast<OpResult>(like)) {
+    auto dps = dyn_cast<DestinationStyleOpInterface>(result.getOwner());
+    if (!dps)
+      break;
+    like = dps.getTiedOpOperand(result)->get();
+  }
   return tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, like),
                                  elem);
 }
@@ -68,6 +79,75 @@ Value convert(OpBuilder &b, Location loc, Value x, Type elem,
   if (mark)
     generic->setAttr(widen ? kWidenAttr : kNarrowAttr, b.getUnitAttr());
   return generic.getResult(0);
+}
+
+/// Whether the contents of `v` are undefined: a tensor.empty, or a slice
+/// of one.
+bool isUndefined(Value v) {
+  while (auto slice = v.getDefiningOp<tensor::ExtractSliceOp>())
+    v = slice.getSource();
+  return v.getDefiningOp<tensor::EmptyOp>() != nullptr;
+}
+
+/// `v` narrowed to `elem` block by block, where `v` (an f32 slice of a
+/// lowering's output) was assembled from blocks: through a chain of
+/// tensor.insert_slice the blocks are narrowed one by one into a narrow
+/// destination (an undefined destination stays undefined, in the narrow
+/// type). Appends the conversions of the blocks to `blocks`
+/// (fuseNarrowing's candidates).
+Value narrowBlocks(RewriterBase &rewriter, Location loc, Value v, Type elem,
+                   SmallVectorImpl<linalg::GenericOp> &blocks) {
+  if (isUndefined(v))
+    return emptyLike(rewriter, loc, v, elem);
+  if (auto ins = v.getDefiningOp<tensor::InsertSliceOp>()) {
+    Value dest = narrowBlocks(rewriter, loc, ins.getDest(), elem, blocks);
+    Value src = narrowBlocks(rewriter, loc, ins.getSource(), elem, blocks);
+    return tensor::InsertSliceOp::create(
+        rewriter, loc, src, dest, ins.getMixedOffsets(), ins.getMixedSizes(),
+        ins.getMixedStrides());
+  }
+  Value narrowed = convert(rewriter, loc, v, elem, /*mark=*/false);
+  blocks.push_back(narrowed.getDefiningOp<linalg::GenericOp>());
+  return narrowed;
+}
+
+/// Erases what defines `v` if nothing reads it and it has no side effects,
+/// and so on up its operands (the f32 assembly of a slice that narrowBlocks
+/// replaced, and the slices of it its blocks took as destinations).
+void eraseIfDead(RewriterBase &rewriter, Value v) {
+  Operation *op = v.getDefiningOp();
+  if (!op || !isOpTriviallyDead(op))
+    return;
+  SmallVector<Value> operands(op->getOperands());
+  rewriter.eraseOp(op);
+  for (Value operand : operands)
+    eraseIfDead(rewriter, operand);
+}
+
+/// Fuses the narrowing `convert` of a block into the all-parallel generic
+/// that computes the block, when nothing else reads it: the generic
+/// computes the narrow type itself, and no f32 copy of the block is written
+/// and read again.
+void fuseNarrowing(RewriterBase &rewriter, linalg::GenericOp convert) {
+  OpOperand &use = convert->getOpOperand(0);
+  auto producer = use.get().getDefiningOp<linalg::GenericOp>();
+  if (!producer || !use.get().hasOneUse() ||
+      producer.getNumReductionLoops() != 0 || producer->getNumResults() != 1 ||
+      !linalg::areElementwiseOpsFusable(&use))
+    return;
+  rewriter.setInsertionPoint(convert);
+  FailureOr<linalg::ElementwiseOpFusionResult> fused =
+      linalg::fuseElementwiseOps(rewriter, &use);
+  if (failed(fused))
+    return;
+  rewriter.replaceOp(convert,
+                     fused->replacements.lookup(convert->getResult(0)));
+  if (producer->use_empty()) {
+    SmallVector<Value> operands(producer->getOperands());
+    rewriter.eraseOp(producer);
+    for (Value operand : operands)
+      eraseIfDead(rewriter, operand);
+  }
 }
 
 /// The generic that widened `v`, if it is one.
@@ -224,12 +304,20 @@ void mlir::seqmix::sinkNarrowing(Operation *root, RewriterBase &rewriter) {
       return !isa<tensor::ParallelInsertSliceOp>(use.getOwner()) &&
              !isa<tensor::DimOp>(use.getOwner());
     });
-    // Each slice narrowed before it is written.
+    // Each slice narrowed before it is written, block by block where it
+    // was assembled from blocks.
     for (tensor::ParallelInsertSliceOp ins : inserts) {
       rewriter.setInsertionPoint(loop.getTerminator());
-      Value part = convert(rewriter, loc, ins.getSource(),
-                           narrowType.getElementType(), /*mark=*/false);
+      SmallVector<linalg::GenericOp> blocks;
+      Value whole = ins.getSource();
+      Value part = narrowBlocks(rewriter, loc, whole,
+                                narrowType.getElementType(), blocks);
       rewriter.modifyOpInPlace(ins, [&] { ins.getSourceMutable().set(part); });
+      eraseIfDead(rewriter, whole);
+      // The last block first: an earlier block's f32 result may be read
+      // only by the f32 destination a later block was computed into.
+      for (linalg::GenericOp block : llvm::reverse(blocks))
+        fuseNarrowing(rewriter, block);
     }
     // The loop's output in the narrow type.
     rewriter.setInsertionPoint(loop);

@@ -25,3 +25,22 @@ func.func @scalar_gate(%q: tensor<?x2x?x8xbf16>, %v: tensor<?x2x?x4xbf16>, %g: t
       : (tensor<?x2x?x8xbf16>, tensor<?x2x?x8xbf16>, tensor<?x2x?x4xbf16>, tensor<?x2x?xf32>) -> (tensor<?x2x?x4xbf16>, tensor<?x2x8x4xf32>)
   return %o, %f : tensor<?x2x?x4xbf16>, tensor<?x2x8x4xf32>
 }
+
+// A slice assembled from blocks (the convolution's first W - 1 outputs, then
+// the rest) is narrowed block by block: each block's elementwise generic
+// computes bf16 itself (its truncf fused in), inserted into a bf16 row; no
+// f32 row is written and narrowed in a pass of its own.
+// CHECK-LABEL: func @conv_blocks
+// CHECK: scf.forall
+// CHECK: %[[HEAD:.*]] = linalg.generic {{.*}} ins({{.*}} : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: %[[ROW:.*]] = tensor.insert_slice %[[HEAD]] into %{{.*}} : tensor<?xbf16> into tensor<?xbf16>
+// CHECK: %[[MAIN:.*]] = linalg.generic {{.*}} ins({{.*}} : tensor<?xbf16>, tensor<?xbf16>, tensor<?xbf16>, tensor<?xbf16>) outs(%{{.*}} : tensor<?xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: %[[FULL:.*]] = tensor.insert_slice %[[MAIN]] into %[[ROW]]
+// CHECK-NOT: linalg.generic
+// CHECK: tensor.parallel_insert_slice %[[FULL]] into
+func.func @conv_blocks(%x: tensor<2x8x?xbf16>, %w: tensor<8x4xbf16>) -> tensor<2x8x?xbf16> {
+  %o = seqmix.causal_conv1d %x, %w {silu = true, form = #seqmix.form<parallel>} : (tensor<2x8x?xbf16>, tensor<8x4xbf16>) -> tensor<2x8x?xbf16>
+  return %o : tensor<2x8x?xbf16>
+}
