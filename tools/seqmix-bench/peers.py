@@ -23,6 +23,13 @@ threads. Each peer is what a user would otherwise write or call:
 
 Every peer returns its outputs in the layer's order (out, then final_state
 when the layer has one) so that seqmix-bench can check that they agree.
+
+In a bf16 or f16 layer, the peers with native kernels for the type (SDPA,
+conv1d) take the narrow inputs as torch.bfloat16 / torch.float16 tensors
+and return narrow outputs, as a model in that type calls them; the
+plain-torch peers of the other families, written for f32 (a bf16 matmul
+with an f32 gate does not even type-check in torch), compute in f32 on the
+same rounded values.
 """
 import json
 import math
@@ -355,6 +362,12 @@ PEERS = [
 ]
 
 
+# The narrow activation types, and the families whose peers take them as
+# they are (torch's SDPA and conv1d have bf16 and f16 CPU kernels).
+NARROW_TYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
+NATIVE_NARROW = ("softmax_attention", "causal_conv1d")
+
+
 def available(layer_json):
     layer = json.loads(layer_json)
     return [name for name, mixer, _, _ in PEERS if mixer == layer["mixer"]]
@@ -369,6 +382,10 @@ def run(layer_json, buffers, shapes, reps, warmup, threads, max_seconds):
     layer = json.loads(layer_json)
     torch.set_num_threads(threads)
     x = {n: _as_tensor(b, s) for n, b, s in zip(layer["inputs"], buffers, shapes)}
+    narrow = NARROW_TYPES.get(layer.get("dtype", "f32"))
+    if narrow is not None and layer["mixer"] in NATIVE_NARROW:
+        for n in layer.get("narrow_inputs", []):
+            x[n] = x[n].to(narrow)
     if layer["mixer"] in ("gated_linear_attention", "delta_rule"):
         # Grouped value heads: value head h reads the q and k of head
         # h / (Hv / H); the plain-torch peers take them repeated.
@@ -399,7 +416,8 @@ def run(layer_json, buffers, shapes, reps, warmup, threads, max_seconds):
                     t0 = time.perf_counter()
                     out = call()
                     res["times_ms"].append((time.perf_counter() - t0) * 1e3)
-                res["outputs"] = [np.ascontiguousarray(o.numpy(), dtype=np.float32) for o in out]
+                res["outputs"] = [np.ascontiguousarray(o.float().numpy(), dtype=np.float32)
+                                  for o in out]
             except Exception as e:  # reported per peer, the bench goes on
                 res["error"] = "%s: %s" % (type(e).__name__, e)
             results.append(res)

@@ -191,9 +191,14 @@ std::string layerJson(const LayerSpec &spec) {
   for (double d : spec.logDecay)
     decay.push_back(d);
   o["log_decay"] = std::move(decay);
-  llvm::json::Array ins, outs;
-  for (const TensorDesc &d : spec.inputs())
+  llvm::json::Array ins, outs, narrow;
+  for (const TensorDesc &d : spec.inputs()) {
     ins.push_back(d.name);
+    if (d.isNarrow())
+      narrow.push_back(d.name);
+  }
+  o["dtype"] = spec.dtype;
+  o["narrow_inputs"] = std::move(narrow);
   for (const TensorDesc &d : spec.outputs())
     outs.push_back(d.name);
   o["inputs"] = std::move(ins);
