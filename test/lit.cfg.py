@@ -37,6 +37,23 @@ except (OSError, subprocess.TimeoutExpired):
     pass
 config.substitutions.append(("%seqmix_python", config.seqmix_python))
 
+# The CUDA toolkit (ptxas, libdevice) for the cuda target's tests, found as
+# seqmixc finds it: REQUIRES: ptxas; %ptxas runs it.
+llvm_config.with_system_environment(["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"])
+import shutil
+ptxas = None
+for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
+    d = os.environ.get(var)
+    if d and os.access(os.path.join(d, "bin", "ptxas"), os.X_OK):
+        ptxas = os.path.join(d, "bin", "ptxas")
+        break
+ptxas = ptxas or shutil.which("ptxas")
+if not ptxas and os.access("/usr/local/cuda/bin/ptxas", os.X_OK):
+    ptxas = "/usr/local/cuda/bin/ptxas"
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+
 # Tests that run AVX512-BF16 dot products (--bf16-dot=on) on this machine
 # say REQUIRES: avx512bf16.
 try:

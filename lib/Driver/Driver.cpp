@@ -8,6 +8,7 @@
 #include "seqmix/Support/Limits.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
+#include "seqmix/Target/GPU.h"
 #include "seqmix/Transforms/Passes.h"
 #include "seqmix/Transforms/SelectForms.h"
 
@@ -156,14 +157,49 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
     machine = *table;
     opts.costModelFile = costModel;
   }
+  // The target: the flag, else the spec's field.
+  opts.target = !driver.target.empty() ? driver.target
+                : c.spec               ? c.spec->target
+                                       : "cpu";
+  if (opts.target != "cpu" && opts.target != "cuda") {
+    fail("--target must be cpu or cuda, got '" + opts.target + "'");
+    return failure();
+  }
+  if (opts.target == "cuda") {
+    if (llvm::Error e = checkGpuArch(driver.gpuArch)) {
+      fail("--gpu-arch: " + llvm::toString(std::move(e)));
+      return failure();
+    }
+    if (driver.gpuFormat != "isa" && driver.gpuFormat != "bin") {
+      fail("internal error: GPU binary format '" + driver.gpuFormat + "'");
+      return failure();
+    }
+    opts.gpuArch = driver.gpuArch;
+    opts.gpuFormat = driver.gpuFormat;
+    // Only the last phase serializes: earlier stops need no toolkit.
+    if (to == Phase::LLVM) {
+      llvm::Expected<std::string> toolkit = findCudaToolkit();
+      if (!toolkit) {
+        fail(llvm::toString(toolkit.takeError()));
+        return failure();
+      }
+      if (toolkit->find_first_of(" ,{}") != std::string::npos) {
+        fail("the CUDA toolkit's path may not contain ' ', ',', '{' or '}': " +
+             *toolkit);
+        return failure();
+      }
+      opts.cudaToolkit = *toolkit;
+    }
+  }
+  c.target = opts.target;
   // AVX512-BF16 dot products: on demand, or where the cost table rates them
-  // faster than f32 FMAs in a register tile.
+  // faster than f32 FMAs in a register tile (CPU only).
   const std::string &bf16Dot = driver.bf16Dot;
   if (bf16Dot != "auto" && bf16Dot != "on" && bf16Dot != "off") {
     fail("--bf16-dot must be auto, on or off, got '" + bf16Dot + "'");
     return failure();
   }
-  if (bf16Dot != "off") {
+  if (bf16Dot != "off" && opts.target == "cpu") {
     llvm::Expected<bool> has = cpuHasBf16Dot(targetCpu);
     if (!has) {
       fail("--target-cpu: " + llvm::toString(has.takeError()));

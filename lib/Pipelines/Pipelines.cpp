@@ -8,8 +8,11 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
@@ -94,6 +97,8 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
 /// --target-cpu's, whose f32 vector width the driver resolved (16 lanes on
 /// x86 only with AVX-512F).
 static bool targetHasAvx512(const CompileOptions &opts) {
+  if (opts.target == "cuda")
+    return false;
   if (!llvm::Triple(llvm::sys::getProcessTriple()).isX86())
     return false;
   if (opts.vectorWidth)
@@ -101,8 +106,61 @@ static bool targetHasAvx512(const CompileOptions &opts) {
   return llvm::sys::getHostCPUFeatures().lookup("avx512f");
 }
 
+/// The cuda target's passes of `phase` (GPU_CODEGEN.md 4, stage 1): the
+/// lowered layer, bufferized as for the CPU, is spread over blocks and
+/// threads (seqmix-gpu-distribute), outlined into one gpu.module, lowered to
+/// NVVM and serialized by ptxas.
+static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
+                                       const CompileOptions &opts) {
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  std::string text;
+  switch (phase) {
+  case Phase::Schedule:
+    // No CPU register tiles: the linalg ops go to threads after
+    // bufferization.
+    text = "linalg-generalize-named-ops,canonicalize,cse";
+    break;
+  case Phase::Bufferize:
+    pm.addPass(createSeqMixDestinationPassingEntry());
+    text = upstreamPasses(phase, opts);
+    break;
+  case Phase::LLVM:
+    pm.addPass(createSeqMixGpuDistribute());
+    // The vector code some lowerings write themselves (the selective scan's
+    // lanes of channels) down to loads, stores and arithmetic, before the
+    // kernels leave the module (pitfall 4: transfers inside gpu.module are
+    // not lowered).
+    pm.addPass(createSeqMixLowerVectors());
+    // Index computations move into the kernels before outlining (pitfall
+    // 6); a self-copy left by bufferization folds (pitfall 8).
+    text = "canonicalize,cse,gpu-launch-sink-index-computations,"
+           "gpu-kernel-outlining,convert-linalg-to-loops,lower-affine,"
+           "canonicalize,cse,nvvm-attach-target{chip=" +
+           opts.gpuArch +
+           " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
+           "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
+           "reconcile-unrealized-casts),gpu-module-to-binary{format=" +
+           opts.gpuFormat +
+           (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +
+           "}";
+    break;
+  default:
+    return addPhasePasses(pm, phase, opts, /*cpu=*/true);
+  }
+  if (failed(parsePassPipeline(text, pm, os))) {
+    llvm::errs() << "internal error: bad GPU pipeline for phase "
+                 << phaseName(phase) << ": " << err << "\n";
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
-                                           const CompileOptions &opts) {
+                                           const CompileOptions &opts,
+                                           bool cpu) {
+  if (opts.target == "cuda" && !cpu)
+    return addGpuPhasePasses(pm, phase, opts);
   switch (phase) {
   case Phase::SelectForms: {
     SeqMixSelectFormsOptions o;
@@ -117,7 +175,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   case Phase::LowerForms: {
     SeqMixLowerFormsOptions o;
     // A serial build runs on one thread: split-KV would only add a merge.
-    o.workers = opts.openmp ? opts.workers : 1;
+    o.workers = opts.openmp && opts.target != "cuda" ? opts.workers : 1;
     o.avx512 = targetHasAvx512(opts);
     pm.addPass(createSeqMixLowerForms(o));
     break;
@@ -189,6 +247,11 @@ void mlir::seqmix::registerSeqMixDialects(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // The GPU target: gpu.module to NVVM IR, and #nvvm.target's serialization
+  // to PTX and cubin (ptxas from CUDA_HOME or PATH).
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }
 
 void mlir::seqmix::registerSeqMixPassesAndPipelines() {

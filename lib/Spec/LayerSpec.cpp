@@ -487,9 +487,6 @@ llvm::Expected<LayerSpec> seqmix::parseLayerSpec(llvm::StringRef json,
                spec.form + "\"");
   (void)r.string("description", false, "", {}); // free text, but a string
   spec.target = r.string("target", false, "cpu", {"cpu", "cuda"});
-  if (r.ok() && spec.target != "cpu")
-    r.fail("target",
-           "\"" + spec.target + "\" is not supported yet; use \"cpu\"");
 
   if (const Value *st = r.get("state", false)) {
     const Object *so = st->getAsObject();

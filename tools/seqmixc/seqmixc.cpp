@@ -16,6 +16,7 @@
 #include "seqmix/Spec/LayerSpec.h"
 #include "seqmix/Support/Nesting.h"
 #include "seqmix/Target/CPU.h"
+#include "seqmix/Target/GPU.h"
 #include "seqmix/Testing/LayerHarness.h"
 #include "seqmix/Transforms/Passes.h"
 #include "seqmix/Transforms/SelectForms.h"
@@ -73,7 +74,9 @@ static cl::opt<std::string> emit(
     "emit",
     cl::desc("What to write: mlir, llvm (LLVM IR), asm, obj, so (shared "
              "library, default "
-             "when compiling to the end), metadata (the runtime ABI text)"),
+             "when compiling to the end), metadata (the runtime ABI text); "
+             "for the cuda target ptx (the kernels' PTX) or cubin (their "
+             "ptxas binary)"),
     cl::value_desc("kind"), cl::init(""), cl::cat(compileCat));
 static cl::opt<std::string>
     formOpt("form",
@@ -85,8 +88,16 @@ static cl::opt<int64_t>
     chunkSize("chunk-size",
               cl::desc("Chunk size of the chunked form (0 = choose)"),
               cl::init(0), cl::cat(compileCat));
-static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
-                                   cl::init("cpu"), cl::cat(compileCat));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Target: cpu or cuda (NVIDIA GPUs: --emit=ptx or cubin). "
+                    "Default: the spec's 'target' field, else cpu"),
+           cl::value_desc("cpu|cuda"), cl::init(""), cl::cat(compileCat));
+static cl::opt<std::string>
+    gpuArch("gpu-arch",
+            cl::desc("The NVIDIA architecture of the cuda target (default "
+                     "sm_90; sm_80, sm_90a, ...)"),
+            cl::value_desc("sm_NN"), cl::init("sm_90"), cl::cat(compileCat));
 static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU to generate code for (default: host)"),
@@ -202,6 +213,9 @@ DriverOptions driverOptions() {
   o.scheduleFile = scheduleFile;
   o.costModelFile = costModelFile;
   o.bf16Dot = bf16Dot;
+  o.target = target;
+  o.gpuArch = gpuArch;
+  o.gpuFormat = emit == "cubin" ? "bin" : "isa";
   return o;
 }
 
@@ -265,10 +279,27 @@ int emitNative(Compilation &c, llvm::StringRef kind, std::string path) {
   return rc;
 }
 
+/// The kernels of a layer compiled for the cuda target: PTX text or cubin.
+int emitGpu(Compilation &c, llvm::StringRef kind, const std::string &path) {
+  llvm::Expected<std::string> object = gpuBinaryObject(*c.module);
+  if (!object)
+    return fail(llvm::toString(object.takeError()));
+  if (kind == "ptx")
+    return writeText(*object, path);
+  bool toStdout = path.empty() || path == "-";
+  if (toStdout && llvm::sys::Process::StandardOutIsDisplayed())
+    return fail("refusing to write --emit=cubin (binary) to a terminal; "
+                "redirect stdout or give -o <file>");
+  std::string err;
+  auto out = openOutputFile(toStdout ? "-" : path, &err);
+  if (!out)
+    return fail(err);
+  out->os() << *object;
+  out->keep();
+  return 0;
+}
+
 int compileMain(MLIRContext &ctx) {
-  if (target != "cpu")
-    return fail("--target=" + target +
-                " is not supported yet; the only target is cpu");
   std::optional<Phase> to = kLastPhase;
   if (!compileTo.empty() && !(to = parsePhase(compileTo)))
     return fail("--compile-to must be one of " + phaseList() + ", got '" +
@@ -280,21 +311,42 @@ int compileMain(MLIRContext &ctx) {
   std::string kind = emit;
   if (kind.empty())
     kind = compileTo.empty() ? "so" : "mlir";
-  static const char *kinds[] = {"mlir", "llvm", "asm", "obj", "so", "metadata"};
+  static const char *kinds[] = {"mlir", "llvm",     "asm", "obj",
+                                "so",   "metadata", "ptx", "cubin"};
   if (!llvm::is_contained(kinds, kind))
-    return fail("--emit must be mlir, llvm, asm, obj, so or metadata, got '" +
+    return fail("--emit must be mlir, llvm, asm, obj, so, metadata, ptx or "
+                "cubin, got '" +
                 kind + "'");
-  bool native =
-      kind == "llvm" || kind == "asm" || kind == "obj" || kind == "so";
+  bool gpuKind = kind == "ptx" || kind == "cubin";
+  bool native = kind == "llvm" || kind == "asm" || kind == "obj" ||
+                kind == "so" || gpuKind;
   if (native && !compileTo.empty() && *to != kLastPhase)
     return fail("--emit=" + kind +
                 " needs the whole pipeline; drop --compile-to=" + compileTo);
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler handler(sm, &ctx);
-  FailureOr<Compilation> c = compile(ctx, sm, *from, native ? kLastPhase : *to,
-                                     native || kind == "metadata");
+  bool cudaFlag = target == "cuda";
+  if (cudaFlag && native && !gpuKind)
+    return fail("--emit=" + kind +
+                " is not supported yet for the cuda target (the host "
+                "library that carries the cubin); use --emit=ptx or "
+                "--emit=cubin");
+  FailureOr<Compilation> c =
+      compile(ctx, sm, *from, native ? kLastPhase : *to,
+              (native && !gpuKind && !cudaFlag) || kind == "metadata");
   if (failed(c))
     return 1;
+  if (gpuKind && c->target != "cuda")
+    return fail("--emit=" + kind +
+                " needs the cuda target (--target=cuda "
+                "or \"target\": \"cuda\" in the spec)");
+  if (c->target == "cuda" && native && !gpuKind)
+    return fail("--emit=" + kind +
+                " is not supported yet for the cuda target (the host "
+                "library that carries the cubin); use --emit=ptx or "
+                "--emit=cubin");
+  if (gpuKind)
+    return emitGpu(*c, kind, outputFile);
   if (kind == "metadata")
     return writeText(c->metadata, outputFile);
   if (kind == "mlir") {
@@ -373,6 +425,10 @@ int runMain(MLIRContext &ctx) {
   // With --layer the spec is only imported (for the reference and inputs);
   // the compiled library brings its own code and forms.
   bool prebuilt = !runLayer.empty();
+  if (target == "cuda")
+    return fail("seqmixc run: running the cuda target is not supported yet "
+                "(the runtime does not launch kernels); compile it with "
+                "--emit=ptx or --emit=cubin");
   FailureOr<Compilation> c = compile(
       ctx, sm, Phase::Import, prebuilt ? Phase::Import : kLastPhase, !prebuilt);
   if (failed(c))

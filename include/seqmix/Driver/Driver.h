@@ -44,6 +44,12 @@ struct DriverOptions {
   /// auto (when the target has them and the cost table rates them faster
   /// than f32 FMAs), on (the target must have them) or off.
   std::string bf16Dot = "auto";
+  /// cpu or cuda; empty: the spec's "target" (cpu for MLIR input).
+  std::string target;
+  /// The cuda target's architecture (sm_90, sm_90a, sm_80, ...).
+  std::string gpuArch = "sm_90";
+  /// The cuda target's binary: isa (PTX) or bin (cubin).
+  std::string gpuFormat = "isa";
 };
 
 /// What to compile: a spec (.json) or MLIR. With `text`, the input is that
@@ -63,6 +69,8 @@ struct Compilation {
   std::string metadata;
   std::optional<::seqmix::LayerSpec> spec;
   std::string formSummary;
+  /// The target compiled for: cpu or cuda.
+  std::string target = "cpu";
 };
 
 /// Receives a driver-level error (bad option, unreadable input); errors in

@@ -43,12 +43,22 @@ struct CompileOptions {
   /// Contractions of two bf16 activations on AVX512-BF16 dot products (the
   /// driver resolves --bf16-dot and checks the target has them).
   bool bf16Dot = false;
+  /// cpu, or cuda (the GPU schedule; the llvm phase ends in a gpu.binary).
+  std::string target = "cpu";
+  /// The NVIDIA architecture of the cuda target (sm_90, sm_80, ...).
+  std::string gpuArch = "sm_90";
+  /// What the cuda target's gpu.binary holds: isa (PTX text) or bin (cubin).
+  std::string gpuFormat = "isa";
+  /// The CUDA toolkit gpu-module-to-binary uses (empty: MLIR's search).
+  std::string cudaToolkit;
 };
 
 /// Appends to `pm` (anchored on builtin.module) the passes that take the IR
-/// from the previous phase to `phase`. Import adds nothing.
+/// from the previous phase to `phase`, for `opts.target` (`cpu` forces the
+/// CPU passes: the cuda target shares select-forms and lower-forms).
+/// Import adds nothing.
 LogicalResult addPhasePasses(OpPassManager &pm, Phase phase,
-                             const CompileOptions &opts);
+                             const CompileOptions &opts, bool cpu = false);
 
 /// Every dialect and interface the pipeline needs.
 void registerSeqMixDialects(DialectRegistry &registry);

@@ -347,3 +347,43 @@ def SeqMixExportEntry : Pass<"seqmix-export-entry", "::mlir::ModuleOp"> {
 }
 
 #endif // SEQMIX_TRANSFORMS_PASSES_TD
+
+def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
+  let summary = "Map the slice loops to GPU blocks and the linalg ops in them to the block's threads (GPU schedule, stage 1 SIMT; on memrefs)";
+  let description = [{
+    The GPU schedule's first stage (issue 12), after bufferization. Each
+    top-level `scf.forall` of a layer (the independent (batch, head) or
+    (batch, channel) slices, with a chunk or query-block axis where the
+    lowering has one) becomes a `gpu.launch` with one block per iteration
+    (the iteration space flattened onto the grid's x axis) and `threads`
+    threads per block. In the block:
+
+    - every linalg op is distributed over the threads: its parallel
+      iterations, flattened, in a block-stride loop, each thread computing
+      the whole reduction of its iterations; a `gpu.barrier` follows it;
+    - control flow (the chunk loop, `scf.if` on the sequence length) runs
+      in every thread, uniformly;
+    - any other write to memory (a scalar store, an explicit vector loop of
+      a lowering) runs on thread 0, followed by a barrier;
+    - each scratch buffer of the slice becomes a view of the block's
+      dynamic shared memory at a fixed offset (its size bounded by
+      `ValueBoundsOpInterface` when it is dynamic); the total is the
+      launch's dynamic shared memory size, and above `max-shared-bytes` the
+      pass fails naming the layer.
+
+    A self-copy (`memref.copy %a, %a`, what bufferization leaves of an
+    in-place insert) is dropped; any other copy is distributed as a
+    `linalg.copy`.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"128",
+           "Threads per block">,
+    Option<"maxSharedBytes", "max-shared-bytes", "int64_t",
+           /*default=*/"232448",
+           "Most dynamic shared memory per block (H100: 227 KiB)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"];
+}
