@@ -161,7 +161,8 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
   opts.target = !driver.target.empty() ? driver.target
                 : c.spec               ? c.spec->target
                                        : "cpu";
-  if (opts.target != "cpu" && opts.target != "cuda") {
+  if (opts.target != "cpu" && opts.target != "cuda" &&
+      opts.target != "gpu-emulation") {
     fail("--target must be cpu or cuda, got '" + opts.target + "'");
     return failure();
   }

@@ -97,7 +97,7 @@ static const char *upstreamPasses(Phase phase, const CompileOptions &opts) {
 /// --target-cpu's, whose f32 vector width the driver resolved (16 lanes on
 /// x86 only with AVX-512F).
 static bool targetHasAvx512(const CompileOptions &opts) {
-  if (opts.target == "cuda")
+  if (opts.target != "cpu")
     return false;
   if (!llvm::Triple(llvm::sys::getProcessTriple()).isX86())
     return false;
@@ -126,6 +126,14 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
     text = upstreamPasses(phase, opts);
     break;
   case Phase::LLVM:
+    if (opts.target == "gpu-emulation") {
+      // The GPU schedule emulated on the host (a test without a GPU), then
+      // the CPU's last phase.
+      SeqMixGpuDistributeOptions o;
+      o.emulate = true;
+      pm.addPass(createSeqMixGpuDistribute(o));
+      return addPhasePasses(pm, phase, opts, /*cpu=*/true);
+    }
     pm.addPass(createSeqMixGpuDistribute());
     // The vector code some lowerings write themselves (the selective scan's
     // lanes of channels) down to loads, stores and arithmetic, before the
@@ -159,7 +167,7 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
 LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
                                            const CompileOptions &opts,
                                            bool cpu) {
-  if (opts.target == "cuda" && !cpu)
+  if ((opts.target == "cuda" || opts.target == "gpu-emulation") && !cpu)
     return addGpuPhasePasses(pm, phase, opts);
   switch (phase) {
   case Phase::SelectForms: {
@@ -175,7 +183,7 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
   case Phase::LowerForms: {
     SeqMixLowerFormsOptions o;
     // A serial build runs on one thread: split-KV would only add a merge.
-    o.workers = opts.openmp && opts.target != "cuda" ? opts.workers : 1;
+    o.workers = opts.openmp && opts.target == "cpu" ? opts.workers : 1;
     o.avx512 = targetHasAvx512(opts);
     pm.addPass(createSeqMixLowerForms(o));
     break;

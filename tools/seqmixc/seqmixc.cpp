@@ -93,6 +93,12 @@ static cl::opt<std::string>
            cl::desc("Target: cpu or cuda (NVIDIA GPUs: --emit=ptx or cubin). "
                     "Default: the spec's 'target' field, else cpu"),
            cl::value_desc("cpu|cuda"), cl::init(""), cl::cat(compileCat));
+static cl::opt<bool> gpuEmulation(
+    "gpu-emulation",
+    cl::desc("Test: compile the cuda target's schedule for this CPU, each "
+             "launch a loop over its blocks with one thread each (seqmixc "
+             "run checks it against the reference without a GPU)"),
+    cl::init(false), cl::Hidden, cl::cat(compileCat));
 static cl::opt<std::string>
     gpuArch("gpu-arch",
             cl::desc("The NVIDIA architecture of the cuda target (default "
@@ -213,7 +219,7 @@ DriverOptions driverOptions() {
   o.scheduleFile = scheduleFile;
   o.costModelFile = costModelFile;
   o.bf16Dot = bf16Dot;
-  o.target = target;
+  o.target = gpuEmulation ? std::string("gpu-emulation") : target;
   o.gpuArch = gpuArch;
   o.gpuFormat = emit == "cubin" ? "bin" : "isa";
   return o;

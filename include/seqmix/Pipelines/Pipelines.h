@@ -43,7 +43,9 @@ struct CompileOptions {
   /// Contractions of two bf16 activations on AVX512-BF16 dot products (the
   /// driver resolves --bf16-dot and checks the target has them).
   bool bf16Dot = false;
-  /// cpu, or cuda (the GPU schedule; the llvm phase ends in a gpu.binary).
+  /// cpu, or cuda (the GPU schedule; the llvm phase ends in a gpu.binary),
+  /// or gpu-emulation (the GPU schedule run on the host, one thread per
+  /// block: a test of the schedule without a GPU).
   std::string target = "cpu";
   /// The NVIDIA architecture of the cuda target (sm_90, sm_80, ...).
   std::string gpuArch = "sm_90";

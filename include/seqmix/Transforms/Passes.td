@@ -380,7 +380,13 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
            "Threads per block">,
     Option<"maxSharedBytes", "max-shared-bytes", "int64_t",
            /*default=*/"232448",
-           "Most dynamic shared memory per block (H100: 227 KiB)">
+           "Most dynamic shared memory per block (H100: 227 KiB)">,
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "Test mode without a GPU: the same schedule, then each launch as "
+           "a loop over its blocks on the host with one thread per block "
+           "(barriers dropped, shared memory and device buffers on the "
+           "heap), for the CPU's LLVM phase: a check of the block mapping, "
+           "the distribution and the scratch layout against the reference">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",

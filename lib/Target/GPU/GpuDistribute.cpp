@@ -211,7 +211,8 @@ struct GpuDistributePass
             }))
           hostAllocs.push_back(alloc);
       });
-      for (memref::AllocOp alloc : hostAllocs) {
+      for (memref::AllocOp alloc :
+           emulate ? SmallVector<memref::AllocOp>() : hostAllocs) {
         rewriter.setInsertionPoint(alloc);
         auto dev = gpu::AllocOp::create(
             rewriter, alloc.getLoc(), alloc.getType(), Type(), ValueRange{},
@@ -226,6 +227,12 @@ struct GpuDistributePass
         rewriter.replaceOp(alloc, dev.getMemref());
       }
       WalkResult bad = WalkResult::advance();
+      if (emulate) {
+        SmallVector<gpu::LaunchOp> launches;
+        func.walk([&](gpu::LaunchOp l) { launches.push_back(l); });
+        for (gpu::LaunchOp l : launches)
+          emulateLaunch(rewriter, l);
+      }
       if (bad.wasInterrupted())
         return signalPassFailure();
     }
@@ -315,10 +322,13 @@ struct GpuDistributePass
     Block &body = launch.getBody().front();
     rewriter.moveOpBefore(op, body.getTerminator());
     b.setInsertionPoint(op);
-    Value first = arith::AddIOp::create(
-        b, launch.getThreadIds().x,
-        arith::MulIOp::create(b, launch.getBlockIds().x, block));
-    Value stride = arith::MulIOp::create(b, blocks, block);
+    // (The launch's own sizes, not the constants: what the emulation maps.)
+    Value first =
+        arith::AddIOp::create(b, launch.getThreadIds().x,
+                              arith::MulIOp::create(b, launch.getBlockIds().x,
+                                                    launch.getBlockSize().x));
+    Value stride = arith::MulIOp::create(b, launch.getGridSize().x,
+                                         launch.getBlockSize().x);
     return distributeOp(rewriter, op, first, stride, /*barrier=*/false);
   }
 
@@ -566,7 +576,7 @@ struct GpuDistributePass
     MLIRContext *ctx = launch.getContext();
     Block &body = launch.getBody().front();
     auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    Value sharedBase;
+    SmallVector<std::pair<Operation *, int64_t>> inShared;
     int64_t shared = 0;
     for (Operation *op : allocs) {
       auto type = cast<MemRefType>(op->getResult(0).getType());
@@ -588,22 +598,7 @@ struct GpuDistributePass
       ob.setInsertionPoint(op);
       int64_t offset = (shared + 15) / 16 * 16;
       if (bound && offset + *bound <= maxSharedBytes) {
-        if (!sharedBase) {
-          OpBuilder::InsertionGuard g(rewriter);
-          rewriter.setInsertionPointToStart(&body);
-          auto baseType =
-              MemRefType::get({ShapedType::kDynamic}, rewriter.getI8Type(),
-                              MemRefLayoutAttrInterface(), wg);
-          sharedBase = gpu::DynamicSharedMemoryOp::create(
-              rewriter, launch.getLoc(), baseType);
-        }
-        auto viewType = MemRefType::get(type.getShape(), type.getElementType(),
-                                        MemRefLayoutAttrInterface(), wg);
-        Value view = memref::ViewOp::create(
-            ob, viewType, sharedBase,
-            arith::ConstantIndexOp::create(ob, offset), op->getOperands());
-        rewriter.replaceOp(op,
-                           memref::MemorySpaceCastOp::create(ob, type, view));
+        inShared.emplace_back(op, offset);
         shared = offset + *bound;
         continue;
       }
@@ -632,25 +627,92 @@ struct GpuDistributePass
           c16);
       Value total = arith::MulIOp::create(hb, slot, launch.getGridSizeX());
       auto bufType = MemRefType::get({ShapedType::kDynamic}, hb.getI8Type());
-      Value buf =
-          gpu::AllocOp::create(hb, bufType, Type(), ValueRange{},
-                               ValueRange{total}, ValueRange{}, UnitAttr())
-              .getResult(0);
+      Value buf = emulate
+                      ? memref::AllocOp::create(hb, bufType, total).getResult()
+                      : gpu::AllocOp::create(hb, bufType, Type(), ValueRange{},
+                                             ValueRange{total}, ValueRange{},
+                                             UnitAttr())
+                            .getResult(0);
       hb.setInsertionPointAfter(launch);
-      gpu::DeallocOp::create(hb, Type(), ValueRange{}, buf);
+      if (emulate)
+        memref::DeallocOp::create(hb, buf);
+      else
+        gpu::DeallocOp::create(hb, Type(), ValueRange{}, buf);
       Value at = arith::MulIOp::create(ob, launch.getBlockIds().x, slot);
       Value view = memref::ViewOp::create(ob, type, buf, at, op->getOperands());
       rewriter.replaceOp(op, view);
     }
-    if (sharedBase) {
-      rewriter.setInsertionPoint(launch);
-      Value size = arith::ConstantIntOp::create(rewriter, launch.getLoc(),
-                                                rewriter.getI32Type(), shared);
-      rewriter.modifyOpInPlace(launch, [&] {
-        launch.getDynamicSharedMemorySizeMutable().assign(size);
-      });
+    if (inShared.empty())
+      return success();
+    // The block's shared memory (emulated: a buffer of the block's own).
+    rewriter.setInsertionPointToStart(&body);
+    Value base;
+    if (emulate) {
+      base = memref::AllocOp::create(
+          rewriter, launch.getLoc(),
+          MemRefType::get({ShapedType::kDynamic}, rewriter.getI8Type()),
+          ValueRange{arith::ConstantIndexOp::create(rewriter, launch.getLoc(),
+                                                    shared)});
+      rewriter.setInsertionPoint(body.getTerminator());
+      memref::DeallocOp::create(rewriter, launch.getLoc(), base);
+    } else {
+      base = gpu::DynamicSharedMemoryOp::create(
+          rewriter, launch.getLoc(),
+          MemRefType::get({ShapedType::kDynamic}, rewriter.getI8Type(),
+                          MemRefLayoutAttrInterface(), wg));
     }
+    for (auto [op, offset] : inShared) {
+      auto type = cast<MemRefType>(op->getResult(0).getType());
+      ImplicitLocOpBuilder ob(op->getLoc(), rewriter);
+      ob.setInsertionPoint(op);
+      Value at = arith::ConstantIndexOp::create(ob, offset);
+      if (emulate) {
+        rewriter.replaceOp(
+            op, memref::ViewOp::create(ob, type, base, at, op->getOperands()));
+        continue;
+      }
+      auto viewType = MemRefType::get(type.getShape(), type.getElementType(),
+                                      MemRefLayoutAttrInterface(), wg);
+      Value view =
+          memref::ViewOp::create(ob, viewType, base, at, op->getOperands());
+      rewriter.replaceOp(op, memref::MemorySpaceCastOp::create(ob, type, view));
+    }
+    rewriter.setInsertionPoint(launch);
+    Value size = arith::ConstantIntOp::create(rewriter, launch.getLoc(),
+                                              rewriter.getI32Type(), shared);
+    rewriter.modifyOpInPlace(launch, [&] {
+      launch.getDynamicSharedMemorySizeMutable().assign(size);
+    });
     return success();
+  }
+
+  /// The emulation of `launch` on the host (a test of the schedule without
+  /// a GPU): its blocks one after another in a loop, each with one thread,
+  /// which then takes every iteration of the block-stride loops; barriers
+  /// have nothing to wait for.
+  void emulateLaunch(IRRewriter &rewriter, gpu::LaunchOp launch) {
+    ImplicitLocOpBuilder b(launch.getLoc(), rewriter);
+    b.setInsertionPoint(launch);
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    Value one = arith::ConstantIndexOp::create(b, 1);
+    auto loop = scf::ForOp::create(b, zero, launch.getGridSizeX(), one);
+    IRMapping map;
+    gpu::KernelDim3 blocks = launch.getBlockIds(),
+                    threads = launch.getThreadIds(),
+                    gridSize = launch.getGridSize(),
+                    blockSize = launch.getBlockSize();
+    map.map(blocks.x, loop.getInductionVar());
+    for (Value v : {blocks.y, blocks.z, threads.x, threads.y, threads.z})
+      map.map(v, zero);
+    for (Value v :
+         {blockSize.x, blockSize.y, blockSize.z, gridSize.y, gridSize.z})
+      map.map(v, one);
+    map.map(gridSize.x, launch.getGridSizeX());
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    for (Operation &op : launch.getBody().front().without_terminator())
+      b.clone(op, map);
+    loop.walk([&](gpu::BarrierOp barrier) { rewriter.eraseOp(barrier); });
+    rewriter.eraseOp(launch);
   }
 };
 } // namespace
