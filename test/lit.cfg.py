@@ -54,6 +54,15 @@ if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
 
+# A machine with the CUDA driver (libcuda.so.1) takes other paths in the
+# runtime's tests.
+import ctypes.util
+try:
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+
 # Tests that run AVX512-BF16 dot products (--bf16-dot=on) on this machine
 # say REQUIRES: avx512bf16.
 try:

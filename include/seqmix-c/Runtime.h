@@ -48,6 +48,10 @@ int32_t seqmix_layer_num_args(const seqmix_layer *layer);
 const char *seqmix_layer_arg_name(const seqmix_layer *layer, int32_t i);
 int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i);
 
+/** Where the layer runs: "cpu", or "cuda" (its tensors are device memory of
+ *  the GPU, CUDA tensors through DLPack; the metadata's "target" line names
+ *  the architecture). */
+const char *seqmix_layer_target(const seqmix_layer *layer);
 /** The layer's name (the spec's "name"). */
 const char *seqmix_layer_name(const seqmix_layer *layer);
 

@@ -171,7 +171,8 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
       fail("--gpu-arch: " + llvm::toString(std::move(e)));
       return failure();
     }
-    if (driver.gpuFormat != "isa" && driver.gpuFormat != "bin") {
+    if (driver.gpuFormat != "isa" && driver.gpuFormat != "bin" &&
+        driver.gpuFormat != "host") {
       fail("internal error: GPU binary format '" + driver.gpuFormat + "'");
       return failure();
     }
@@ -304,6 +305,9 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
         c.metadata += "forms " + c.formSummary + "\n" + costLines +
                       "cost-model " + costModelName + "\n";
       c.metadata += limits;
+      // A cuda layer's runtime needs the driver and a device of this kind.
+      if (opts.target == "cuda")
+        c.metadata += "target cuda " + opts.gpuArch + "\n";
     }
   }
   return c;

@@ -149,9 +149,33 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
            " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
            "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
            "reconcile-unrealized-casts),gpu-module-to-binary{format=" +
-           opts.gpuFormat +
+           (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +
            (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +
            "}";
+    if (opts.gpuFormat == "host") {
+      // The host code around the launches, for a shared library: each
+      // call's launches and device buffers in one stream (gpu-async-region),
+      // lowered to calls of the mgpu* functions every cuda layer carries
+      // (LayerCuda.c), under the CPU's entry convention.
+      if (failed(parsePassPipeline(text, pm, os))) {
+        llvm::errs() << "internal error: bad GPU pipeline: " << err << "\n";
+        return failure();
+      }
+      pm.addPass(createSeqMixHideEntry());
+      text = "func.func(gpu-async-region),convert-scf-to-cf,"
+             "expand-strided-metadata,lower-affine,"
+             "finalize-memref-to-llvm{use-generic-functions},"
+             "convert-math-to-llvm,convert-arith-to-llvm,"
+             "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
+             "gpu-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts";
+      if (failed(parsePassPipeline(text, pm, os))) {
+        llvm::errs() << "internal error: bad GPU host pipeline: " << err
+                     << "\n";
+        return failure();
+      }
+      pm.addPass(createSeqMixExportEntry());
+      return success();
+    }
     break;
   default:
     return addPhasePasses(pm, phase, opts, /*cpu=*/true);
@@ -258,6 +282,7 @@ void mlir::seqmix::registerSeqMixDialects(DialectRegistry &registry) {
   // The GPU target: gpu.module to NVVM IR, and #nvvm.target's serialization
   // to PTX and cubin (ptxas from CUDA_HOME or PATH).
   registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   registerNVVMDialectTranslation(registry);
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }

@@ -74,10 +74,20 @@ extern "C" int32_t seqmix_layer_call_dlpack(seqmix_layer *layer,
       setError(error, what + ": the DLTensor is NULL");
       return 1;
     }
-    if (t->device.device_type != kDLCPU) {
+    const bool gpu = std::string(seqmix_layer_target(layer)) == "cuda";
+    const DLDeviceType wantDevice = gpu ? kDLCUDA : kDLCPU;
+    if (t->device.device_type != wantDevice) {
       setError(error, what + ": the tensor is on " +
                           deviceName(t->device.device_type) +
-                          "; this layer was compiled for the CPU");
+                          (gpu ? "; this layer was compiled for the GPU: "
+                                 "pass CUDA tensors"
+                               : "; this layer was compiled for the CPU"));
+      return 1;
+    }
+    if (gpu && t->device.device_id != 0) {
+      setError(error, what + ": the tensor is on CUDA device " +
+                          std::to_string(t->device.device_id) +
+                          "; this runtime runs cuda layers on device 0");
       return 1;
     }
     const std::string type = seqmix_layer_arg_dtype(layer, i);

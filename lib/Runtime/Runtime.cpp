@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqmix-c/Runtime.h"
 
+#include "Cuda.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -43,6 +45,10 @@ struct Layer {
   /// The "forms", "costs" and "cost-model" lines, without their keys.
   std::string forms, costModel;
   std::vector<std::string> costs;
+  /// A cuda layer's architecture ("target cuda sm_90"), and the table of
+  /// driver functions it calls through (filled at load).
+  std::string cudaArch;
+  seqmix_runtime::SeqmixCudaApi *cuda = nullptr;
 };
 
 char *copyError(const std::string &msg) {
@@ -87,6 +93,12 @@ bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
         layer.costs.push_back(rest);
       else
         layer.costModel = rest;
+    } else if (key == "target") {
+      std::string target;
+      if (!(ls >> target) || target != "cuda" || !(ls >> layer.cudaArch)) {
+        err = "malformed metadata line (expected 'target cuda sm_NN'): " + line;
+        return false;
+      }
     } else if (key == "limit") {
       std::string dim;
       int64_t max = -1;
@@ -240,6 +252,12 @@ seqmix_layer *seqmix_layer_load(const char *path, char **error) {
     return nullptr;
   }
   layer->handle = handle;
+  if (!layer->cudaArch.empty() &&
+      !seqmix_runtime::attachCuda(handle, layer->cudaArch, layer->cuda, err)) {
+    setError(error, std::string(path) + ": " + err);
+    seqmix_layer_free(layer);
+    return nullptr;
+  }
   return layer;
 }
 
@@ -269,6 +287,10 @@ int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i) {
   if (!layer || i < 0 || i >= seqmix_layer_num_args(layer))
     return 0;
   return layer->args[i].output ? 1 : 0;
+}
+
+const char *seqmix_layer_target(const seqmix_layer *layer) {
+  return layer && !layer->cudaArch.empty() ? "cuda" : "cpu";
 }
 
 const char *seqmix_layer_name(const seqmix_layer *layer) {
@@ -373,6 +395,13 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
     }
     if (!t.data) {
       setError(error, "argument '" + a.name + "' has no data (NULL)");
+      return 1;
+    }
+    if (layer->cuda && !seqmix_runtime::isDeviceMemory(t.data)) {
+      setError(error, "argument '" + a.name +
+                          "' is not in GPU memory: this layer runs on the "
+                          "GPU (" +
+                          layer->cudaArch + ") and takes device pointers");
       return 1;
     }
     const uint64_t elemBytes = a.type == "complex64" ? 8
@@ -482,8 +511,17 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
         return 1;
       }
   }
+  std::string cudaErr;
+  if (layer->cuda && !seqmix_runtime::beginCudaCall(layer->cuda, cudaErr)) {
+    setError(error, cudaErr);
+    return 1;
+  }
   dispatch(layer->entry, ptrs.data(), nargs,
            std::make_index_sequence<kMaxArgs + 1>());
+  if (layer->cuda && !seqmix_runtime::endCudaCall(layer->cuda, cudaErr)) {
+    setError(error, cudaErr);
+    return 1;
+  }
   if (error)
     *error = nullptr;
   return 0;

@@ -103,6 +103,7 @@ def runtime():
         _sig(lib, "seqmix_layer_num_cost_lines", i32, vp)
         _sig(lib, "seqmix_layer_cost_line", cp, vp, i32)
         _sig(lib, "seqmix_layer_cost_model", cp, vp)
+        _sig(lib, "seqmix_layer_target", cp, vp)
         _sig(lib, "seqmix_layer_call", i32, vp, _c.POINTER(SeqmixTensor),
              i32, err)
         _sig(lib, "seqmix_layer_call_dlpack", i32, vp,

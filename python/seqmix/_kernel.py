@@ -231,6 +231,8 @@ class Kernel:
             rt.seqmix_layer_cost_line(layer, i).decode()
             for i in range(rt.seqmix_layer_num_cost_lines(layer))]
         self.cost_model = rt.seqmix_layer_cost_model(layer).decode()
+        # "cpu", or "cuda" (its tensors are GPU memory).
+        self.target = rt.seqmix_layer_target(layer).decode()
         args = []
         for i in range(rt.seqmix_layer_num_args(layer)):
             dims = []

@@ -221,7 +221,10 @@ DriverOptions driverOptions() {
   o.bf16Dot = bf16Dot;
   o.target = gpuEmulation ? std::string("gpu-emulation") : target;
   o.gpuArch = gpuArch;
-  o.gpuFormat = emit == "cubin" ? "bin" : "isa";
+  o.gpuFormat = emit == "cubin" ? "bin"
+                : emit == "ptx" || emit == "mlir" || emit == "metadata"
+                    ? "isa"
+                    : "host";
   return o;
 }
 
@@ -331,26 +334,15 @@ int compileMain(MLIRContext &ctx) {
                 " needs the whole pipeline; drop --compile-to=" + compileTo);
   llvm::SourceMgr sm;
   SourceMgrDiagnosticHandler handler(sm, &ctx);
-  bool cudaFlag = target == "cuda";
-  if (cudaFlag && native && !gpuKind)
-    return fail("--emit=" + kind +
-                " is not supported yet for the cuda target (the host "
-                "library that carries the cubin); use --emit=ptx or "
-                "--emit=cubin");
   FailureOr<Compilation> c =
       compile(ctx, sm, *from, native ? kLastPhase : *to,
-              (native && !gpuKind && !cudaFlag) || kind == "metadata");
+              (native && !gpuKind) || kind == "metadata");
   if (failed(c))
     return 1;
   if (gpuKind && c->target != "cuda")
     return fail("--emit=" + kind +
                 " needs the cuda target (--target=cuda "
                 "or \"target\": \"cuda\" in the spec)");
-  if (c->target == "cuda" && native && !gpuKind)
-    return fail("--emit=" + kind +
-                " is not supported yet for the cuda target (the host "
-                "library that carries the cubin); use --emit=ptx or "
-                "--emit=cubin");
   if (gpuKind)
     return emitGpu(*c, kind, outputFile);
   if (kind == "metadata")

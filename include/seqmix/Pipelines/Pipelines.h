@@ -49,7 +49,9 @@ struct CompileOptions {
   std::string target = "cpu";
   /// The NVIDIA architecture of the cuda target (sm_90, sm_80, ...).
   std::string gpuArch = "sm_90";
-  /// What the cuda target's gpu.binary holds: isa (PTX text) or bin (cubin).
+  /// What the cuda target's last phase makes: isa (a gpu.binary of PTX
+  /// text), bin (of a cubin), or host (a cubin and the host code lowered to
+  /// the LLVM dialect, for a shared library).
   std::string gpuFormat = "isa";
   /// The CUDA toolkit gpu-module-to-binary uses (empty: MLIR's search).
   std::string cudaToolkit;

@@ -47,20 +47,17 @@ namespace {
 constexpr llvm::StringLiteral kAllocFn = "_mlir_memref_to_llvm_alloc";
 constexpr llvm::StringLiteral kFreeFn = "_mlir_memref_to_llvm_free";
 
-/// Links LayerScratch.c's allocator (LLVM IR compiled with the project)
-/// into a layer that allocates, its functions internal to the layer.
-LogicalResult linkLayerScratch(llvm::Module &layer) {
-  if (!layer.getFunction(kAllocFn) && !layer.getFunction(kFreeFn))
-    return success();
-  static const char kText[] =
-#include "LayerScratch.ll.inc"
-      ;
+/// Links the LLVM IR `text` (C compiled with the project) into `layer`;
+/// the functions in `internal` become internal to the layer.
+LogicalResult linkEmbeddedIR(llvm::Module &layer, const char *text,
+                             llvm::StringRef what,
+                             ArrayRef<llvm::StringRef> internal) {
   llvm::SMDiagnostic diag;
   std::unique_ptr<llvm::Module> scratch =
-      llvm::parseAssemblyString(kText, diag, layer.getContext());
+      llvm::parseAssemblyString(text, diag, layer.getContext());
   if (!scratch) {
-    llvm::errs() << "internal error: the layer allocator's IR does not parse: "
-                 << diag.getMessage() << "\n";
+    llvm::errs() << "internal error: the IR of " << what
+                 << " does not parse: " << diag.getMessage() << "\n";
     return failure();
   }
   // The layer's own target and flags win.
@@ -76,13 +73,43 @@ LogicalResult linkLayerScratch(llvm::Module &layer) {
     f.removeFnAttr("tune-cpu");
   }
   if (llvm::Linker::linkModules(layer, std::move(scratch))) {
-    llvm::errs() << "internal error: cannot link the layer allocator\n";
+    llvm::errs() << "internal error: cannot link " << what << "\n";
     return failure();
   }
-  for (llvm::StringRef name : {kAllocFn, kFreeFn})
+  for (llvm::StringRef name : internal)
     if (llvm::Function *f = layer.getFunction(name); f && !f->isDeclaration())
       f->setLinkage(llvm::GlobalValue::InternalLinkage);
   return success();
+}
+
+/// Links LayerScratch.c's allocator into a layer that allocates, its
+/// functions internal to the layer.
+LogicalResult linkLayerScratch(llvm::Module &layer) {
+  if (!layer.getFunction(kAllocFn) && !layer.getFunction(kFreeFn))
+    return success();
+  static const char kText[] =
+#include "LayerScratch.ll.inc"
+      ;
+  return linkEmbeddedIR(layer, kText, "the layer allocator",
+                        {kAllocFn, kFreeFn});
+}
+
+/// Links LayerCuda.c's mgpu* functions into a cuda layer's host code (one
+/// that calls mgpuLaunchKernel); its table `seqmix_cuda` stays exported,
+/// for the runtime to fill.
+LogicalResult linkLayerCuda(llvm::Module &layer) {
+  if (!layer.getFunction("mgpuLaunchKernel"))
+    return success();
+  static const char kText[] =
+#include "LayerCuda.ll.inc"
+      ;
+  static const llvm::StringRef kFns[] = {
+      "mgpuModuleLoad",    "mgpuModuleLoadJIT",
+      "mgpuModuleUnload",  "mgpuModuleGetFunction",
+      "mgpuLaunchKernel",  "mgpuStreamCreate",
+      "mgpuStreamDestroy", "mgpuStreamSynchronize",
+      "mgpuMemAlloc",      "mgpuMemFree"};
+  return linkEmbeddedIR(layer, kText, "the CUDA calls", kFns);
 }
 void initNativeTarget() {
   static bool done = [] {
@@ -353,7 +380,8 @@ std::unique_ptr<llvm::Module> mlir::seqmix::translateToOptimizedLLVMIR(
     return nullptr;
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple());
-  if (failed(linkLayerScratch(*llvmModule)))
+  if (failed(linkLayerScratch(*llvmModule)) ||
+      failed(linkLayerCuda(*llvmModule)))
     return nullptr;
   if (!metadata.empty()) {
     llvm::Constant *text = llvm::ConstantDataArray::getString(ctx, metadata);

@@ -529,7 +529,7 @@ case("driver", [SEQMIXC, "run", gla, "--reps=0"], "error",
      r"--reps must be between 1 and 100000, got 0")
 for opt, pat in [("--emit=bogus", r"--emit must be"), ("--compile-to=bogus", r"--compile-to must be"),
                  ("--compile-from=bogus", r"--compile-from must be"), ("--form=bogus", r"--form must be"),
-                 ("--target=cuda", r"not supported yet"), ("--target-cpu=bogus", r"unknown CPU 'bogus'"),
+                 ("--target=tpu", r"--target must be cpu or cuda"), ("--target-cpu=bogus", r"unknown CPU 'bogus'"),
                  ("--threading=bogus", r"--threading must be"), ("--emit=so --compile-to=import", r"needs the whole pipeline"),
                  ("--compile-from=lower-forms", r"--compile-from applies to .mlir input only"),
                  ("--chunk-size=16 --form=recurrent", r"applies to --form=chunked"),
