@@ -7,6 +7,7 @@
 #ifndef SEQMIX_C_RUNTIME_H
 #define SEQMIX_C_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -91,6 +92,16 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
                           int32_t nargs, char **error);
 
 void seqmix_free_error(char *error);
+
+/** Device memory of the GPU cuda layers run on (device 0), for tools and
+ *  tests that start from host buffers (PyTorch and JAX callers pass their
+ *  own CUDA tensors): allocate, free, and copy `bytes` to the device
+ *  (`to_device` 1) or back (0). Without a driver or device they fail with
+ *  the message a cuda layer's load gives. */
+void *seqmix_cuda_alloc(size_t bytes, char **error);
+void seqmix_cuda_free(void *ptr);
+int32_t seqmix_cuda_copy(void *dst, const void *src, size_t bytes,
+                         int32_t to_device, char **error);
 
 #ifdef __cplusplus
 }

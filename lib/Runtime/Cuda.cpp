@@ -14,6 +14,8 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -38,6 +40,8 @@ struct Driver {
   CUresult (*ctxSetCurrent)(void *) = nullptr;
   CUresult (*getErrorName)(CUresult, const char **) = nullptr;
   CUresult (*pointerGetAttribute)(void *, int, uint64_t) = nullptr;
+  CUresult (*memcpyHtoD)(uint64_t, const void *, size_t) = nullptr;
+  CUresult (*memcpyDtoH)(void *, uint64_t, size_t) = nullptr;
   SeqmixCudaApi api{};
   void *ctx = nullptr;
   int major = 0, minor = 0;
@@ -76,6 +80,8 @@ Driver &driver() {
               bind(d.lib, "cuCtxSetCurrent", d.ctxSetCurrent) &&
               bind(d.lib, "cuGetErrorName", d.getErrorName) &&
               bind(d.lib, "cuPointerGetAttribute", d.pointerGetAttribute) &&
+              bind(d.lib, "cuMemcpyHtoD_v2", d.memcpyHtoD) &&
+              bind(d.lib, "cuMemcpyDtoH_v2", d.memcpyDtoH) &&
               bind(d.lib, "cuModuleLoadData", a.moduleLoadData) &&
               bind(d.lib, "cuModuleUnload", a.moduleUnload) &&
               bind(d.lib, "cuModuleGetFunction", a.moduleGetFunction) &&
@@ -194,4 +200,64 @@ bool seqmix_runtime::endCudaCall(SeqmixCudaApi *table, std::string &err) {
         (table->where ? table->where : "?") + ": " +
         resultName(driver(), table->status);
   return false;
+}
+
+// The C API's device buffers (tools and tests; PyTorch and JAX callers pass
+// their own CUDA tensors).
+extern "C" {
+static void setErr(char **error, const std::string &msg) {
+  if (!error)
+    return;
+  *error = static_cast<char *>(std::malloc(msg.size() + 1));
+  if (*error)
+    std::memcpy(*error, msg.c_str(), msg.size() + 1);
+}
+
+static bool current(char **error) {
+  Driver &d = driver();
+  if (!d.error.empty()) {
+    setErr(error, d.error);
+    return false;
+  }
+  if (CUresult r = d.ctxSetCurrent(d.ctx)) {
+    setErr(error, "cuCtxSetCurrent: " + resultName(d, r));
+    return false;
+  }
+  return true;
+}
+
+void *seqmix_cuda_alloc(size_t bytes, char **error) {
+  if (!current(error))
+    return nullptr;
+  Driver &d = driver();
+  uint64_t ptr = 0;
+  if (CUresult r = d.api.memAlloc(&ptr, bytes ? bytes : 1)) {
+    setErr(error, "cuMemAlloc of " + std::to_string(bytes) +
+                      " bytes: " + resultName(d, r));
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(ptr);
+}
+
+void seqmix_cuda_free(void *ptr) {
+  Driver &d = driver();
+  if (ptr && d.error.empty() && d.ctxSetCurrent(d.ctx) == 0)
+    d.api.memFree(reinterpret_cast<uint64_t>(ptr));
+}
+
+int32_t seqmix_cuda_copy(void *dst, const void *src, size_t bytes,
+                         int32_t toDevice, char **error) {
+  if (!current(error))
+    return 1;
+  Driver &d = driver();
+  CUresult r = toDevice
+                   ? d.memcpyHtoD(reinterpret_cast<uint64_t>(dst), src, bytes)
+                   : d.memcpyDtoH(dst, reinterpret_cast<uint64_t>(src), bytes);
+  if (r) {
+    setErr(error, std::string(toDevice ? "cuMemcpyHtoD" : "cuMemcpyDtoH") +
+                      ": " + resultName(d, r));
+    return 1;
+  }
+  return 0;
+}
 }

@@ -186,6 +186,12 @@ static cl::list<std::string> runCrossCheck(
              "separated) and check each against the reference and against "
              "the main form on every output"),
     cl::value_desc("forms"), cl::CommaSeparated, cl::cat(runCat));
+static cl::opt<bool> runReference(
+    "reference",
+    cl::desc("run: compare with the double-precision reference (default "
+             "on; --reference=false only times the layer, for shapes whose "
+             "reference would take minutes)"),
+    cl::init(true), cl::cat(runCat));
 static cl::opt<bool> runCheckSplit(
     "check-split",
     cl::desc("run: also run each sequence in two calls, the second starting "
@@ -356,9 +362,74 @@ int compileMain(MLIRContext &ctx) {
   return emitNative(*c, kind, outputFile);
 }
 
+/// Device copies of a call's tensors, for a layer compiled for the cuda
+/// target (its arguments are GPU memory).
+struct DeviceArgs {
+  std::vector<void *> ptrs;
+  std::vector<size_t> bytes;
+  std::vector<seqmix_tensor> args;
+  DeviceArgs() = default;
+  DeviceArgs(const DeviceArgs &) = delete;
+  ~DeviceArgs() {
+    for (void *p : ptrs)
+      seqmix_cuda_free(p);
+  }
+};
+
+bool runsOnGpu(const seqmix_layer *layer) {
+  return llvm::StringRef(seqmix_layer_target(layer)) == "cuda";
+}
+
+/// Copies the host tensors `host` of a call of `layer` to the GPU.
+std::optional<std::string> toDevice(const seqmix_layer *layer,
+                                    const std::vector<seqmix_tensor> &host,
+                                    DeviceArgs &dev) {
+  for (size_t i = 0; i < host.size(); ++i) {
+    llvm::StringRef type = seqmix_layer_arg_dtype(layer, int32_t(i));
+    size_t n = type == "complex64" ? 8 : type == "f32" ? 4 : 2;
+    for (int32_t d = 0; d < host[i].ndim; ++d)
+      n *= size_t(host[i].shape[d]);
+    char *err = nullptr;
+    void *p = seqmix_cuda_alloc(n, &err);
+    if (!p || seqmix_cuda_copy(p, host[i].data, n, 1, &err)) {
+      std::string msg = err ? err : "unknown error";
+      seqmix_free_error(err);
+      seqmix_cuda_free(p);
+      return msg;
+    }
+    dev.ptrs.push_back(p);
+    dev.bytes.push_back(n);
+    seqmix_tensor t = host[i];
+    t.data = p;
+    dev.args.push_back(t);
+  }
+  return std::nullopt;
+}
+
 /// Calls `layer`; the error message on failure.
 std::optional<std::string> callLayer(seqmix_layer *layer,
                                      const std::vector<seqmix_tensor> &args) {
+  if (runsOnGpu(layer)) {
+    // Inputs to the GPU, the call there, outputs back into `args`.
+    DeviceArgs dev;
+    if (std::optional<std::string> err = toDevice(layer, args, dev))
+      return err;
+    char *err = nullptr;
+    if (seqmix_layer_call(layer, dev.args.data(),
+                          static_cast<int32_t>(dev.args.size()), &err)) {
+      std::string msg = err ? err : "unknown error";
+      seqmix_free_error(err);
+      return msg;
+    }
+    for (size_t i = 0; i < args.size(); ++i)
+      if (seqmix_layer_arg_is_output(layer, int32_t(i)) &&
+          seqmix_cuda_copy(args[i].data, dev.ptrs[i], dev.bytes[i], 0, &err)) {
+        std::string msg = err ? err : "unknown error";
+        seqmix_free_error(err);
+        return msg;
+      }
+    return std::nullopt;
+  }
   char *err = nullptr;
   if (!seqmix_layer_call(layer, args.data(), static_cast<int32_t>(args.size()),
                          &err))
@@ -423,10 +494,9 @@ int runMain(MLIRContext &ctx) {
   // With --layer the spec is only imported (for the reference and inputs);
   // the compiled library brings its own code and forms.
   bool prebuilt = !runLayer.empty();
-  if (target == "cuda")
-    return fail("seqmixc run: running the cuda target is not supported yet "
-                "(the runtime does not launch kernels); compile it with "
-                "--emit=ptx or --emit=cubin");
+  if (target == "cuda" && runJit)
+    return fail("--jit applies to the cpu target; the cuda target runs "
+                "compiled (a host library that launches its kernels)");
   FailureOr<Compilation> c = compile(
       ctx, sm, Phase::Import, prebuilt ? Phase::Import : kLastPhase, !prebuilt);
   if (failed(c))
@@ -441,6 +511,9 @@ int runMain(MLIRContext &ctx) {
       return fail("--cross-check takes forms parallel, chunked or recurrent, "
                   "got '" +
                   f + "'");
+  if (!runReference && (!runCrossCheck.empty() || runCheckSplit))
+    return fail("--cross-check and --check-split compare with the reference; "
+                "drop --reference=false");
   if (runReps < 1 || runReps > 100000)
     return fail("--reps must be between 1 and 100000, got " +
                 llvm::Twine(unsigned(runReps)));
@@ -568,6 +641,30 @@ int runMain(MLIRContext &ctx) {
       freeLayers();
       return 1;
     }
+    if (c2->target == "cuda") {
+      // A cuda layer runs compiled: a library of its own, loaded.
+      llvm::SmallString<128> dir;
+      if (auto ec = llvm::sys::fs::createUniqueDirectory("seqmix-run", dir)) {
+        freeLayers();
+        return fail("cannot create a temporary directory: " + ec.message());
+      }
+      std::string so = (dir + "/cross.so").str();
+      int rc = emitNative(*c2, "so", so);
+      seqmix_layer *cross = rc ? nullptr : seqmix_layer_load(so.c_str(), &err);
+      llvm::sys::fs::remove(so);
+      llvm::sys::fs::remove(dir);
+      if (!cross) {
+        std::string msg = err ? err : "unknown error";
+        seqmix_free_error(err);
+        err = nullptr;
+        freeLayers();
+        return rc ? rc
+                  : fail("cannot load the cross-check layer in form " +
+                         crossForm + ": " + msg);
+      }
+      crosses.push_back(cross);
+      continue;
+    }
     auto jit = createJit(*c2->module);
     if (!jit) {
       freeLayers();
@@ -626,14 +723,15 @@ int runMain(MLIRContext &ctx) {
       return fail("call failed: " + *msg);
     }
     ::seqmix::readBack(outputs);
-    auto ref = ::seqmix::referenceOutputs(spec, inputs);
+    auto ref = runReference ? ::seqmix::referenceOutputs(spec, inputs)
+                            : std::vector<std::vector<double>>(outputs.size());
     std::string line;
     llvm::raw_string_ostream os(line);
     os << llvm::format("  T=%-5lld", static_cast<long long>(T));
     if (Tk >= 0)
       os << llvm::format(" T_k=%-5lld", static_cast<long long>(Tk));
     bool ok = true;
-    for (size_t i = 0; i < outputs.size(); ++i) {
+    for (size_t i = 0; i < outputs.size() && runReference; ++i) {
       ::seqmix::ErrorStats e =
           ::seqmix::compareToReference(outputs[i].data, ref[i]);
       ok &= ::seqmix::withinTolerance(e, tol);
@@ -676,10 +774,19 @@ int runMain(MLIRContext &ctx) {
         ok &= checkSplit(layer, spec, inputs, ref, B, T, T1, tol, os);
     }
     std::vector<double> times;
+    // A cuda layer is timed on device copies made once (each call waits
+    // for its kernels).
+    DeviceArgs dev;
+    if (runsOnGpu(layer))
+      if (std::optional<std::string> msg = toDevice(layer, args, dev)) {
+        freeLayers();
+        return fail("cannot copy the inputs to the GPU: " + *msg);
+      }
+    std::vector<seqmix_tensor> &timed = runsOnGpu(layer) ? dev.args : args;
     for (unsigned r = 0; r < runReps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      (void)seqmix_layer_call(layer, args.data(),
-                              static_cast<int32_t>(args.size()), nullptr);
+      (void)seqmix_layer_call(layer, timed.data(),
+                              static_cast<int32_t>(timed.size()), nullptr);
       times.push_back(std::chrono::duration<double, std::milli>(
                           std::chrono::steady_clock::now() - t0)
                           .count());
@@ -694,6 +801,10 @@ int runMain(MLIRContext &ctx) {
     allOk &= ok;
   }
   freeLayers();
+  if (!runReference) {
+    llvm::outs() << "not compared with the reference (--reference=false)\n";
+    return allOk ? 0 : 1;
+  }
   llvm::outs() << llvm::format(
       "max error vs reference: abs %.3e, rel %.3e, rel_rms %.3e "
       "(tolerance rel_rms <= %.0e, max_rel <= %.0e): %s\n",
