@@ -148,7 +148,8 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
            opts.gpuArch +
            " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
            "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
-           "reconcile-unrealized-casts),gpu-module-to-binary{format=" +
+           "reconcile-unrealized-casts,seqmix-gpu-extern-shared),"
+           "gpu-module-to-binary{format=" +
            (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +
            (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +
            "}";

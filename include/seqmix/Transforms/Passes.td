@@ -393,3 +393,17 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
     "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect"];
 }
+
+def SeqMixGpuExternShared : Pass<"seqmix-gpu-extern-shared", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Declare the kernels' dynamic shared memory as an external array";
+  let description = [{
+    After `convert-gpu-to-nvvm`: the global that `gpu.dynamic_shared_memory`
+    lowers to (a zero-length i8 array in address space 3) has internal
+    linkage, which the NVPTX backend demotes to a one-byte `.shared`
+    variable of the kernel, so ptxas sees every access past its first byte
+    as out of bounds. With external linkage it is the `.extern .shared
+    .b8 name[]` of CUDA's `extern __shared__`, the start of the block's
+    dynamic shared memory.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -178,26 +179,8 @@ struct GpuDistributePass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      SmallVector<Operation *> top;
-      for (Operation &op : func.getBody().front())
-        top.push_back(&op);
-      for (Operation *op : top) {
-        if (auto forall = dyn_cast<scf::ForallOp>(op)) {
-          if (failed(launchSlices(rewriter, forall)))
-            return signalPassFailure();
-        } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
-          if (failed(launchCopy(rewriter, copy)))
-            return signalPassFailure();
-        } else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
-          if (failed(launchAlone(rewriter, linalgOp)))
-            return signalPassFailure();
-        } else if (holdsLinalg(op)) {
-          op->emitError() << kPass
-                          << ": a linalg op under host control flow outside "
-                             "the slice loops is not supported yet";
-          return signalPassFailure();
-        }
-      }
+      if (failed(launchHostBlock(rewriter, func.getBody().front())))
+        return signalPassFailure();
       // A buffer of the whole layer that a kernel uses (a transpose of B
       // and C before the scan, the partials of split-KV decode) lives in
       // device memory: gpu.alloc, which the host allocates.
@@ -236,6 +219,34 @@ struct GpuDistributePass
       if (bad.wasInterrupted())
         return signalPassFailure();
     }
+  }
+
+  /// Launches the device work of a block of host code: its slice loops,
+  /// its linalg ops and copies; host control flow around them (the per-call
+  /// choice of form on the sequence length, an scf.if) stays on the host,
+  /// its regions handled alike.
+  LogicalResult launchHostBlock(IRRewriter &rewriter, Block &block) {
+    SmallVector<Operation *> ops;
+    for (Operation &op : block)
+      ops.push_back(&op);
+    for (Operation *op : ops) {
+      if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+        if (failed(launchSlices(rewriter, forall)))
+          return failure();
+      } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+        if (failed(launchCopy(rewriter, copy)))
+          return failure();
+      } else if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
+        if (failed(launchAlone(rewriter, linalgOp)))
+          return failure();
+      } else if (op->getNumRegions() > 0) {
+        for (Region &region : op->getRegions())
+          for (Block &b : region)
+            if (failed(launchHostBlock(rewriter, b)))
+              return failure();
+      }
+    }
+    return success();
   }
 
   /// The launch for `numBlocks` blocks of `threads` threads, its kernel
@@ -713,6 +724,25 @@ struct GpuDistributePass
       b.clone(op, map);
     loop.walk([&](gpu::BarrierOp barrier) { rewriter.eraseOp(barrier); });
     rewriter.eraseOp(launch);
+  }
+};
+} // namespace
+
+namespace mlir::seqmix {
+#define GEN_PASS_DEF_SEQMIXGPUEXTERNSHARED
+#include "seqmix/Transforms/Passes.h.inc"
+} // namespace mlir::seqmix
+
+namespace {
+struct GpuExternSharedPass
+    : mlir::seqmix::impl::SeqMixGpuExternSharedBase<GpuExternSharedPass> {
+  void runOnOperation() override {
+    getOperation().walk([](LLVM::GlobalOp global) {
+      auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
+      if (global.getAddrSpace() != 3 || !array || array.getNumElements() != 0)
+        return;
+      global.setLinkage(LLVM::Linkage::External);
+    });
   }
 };
 } // namespace

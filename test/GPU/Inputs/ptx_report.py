@@ -2,7 +2,9 @@
 ptxas -v on the PTX and prints one line per kernel: registers, shared
 memory, stack and spills. A form the family does not have is skipped (the
 CPU target rejects it the same way); any other failure, a ptxas error or a
-kernel past the limits fails the run.
+kernel past the limits, or ptxas seeing an access out of bounds, fails
+the run. Shared memory here is ptxas's static count: the scratch buffers
+live in the dynamic shared memory, whose size each launch gives.
 
 usage: ptx_report.py SEQMIXC PTXAS ARCH OUTDIR EXAMPLE.json...
 """
@@ -36,8 +38,8 @@ for spec in sys.argv[5:]:
             continue
         p = subprocess.run([ptxas, "-arch=" + arch, "-v", ptx, "-o", os.devnull],
                            capture_output=True, text=True)
-        if p.returncode != 0:
-            print("FAIL %s %s: ptxas: %s" % (family, form, p.stderr.strip()))
+        if p.returncode != 0 or "out of bound" in p.stderr:
+            print("FAIL %s %s: ptxas: %s" % (family, form, p.stderr.strip()[:500]))
             failed += 1
             continue
         kernel = None
