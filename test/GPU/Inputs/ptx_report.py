@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 
-FORMS = ("parallel", "chunked", "recurrent")
+FORMS = ("auto", "parallel", "chunked", "recurrent")
 # Errors that say the family has no such form (the same on every target).
 NO_FORM = ("has one form", "takes no initial state")
 MAX_REGISTERS = 255
