@@ -3,30 +3,14 @@
 #ifndef SEQMIX_LIB_RUNTIME_CUDA_H
 #define SEQMIX_LIB_RUNTIME_CUDA_H
 
-#include <cstddef>
-#include <cstdint>
+#include "../Target/GPU/CudaApi.h"
+
 #include <string>
 
 namespace seqmix_runtime {
 
-/// The table every cuda layer exports as `seqmix_cuda` (LayerCuda.c's
-/// struct seqmix_cuda_api, field for field).
-struct SeqmixCudaApi {
-  int32_t version;
-  int32_t status;
-  const char *where;
-  void *stream;
-  int (*moduleLoadData)(void **module, const void *image);
-  int (*moduleUnload)(void *module);
-  int (*moduleGetFunction)(void **fn, void *module, const char *name);
-  int (*funcSetAttribute)(void *fn, int attrib, int value);
-  int (*launchKernel)(void *fn, unsigned gx, unsigned gy, unsigned gz,
-                      unsigned bx, unsigned by, unsigned bz, unsigned smem,
-                      void *stream, void **params, void **extra);
-  int (*memAlloc)(uint64_t *ptr, size_t bytes);
-  int (*memFree)(uint64_t ptr);
-  int (*streamSynchronize)(void *stream);
-};
+/// The table every cuda layer exports as `seqmix_cuda`.
+using SeqmixCudaApi = ::seqmix_cuda_api;
 
 /// Opens the CUDA driver (once per process; libcuda.so.1 by dlopen), checks
 /// device 0 against the layer's architecture `arch` ("sm_90") and fills the

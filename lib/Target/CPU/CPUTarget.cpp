@@ -290,7 +290,10 @@ FailureOr<std::string> mlir::seqmix::workspaceLimits(ModuleOp module,
   return lines;
 }
 
-llvm::Expected<int64_t> mlir::seqmix::cpuF32Lanes(llvm::StringRef cpu) {
+/// The subtarget of the named x86 CPU (`llc-22 -mcpu=help`) on this host's
+/// triple; an error for an unknown name.
+static llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
+namedCpu(llvm::StringRef cpu) {
   initNativeTarget();
   llvm::Triple triple(llvm::sys::getProcessTriple());
   std::string err;
@@ -304,34 +307,28 @@ llvm::Expected<int64_t> mlir::seqmix::cpuF32Lanes(llvm::StringRef cpu) {
         llvm::inconvertibleErrorCode(),
         "unknown CPU '%s' for %s (llc-22 -mcpu=help lists the names)",
         cpu.str().c_str(), triple.str().c_str());
-  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+  return std::unique_ptr<llvm::MCSubtargetInfo>(
       target->createMCSubtargetInfo(triple, cpu, ""));
-  if (sti->checkFeatures("+avx512f"))
+}
+
+llvm::Expected<int64_t> mlir::seqmix::cpuF32Lanes(llvm::StringRef cpu) {
+  auto sti = namedCpu(cpu);
+  if (!sti)
+    return sti.takeError();
+  if ((*sti)->checkFeatures("+avx512f"))
     return 16;
-  return sti->checkFeatures("+avx2") ? 8 : 4;
+  return (*sti)->checkFeatures("+avx2") ? 8 : 4;
 }
 
 llvm::Expected<bool> mlir::seqmix::cpuHasBf16Dot(llvm::StringRef cpu) {
-  llvm::Triple triple(llvm::sys::getProcessTriple());
-  if (!triple.isX86())
+  if (!llvm::Triple(llvm::sys::getProcessTriple()).isX86())
     return false;
   if (cpu == "host")
     return llvm::sys::getHostCPUFeatures().lookup("avx512bf16");
-  initNativeTarget();
-  std::string err;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
-  if (!target)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), err);
-  std::unique_ptr<llvm::MCSubtargetInfo> generic(
-      target->createMCSubtargetInfo(triple, "", ""));
-  if (!generic || !generic->isCPUStringValid(cpu))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "unknown CPU '%s' for %s (llc-22 -mcpu=help lists the names)",
-        cpu.str().c_str(), triple.str().c_str());
-  std::unique_ptr<llvm::MCSubtargetInfo> sti(
-      target->createMCSubtargetInfo(triple, cpu, ""));
-  return sti->checkFeatures("+avx512bf16");
+  auto sti = namedCpu(cpu);
+  if (!sti)
+    return sti.takeError();
+  return (*sti)->checkFeatures("+avx512bf16");
 }
 
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>

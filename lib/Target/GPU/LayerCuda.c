@@ -15,27 +15,7 @@
  * nothing, and the runtime reports it when the call returns.
  *
  *===----------------------------------------------------------------------===*/
-#include <stddef.h>
-#include <stdint.h>
-
-/* The driver API functions the layer uses, as the runtime hands them over
- * (CUresult is an int; handles are pointers). */
-struct seqmix_cuda_api {
-  int32_t version; /* 1 */
-  int32_t status;  /* the first CUresult that was not CUDA_SUCCESS */
-  const char *where;
-  void *stream; /* the stream the layer's work goes to (null: default) */
-  int (*moduleLoadData)(void **module, const void *image);
-  int (*moduleUnload)(void *module);
-  int (*moduleGetFunction)(void **fn, void *module, const char *name);
-  int (*funcSetAttribute)(void *fn, int attrib, int value);
-  int (*launchKernel)(void *fn, unsigned gx, unsigned gy, unsigned gz,
-                      unsigned bx, unsigned by, unsigned bz, unsigned smem,
-                      void *stream, void **params, void **extra);
-  int (*memAlloc)(uint64_t *ptr, size_t bytes);
-  int (*memFree)(uint64_t ptr);
-  int (*streamSynchronize)(void *stream);
-};
+#include "CudaApi.h"
 
 /* Filled by the runtime (seqmix_layer_load) before the first call. */
 struct seqmix_cuda_api seqmix_cuda = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
