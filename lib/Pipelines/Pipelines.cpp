@@ -106,6 +106,23 @@ static bool targetHasAvx512(const CompileOptions &opts) {
   return llvm::sys::getHostCPUFeatures().lookup("avx512f");
 }
 
+/// Bytes of dynamic shared memory a block may have on `arch` (the opt-in
+/// maximum of the CUDA programming guide's table): 227 KiB on sm_90 and
+/// sm_100, 163 KiB on sm_80 and sm_87, 99 KiB on sm_86 and sm_89, 96 KiB on
+/// sm_70, 64 KiB on sm_75.
+static int64_t maxSharedBytes(StringRef arch) {
+  StringRef cc = arch.drop_front(3).take_while(llvm::isDigit);
+  if (cc == "80" || cc == "87")
+    return 163 * 1024;
+  if (cc == "86" || cc == "89")
+    return 99 * 1024;
+  if (cc == "70" || cc == "72")
+    return 96 * 1024;
+  if (cc == "75")
+    return 64 * 1024;
+  return 227 * 1024;
+}
+
 /// The cuda target's passes of `phase` (GPU_CODEGEN.md 4, stage 1): the
 /// lowered layer, bufferized as for the CPU, is spread over blocks and
 /// threads (seqmix-gpu-distribute), outlined into one gpu.module, lowered to
@@ -134,7 +151,11 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
       pm.addPass(createSeqMixGpuDistribute(o));
       return addPhasePasses(pm, phase, opts, /*cpu=*/true);
     }
-    pm.addPass(createSeqMixGpuDistribute());
+    {
+      SeqMixGpuDistributeOptions o;
+      o.maxSharedBytes = maxSharedBytes(opts.gpuArch);
+      pm.addPass(createSeqMixGpuDistribute(o));
+    }
     // The vector code some lowerings write themselves (the selective scan's
     // lanes of channels) down to loads, stores and arithmetic, before the
     // kernels leave the module (pitfall 4: transfers inside gpu.module are
