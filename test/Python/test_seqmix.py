@@ -430,3 +430,29 @@ def test_narrow_dtypes_torch_numpy_jax(cache, dtype):
                       jax.numpy.asarray(g))
     assert np.array_equal(np.asarray(out_jax).astype(np.float32),
                           out.float().numpy())
+
+
+def _has_cuda_driver():
+    import ctypes
+    try:
+        ctypes.CDLL("libcuda.so.1")
+        return True
+    except OSError:
+        return False
+
+
+def _ptxas():
+    import shutil
+    for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
+        d = os.environ.get(var)
+        if d and os.access(os.path.join(d, "bin", "ptxas"), os.X_OK):
+            return True
+    return bool(shutil.which("ptxas")) or os.access("/usr/local/cuda/bin/ptxas", os.X_OK)
+
+
+@pytest.mark.skipif(_has_cuda_driver() or not _ptxas(),
+                    reason="needs the CUDA toolkit and no CUDA driver")
+def test_cuda_layer_without_a_driver_says_so(tmp_path):
+    spec = dict(SPEC, target="cuda")
+    with pytest.raises(seqmix.SeqmixError, match="needs an NVIDIA GPU: no CUDA driver"):
+        seqmix.compile(spec, cache=False)

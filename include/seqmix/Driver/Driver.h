@@ -48,8 +48,10 @@ struct DriverOptions {
   std::string target;
   /// The cuda target's architecture (sm_90, sm_90a, sm_80, ...).
   std::string gpuArch = "sm_90";
-  /// The cuda target's binary: isa (PTX) or bin (cubin).
-  std::string gpuFormat = "isa";
+  /// What the cuda target's last phase makes: host (the cubin and the host
+  /// code, for a shared library: what the C API emits), isa (PTX) or bin
+  /// (cubin); seqmixc picks it from --emit.
+  std::string gpuFormat = "host";
 };
 
 /// What to compile: a spec (.json) or MLIR. With `text`, the input is that
