@@ -315,6 +315,13 @@ TEST(CAPI, CompileLoadQueryAndCallOnDLPack) {
   DLTensor gpu = t[0];
   gpu.device = {kDLCUDA, 0};
   expectError(gpu, 0, "input 'q': the tensor is on cuda");
+  // A CPU layer has no stream to run on.
+  EXPECT_STREQ(seqmix_layer_target(layer), "cpu");
+  EXPECT_NE(seqmix_layer_set_stream(layer, nullptr, &err), 0);
+  ASSERT_NE(err, nullptr);
+  EXPECT_NE(std::string(err).find("runs on the CPU"), std::string::npos) << err;
+  seqmix_free_error(err);
+  err = nullptr;
   DLTensor f64 = t[1];
   f64.dtype = {kDLFloat, 64, 1};
   expectError(f64, 1, "input 'k': expected element type float32, got float64");

@@ -53,6 +53,11 @@ int32_t seqmix_layer_arg_is_output(const seqmix_layer *layer, int32_t i);
  *  the GPU, CUDA tensors through DLPack; the metadata's "target" line names
  *  the architecture). */
 const char *seqmix_layer_target(const seqmix_layer *layer);
+/** The CUDA stream (a CUstream; NULL: the default stream) a cuda layer's
+ *  calls launch on; each call still returns when its work is done. Returns
+ *  0, or non-zero with a message when the layer is not a cuda layer. */
+int32_t seqmix_layer_set_stream(seqmix_layer *layer, void *stream,
+                                char **error);
 /** The layer's name (the spec's "name"). */
 const char *seqmix_layer_name(const seqmix_layer *layer);
 

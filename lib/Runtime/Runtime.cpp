@@ -293,6 +293,21 @@ const char *seqmix_layer_target(const seqmix_layer *layer) {
   return layer && !layer->cudaArch.empty() ? "cuda" : "cpu";
 }
 
+int32_t seqmix_layer_set_stream(seqmix_layer *layer, void *stream,
+                                char **error) {
+  if (!layer || !layer->cuda) {
+    setError(error,
+             "seqmix_layer_set_stream: " +
+                 std::string(layer ? "layer " + layer->name + " runs on the CPU"
+                                   : "no layer"));
+    return 1;
+  }
+  layer->cuda->stream = stream;
+  if (error)
+    *error = nullptr;
+  return 0;
+}
+
 const char *seqmix_layer_name(const seqmix_layer *layer) {
   return layer ? layer->name.c_str() : "";
 }
