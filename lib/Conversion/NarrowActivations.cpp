@@ -128,20 +128,31 @@ void eraseIfDead(RewriterBase &rewriter, Value v) {
 /// that computes the block, when nothing else reads it: the generic
 /// computes the narrow type itself, and no f32 copy of the block is written
 /// and read again.
+/// Fuses the elementwise producer of `use` into its consumer (linalg's
+/// elementwise fusion) and replaces the consumer by the fused op; false,
+/// changing nothing, when they do not fuse.
+bool fuseIntoConsumer(RewriterBase &rewriter, OpOperand &use) {
+  Operation *consumer = use.getOwner();
+  if (!linalg::areElementwiseOpsFusable(&use))
+    return false;
+  rewriter.setInsertionPoint(consumer);
+  FailureOr<linalg::ElementwiseOpFusionResult> fused =
+      linalg::fuseElementwiseOps(rewriter, &use);
+  if (failed(fused))
+    return false;
+  for (OpResult r : consumer->getResults())
+    rewriter.replaceAllUsesWith(r, fused->replacements.lookup(r));
+  rewriter.eraseOp(consumer);
+  return true;
+}
+
 void fuseNarrowing(RewriterBase &rewriter, linalg::GenericOp convert) {
   OpOperand &use = convert->getOpOperand(0);
   auto producer = use.get().getDefiningOp<linalg::GenericOp>();
   if (!producer || !use.get().hasOneUse() ||
       producer.getNumReductionLoops() != 0 || producer->getNumResults() != 1 ||
-      !linalg::areElementwiseOpsFusable(&use))
+      !fuseIntoConsumer(rewriter, use))
     return;
-  rewriter.setInsertionPoint(convert);
-  FailureOr<linalg::ElementwiseOpFusionResult> fused =
-      linalg::fuseElementwiseOps(rewriter, &use);
-  if (failed(fused))
-    return;
-  rewriter.replaceOp(convert,
-                     fused->replacements.lookup(convert->getResult(0)));
   if (producer->use_empty()) {
     SmallVector<Value> operands(producer->getOperands());
     rewriter.eraseOp(producer);
@@ -245,17 +256,9 @@ void mlir::seqmix::sinkWidening(Operation *root, RewriterBase &rewriter) {
       // and the fused op would write it a second time.)
       auto consumer = dyn_cast<linalg::GenericOp>(user);
       if (!consumer || !g->getResult(0).hasOneUse() ||
-          consumer.getNumReductionLoops() != 0 || !consumer.isDpsInput(&use) ||
-          !linalg::areElementwiseOpsFusable(&use))
+          consumer.getNumReductionLoops() != 0 || !consumer.isDpsInput(&use))
         continue;
-      rewriter.setInsertionPoint(consumer);
-      FailureOr<linalg::ElementwiseOpFusionResult> fused =
-          linalg::fuseElementwiseOps(rewriter, &use);
-      if (failed(fused))
-        continue;
-      for (OpResult r : consumer->getResults())
-        rewriter.replaceAllUsesWith(r, fused->replacements.lookup(r));
-      rewriter.eraseOp(consumer);
+      (void)fuseIntoConsumer(rewriter, use);
     }
     if (g->use_empty())
       rewriter.eraseOp(g);

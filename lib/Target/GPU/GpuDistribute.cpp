@@ -343,16 +343,24 @@ struct GpuDistributePass
     return distributeOp(rewriter, op, first, stride, /*barrier=*/false);
   }
 
-  LogicalResult launchCopy(IRRewriter &rewriter, memref::CopyOp copy) {
-    if (copy.getSource() == copy.getTarget()) {
-      rewriter.eraseOp(copy);
-      return success();
+  /// `copy` as a linalg.copy, which spreads over threads like any linalg
+  /// op; null for a self-copy (what bufferization leaves of an in-place
+  /// insert), which is dropped.
+  static linalg::LinalgOp copyAsLinalg(IRRewriter &rewriter,
+                                       memref::CopyOp copy) {
+    linalg::LinalgOp lc;
+    if (copy.getSource() != copy.getTarget()) {
+      rewriter.setInsertionPoint(copy);
+      lc = linalg::CopyOp::create(rewriter, copy.getLoc(), copy.getSource(),
+                                  copy.getTarget());
     }
-    rewriter.setInsertionPoint(copy);
-    auto lc = linalg::CopyOp::create(rewriter, copy.getLoc(), copy.getSource(),
-                                     copy.getTarget());
     rewriter.eraseOp(copy);
-    return launchAlone(rewriter, cast<linalg::LinalgOp>(lc.getOperation()));
+    return lc;
+  }
+
+  LogicalResult launchCopy(IRRewriter &rewriter, memref::CopyOp copy) {
+    linalg::LinalgOp lc = copyAsLinalg(rewriter, copy);
+    return lc ? launchAlone(rewriter, lc) : success();
   }
 
   /// Spreads the ops of `block` (in a launch) over its threads.
@@ -393,15 +401,8 @@ struct GpuDistributePass
       if (auto copy = dyn_cast<memref::CopyOp>(op)) {
         if (failed(flush()))
           return failure();
-        if (copy.getSource() == copy.getTarget()) {
-          rewriter.eraseOp(copy);
-          continue;
-        }
-        rewriter.setInsertionPoint(copy);
-        auto lc = linalg::CopyOp::create(rewriter, copy.getLoc(),
-                                         copy.getSource(), copy.getTarget());
-        rewriter.eraseOp(copy);
-        if (failed(distributeOp(rewriter, lc, tid, nthreads, true)))
+        linalg::LinalgOp lc = copyAsLinalg(rewriter, copy);
+        if (lc && failed(distributeOp(rewriter, lc, tid, nthreads, true)))
           return failure();
         continue;
       }
