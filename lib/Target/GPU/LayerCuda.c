@@ -24,6 +24,8 @@ struct seqmix_cuda_api seqmix_cuda = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 #define MAX_DYNAMIC_SHARED 8
 /* CUDA_ERROR_NOT_INITIALIZED: the runtime never filled the table. */
 #define NOT_INITIALIZED 3
+/* CUDA_ERROR_INVALID_HANDLE: a module or kernel that could not be had. */
+#define INVALID_HANDLE 400
 
 static int ok(int status, const char *where) {
   if (status != 0 && seqmix_cuda.status == 0) {
@@ -72,8 +74,13 @@ void mgpuModuleUnload(void *module) {
 
 void *mgpuModuleGetFunction(void *module, const char *name) {
   struct lazy_module *m = (struct lazy_module *)module;
-  if (!m || !ready("cuModuleLoadData"))
+  if (!ready("cuModuleLoadData"))
     return 0;
+  if (!m) {
+    /* (More modules than mgpuModuleLoad keeps: never a silent skip.) */
+    ok(INVALID_HANDLE, "mgpuModuleLoad");
+    return 0;
+  }
   if (!m->module &&
       !ok(seqmix_cuda.moduleLoadData(&m->module, m->image), "cuModuleLoadData"))
     return 0;
@@ -90,8 +97,12 @@ void mgpuLaunchKernel(void *fn, intptr_t gx, intptr_t gy, intptr_t gz,
                       size_t paramsCount) {
   (void)stream;
   (void)paramsCount;
-  if (!fn || !ready("cuLaunchKernel"))
+  if (!ready("cuLaunchKernel"))
     return;
+  if (!fn) {
+    ok(INVALID_HANDLE, "cuModuleGetFunction");
+    return;
+  }
   if (gx == 0 || gy == 0 || gz == 0)
     return; /* an empty grid (a batch of 0) launches nothing */
   if (smem > 48 * 1024 &&
