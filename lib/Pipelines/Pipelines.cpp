@@ -129,84 +129,73 @@ static int64_t maxSharedBytes(StringRef arch) {
 /// NVVM and serialized by ptxas.
 static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
                                        const CompileOptions &opts) {
-  std::string err;
-  llvm::raw_string_ostream os(err);
-  std::string text;
+  auto add = [&](StringRef text) -> LogicalResult {
+    std::string err;
+    llvm::raw_string_ostream os(err);
+    if (succeeded(parsePassPipeline(text, pm, os)))
+      return success();
+    llvm::errs() << "internal error: bad GPU pipeline for phase "
+                 << phaseName(phase) << ": " << err << "\n";
+    return failure();
+  };
   switch (phase) {
   case Phase::Schedule:
     // No CPU register tiles: the linalg ops go to threads after
     // bufferization.
-    text = "linalg-generalize-named-ops,canonicalize,cse";
-    break;
-  case Phase::Bufferize:
-    pm.addPass(createSeqMixDestinationPassingEntry());
-    text = upstreamPasses(phase, opts);
-    break;
+    return add("linalg-generalize-named-ops,canonicalize,cse");
   case Phase::LLVM:
-    if (opts.target == "gpu-emulation") {
-      // The GPU schedule emulated on the host (a test without a GPU), then
-      // the CPU's last phase.
-      SeqMixGpuDistributeOptions o;
-      o.emulate = true;
-      pm.addPass(createSeqMixGpuDistribute(o));
-      return addPhasePasses(pm, phase, opts, /*cpu=*/true);
-    }
-    {
-      SeqMixGpuDistributeOptions o;
-      o.maxSharedBytes = maxSharedBytes(opts.gpuArch);
-      pm.addPass(createSeqMixGpuDistribute(o));
-    }
-    // The vector code some lowerings write themselves (the selective scan's
-    // lanes of channels) down to loads, stores and arithmetic, before the
-    // kernels leave the module (pitfall 4: transfers inside gpu.module are
-    // not lowered).
-    pm.addPass(createSeqMixLowerVectors());
-    // Index computations move into the kernels before outlining (pitfall
-    // 6); a self-copy left by bufferization folds (pitfall 8).
-    text = "canonicalize,cse,gpu-launch-sink-index-computations,"
-           "gpu-kernel-outlining,convert-linalg-to-loops,lower-affine,"
-           "canonicalize,cse,nvvm-attach-target{chip=" +
-           opts.gpuArch +
-           " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
-           "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
-           "reconcile-unrealized-casts,seqmix-gpu-extern-shared),"
-           "gpu-module-to-binary{format=" +
-           (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +
-           (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +
-           "}";
-    if (opts.gpuFormat == "host") {
-      // The host code around the launches, for a shared library: each
-      // call's launches and device buffers in one stream (gpu-async-region),
-      // lowered to calls of the mgpu* functions every cuda layer carries
-      // (LayerCuda.c), under the CPU's entry convention.
-      if (failed(parsePassPipeline(text, pm, os))) {
-        llvm::errs() << "internal error: bad GPU pipeline: " << err << "\n";
-        return failure();
-      }
-      pm.addPass(createSeqMixHideEntry());
-      text = "func.func(gpu-async-region),convert-scf-to-cf,"
-             "expand-strided-metadata,lower-affine,"
-             "finalize-memref-to-llvm{use-generic-functions},"
-             "convert-math-to-llvm,convert-arith-to-llvm,"
-             "convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,"
-             "gpu-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts";
-      if (failed(parsePassPipeline(text, pm, os))) {
-        llvm::errs() << "internal error: bad GPU host pipeline: " << err
-                     << "\n";
-        return failure();
-      }
-      pm.addPass(createSeqMixExportEntry());
-      return success();
-    }
     break;
   default:
+    // Select-forms, lower-forms and bufferization are the CPU's.
     return addPhasePasses(pm, phase, opts, /*cpu=*/true);
   }
-  if (failed(parsePassPipeline(text, pm, os))) {
-    llvm::errs() << "internal error: bad GPU pipeline for phase "
-                 << phaseName(phase) << ": " << err << "\n";
-    return failure();
+  if (opts.target == "gpu-emulation") {
+    // The GPU schedule emulated on the host (a test without a GPU), then
+    // the CPU's last phase.
+    SeqMixGpuDistributeOptions o;
+    o.emulate = true;
+    pm.addPass(createSeqMixGpuDistribute(o));
+    return addPhasePasses(pm, phase, opts, /*cpu=*/true);
   }
+  SeqMixGpuDistributeOptions o;
+  o.maxSharedBytes = maxSharedBytes(opts.gpuArch);
+  pm.addPass(createSeqMixGpuDistribute(o));
+  // The vector code some lowerings write themselves (the selective scan's
+  // lanes of channels) down to loads, stores and arithmetic, before the
+  // kernels leave the module (pitfall 4: transfers inside gpu.module are
+  // not lowered).
+  pm.addPass(createSeqMixLowerVectors());
+  // Index computations move into the kernels before outlining (pitfall 6);
+  // a self-copy left by bufferization folds (pitfall 8).
+  if (failed(
+          add("canonicalize,cse,gpu-launch-sink-index-computations,"
+              "gpu-kernel-outlining,convert-linalg-to-loops,lower-affine,"
+              "canonicalize,cse,nvvm-attach-target{chip=" +
+              opts.gpuArch +
+              " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
+              "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
+              "reconcile-unrealized-casts,seqmix-gpu-extern-shared),"
+              "gpu-module-to-binary{format=" +
+              (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +
+              (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +
+              "}")))
+    return failure();
+  if (opts.gpuFormat != "host")
+    return success();
+  // The host code around the launches, for a shared library: each call's
+  // launches and device buffers in one stream (gpu-async-region), lowered to
+  // calls of the mgpu* functions every cuda layer carries (LayerCuda.c),
+  // under the CPU's entry convention.
+  pm.addPass(createSeqMixHideEntry());
+  if (failed(add("func.func(gpu-async-region),convert-scf-to-cf,"
+                 "expand-strided-metadata,lower-affine,"
+                 "finalize-memref-to-llvm{use-generic-functions},"
+                 "convert-math-to-llvm,convert-arith-to-llvm,"
+                 "convert-index-to-llvm,convert-func-to-llvm,"
+                 "convert-cf-to-llvm,gpu-to-llvm,convert-ub-to-llvm,"
+                 "reconcile-unrealized-casts")))
+    return failure();
+  pm.addPass(createSeqMixExportEntry());
   return success();
 }
 
