@@ -10,12 +10,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Cuda.h"
+#include "Error.h"
 
 #include <dlfcn.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -205,22 +203,14 @@ bool seqmix_runtime::endCudaCall(SeqmixCudaApi *table, std::string &err) {
 // The C API's device buffers (tools and tests; PyTorch and JAX callers pass
 // their own CUDA tensors).
 extern "C" {
-static void setErr(char **error, const std::string &msg) {
-  if (!error)
-    return;
-  *error = static_cast<char *>(std::malloc(msg.size() + 1));
-  if (*error)
-    std::memcpy(*error, msg.c_str(), msg.size() + 1);
-}
-
 static bool current(char **error) {
   Driver &d = driver();
   if (!d.error.empty()) {
-    setErr(error, d.error);
+    setError(error, d.error);
     return false;
   }
   if (CUresult r = d.ctxSetCurrent(d.ctx)) {
-    setErr(error, "cuCtxSetCurrent: " + resultName(d, r));
+    setError(error, "cuCtxSetCurrent: " + resultName(d, r));
     return false;
   }
   return true;
@@ -232,8 +222,8 @@ void *seqmix_cuda_alloc(size_t bytes, char **error) {
   Driver &d = driver();
   uint64_t ptr = 0;
   if (CUresult r = d.api.memAlloc(&ptr, bytes ? bytes : 1)) {
-    setErr(error, "cuMemAlloc of " + std::to_string(bytes) +
-                      " bytes: " + resultName(d, r));
+    setError(error, "cuMemAlloc of " + std::to_string(bytes) +
+                        " bytes: " + resultName(d, r));
     return nullptr;
   }
   return reinterpret_cast<void *>(ptr);
@@ -254,8 +244,8 @@ int32_t seqmix_cuda_copy(void *dst, const void *src, size_t bytes,
                    ? d.memcpyHtoD(reinterpret_cast<uint64_t>(dst), src, bytes)
                    : d.memcpyDtoH(dst, reinterpret_cast<uint64_t>(src), bytes);
   if (r) {
-    setErr(error, std::string(toDevice ? "cuMemcpyHtoD" : "cuMemcpyDtoH") +
-                      ": " + resultName(d, r));
+    setError(error, std::string(toDevice ? "cuMemcpyHtoD" : "cuMemcpyDtoH") +
+                        ": " + resultName(d, r));
     return 1;
   }
   return 0;

@@ -1,19 +1,15 @@
 //===- DLPack.cpp - call compiled layers on DLPack tensors ----------------===//
 #include "seqmix-c/DLPack.h"
 
+#include "Error.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 namespace {
-void setError(char **error, const std::string &msg) {
-  if (!error)
-    return;
-  *error = static_cast<char *>(std::malloc(msg.size() + 1));
-  if (*error)
-    std::memcpy(*error, msg.c_str(), msg.size() + 1);
-}
+using seqmix_runtime::setError;
 
 std::string deviceName(DLDeviceType t) {
   switch (t) {

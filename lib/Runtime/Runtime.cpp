@@ -10,6 +10,7 @@
 #include "seqmix-c/Runtime.h"
 
 #include "Cuda.h"
+#include "Error.h"
 
 #include <dlfcn.h>
 
@@ -51,17 +52,7 @@ struct Layer {
   seqmix_runtime::SeqmixCudaApi *cuda = nullptr;
 };
 
-char *copyError(const std::string &msg) {
-  char *p = static_cast<char *>(std::malloc(msg.size() + 1));
-  if (p)
-    std::memcpy(p, msg.c_str(), msg.size() + 1);
-  return p;
-}
-
-void setError(char **error, const std::string &msg) {
-  if (error)
-    *error = copyError(msg);
-}
+using seqmix_runtime::setError;
 
 /// Parses the "seqmix-abi 1" metadata text.
 bool parseMetadata(const std::string &text, Layer &layer, std::string &err) {
