@@ -166,6 +166,7 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
     fail("--target must be cpu or cuda, got '" + opts.target + "'");
     return failure();
   }
+  opts.gpuTensorCores = driver.tensorCores;
   if (opts.target == "cuda") {
     if (llvm::Error e = checkGpuArch(driver.gpuArch)) {
       fail("--gpu-arch: " + llvm::toString(std::move(e)));
@@ -177,6 +178,10 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
       return failure();
     }
     opts.gpuArch = driver.gpuArch;
+    // mma.sync m16n8k16 with bf16 operands needs sm_80.
+    unsigned cc = 0;
+    (void)StringRef(driver.gpuArch).drop_front(3).consumeInteger(10, cc);
+    opts.gpuTensorCores = opts.gpuTensorCores && cc >= 80;
     opts.gpuFormat = driver.gpuFormat;
     // Only the last phase serializes: earlier stops need no toolkit.
     if (to == Phase::LLVM) {

@@ -154,11 +154,13 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
     // the CPU's last phase.
     SeqMixGpuDistributeOptions o;
     o.emulate = true;
+    o.tensorCores = opts.gpuTensorCores;
     pm.addPass(createSeqMixGpuDistribute(o));
     return addPhasePasses(pm, phase, opts, /*cpu=*/true);
   }
   SeqMixGpuDistributeOptions o;
   o.maxSharedBytes = maxSharedBytes(opts.gpuArch);
+  o.tensorCores = opts.gpuTensorCores;
   pm.addPass(createSeqMixGpuDistribute(o));
   // The vector code some lowerings write themselves (the selective scan's
   // lanes of channels) down to loads, stores and arithmetic, before the
@@ -174,7 +176,7 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
               opts.gpuArch +
               " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
               "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
-              "reconcile-unrealized-casts,seqmix-gpu-extern-shared),"
+              "reconcile-unrealized-casts,seqmix-gpu-finalize-kernels),"
               "gpu-module-to-binary{format=" +
               (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +
               (opts.cudaToolkit.empty() ? "" : " toolkit=" + opts.cudaToolkit) +

@@ -104,6 +104,14 @@ static cl::opt<std::string>
             cl::desc("The NVIDIA architecture of the cuda target (default "
                      "sm_90; sm_80, sm_90a, ...)"),
             cl::value_desc("sm_NN"), cl::init("sm_90"), cl::cat(compileCat));
+static cl::opt<bool> tensorCores(
+    "tensor-cores",
+    cl::desc("cuda target, bf16 and f16 layers: compute the contractions "
+             "(q k^T, P V, the chunk products) on tensor cores (mma.sync "
+             "m16n8k16, f32 accumulation; sm_80 and later). "
+             "--tensor-cores=false keeps them on the SIMT cores. f32 layers "
+             "always stay SIMT (no silent tf32)"),
+    cl::init(true), cl::cat(compileCat));
 static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU to generate code for (default: host)"),
@@ -227,6 +235,7 @@ DriverOptions driverOptions() {
   o.bf16Dot = bf16Dot;
   o.target = gpuEmulation ? std::string("gpu-emulation") : target;
   o.gpuArch = gpuArch;
+  o.tensorCores = tensorCores;
   o.gpuFormat = emit == "cubin" ? "bin"
                 : emit == "ptx" || emit == "mlir" || emit == "metadata"
                     ? "isa"

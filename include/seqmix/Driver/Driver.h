@@ -48,6 +48,9 @@ struct DriverOptions {
   std::string target;
   /// The cuda target's architecture (sm_90, sm_90a, sm_80, ...).
   std::string gpuArch = "sm_90";
+  /// The cuda target's tensor cores for bf16 and f16 layers (mma.sync
+  /// m16n8k16, from sm_80); off: SIMT only.
+  bool tensorCores = true;
   /// What the cuda target's last phase makes: host (the cubin and the host
   /// code, for a shared library: what the C API emits), isa (PTX) or bin
   /// (cubin); seqmixc picks it from --emit.

@@ -49,6 +49,9 @@ struct CompileOptions {
   std::string target = "cpu";
   /// The NVIDIA architecture of the cuda target (sm_90, sm_80, ...).
   std::string gpuArch = "sm_90";
+  /// The cuda target's stage 2: a bf16 or f16 layer's block contractions
+  /// on tensor cores (mma.sync; the driver turns it off below sm_80).
+  bool gpuTensorCores = true;
   /// What the cuda target's last phase makes: isa (a gpu.binary of PTX
   /// text), bin (of a cubin), or host (a cubin and the host code lowered to
   /// the LLVM dialect, for a shared library).

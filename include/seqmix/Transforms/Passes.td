@@ -361,6 +361,11 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
     - every linalg op is distributed over the threads: its parallel
       iterations, flattened, in a block-stride loop, each thread computing
       the whole reduction of its iterations; a `gpu.barrier` follows it;
+    - with `tensor-cores`, in a bf16 or f16 layer, a contraction
+      C[m, n] += A[m, k] * B[k, n] (f32 accumulator) instead runs on the
+      warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 64
+      columns, its operands rounded to the layer's dtype on load, elements
+      past the op's sizes zero (stage 2);
     - control flow (the chunk loop, `scf.if` on the sequence length) runs
       in every thread, uniformly;
     - any other write to memory (a scalar store, an explicit vector loop of
@@ -381,6 +386,10 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
     Option<"maxSharedBytes", "max-shared-bytes", "int64_t",
            /*default=*/"232448",
            "Most dynamic shared memory per block (H100: 227 KiB)">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "In a bf16 or f16 layer, compute the blocks' contractions as "
+           "warp-level mma.sync m16n8k16 tiles (operands rounded to the "
+           "layer's dtype, f32 accumulators); an f32 layer stays SIMT">,
     Option<"emulate", "emulate", "bool", /*default=*/"false",
            "Test mode without a GPU: the same schedule, then each launch as "
            "a loop over its blocks on the host with one thread per block "
@@ -391,19 +400,27 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"];
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect"];
 }
 
-def SeqMixGpuExternShared : Pass<"seqmix-gpu-extern-shared", "::mlir::gpu::GPUModuleOp"> {
-  let summary = "Declare the kernels' dynamic shared memory as an external array";
+def SeqMixGpuFinalizeKernels : Pass<"seqmix-gpu-finalize-kernels", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Declare the kernels' dynamic shared memory as an external array and let ptxas use the registers of one block per SM";
   let description = [{
-    After `convert-gpu-to-nvvm`: the global that `gpu.dynamic_shared_memory`
+    After `convert-gpu-to-nvvm`, two fixes of the kernels for ptxas.
+
+    The global that `gpu.dynamic_shared_memory`
     lowers to (a zero-length i8 array in address space 3) has internal
     linkage, which the NVPTX backend demotes to a one-byte `.shared`
     variable of the kernel, so ptxas sees every access past its first byte
     as out of bounds. With external linkage it is the `.extern .shared
     .b8 name[]` of CUDA's `extern __shared__`, the start of the block's
     dynamic shared memory.
+
+    Each kernel gets `nvvm.minctasm = 1` (PTX `.minnctapersm 1`): without
+    it ptxas aims at several blocks per SM and caps the registers (at 80 to
+    128 for the tensor-core kernels, which then spill), although a block's
+    dynamic shared memory already allows few blocks per SM.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

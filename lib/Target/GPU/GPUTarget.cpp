@@ -4,6 +4,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
@@ -26,6 +27,14 @@ llvm::Error mlir::seqmix::checkGpuArch(llvm::StringRef arch) {
     LLVMInitializeNVPTXTargetInfo();
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
+    // Shared memory addressed with 32-bit pointers, as CUDA does (the
+    // NVPTX backend's --nvptx-short-ptr, unless given): the blocks'
+    // scratch views otherwise take 64-bit registers for every address, and
+    // the largest kernels (the chunked delta rule with tensor cores) spill.
+    auto &cl = llvm::cl::getRegisteredOptions();
+    auto it = cl.find("nvptx-short-ptr");
+    if (it != cl.end() && it->second->getNumOccurrences() == 0)
+      static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
     return true;
   }();
   (void)init;

@@ -12,6 +12,7 @@
 // iterations spread over the whole grid.
 //
 //===----------------------------------------------------------------------===//
+#include "GpuSchedule.h"
 #include "seqmix/Transforms/Passes.h"
 
 #include "mlir/Analysis/TopologicalSortUtils.h"
@@ -19,10 +20,12 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -35,56 +38,12 @@ namespace mlir::seqmix {
 } // namespace mlir::seqmix
 
 using namespace mlir;
-
-namespace {
-constexpr llvm::StringLiteral kPass = "seqmix-gpu-distribute";
-/// The gpu.module every kernel of a layer is outlined into.
-constexpr llvm::StringLiteral kKernelModule = "seqmix_kernels";
-
-/// Whether `root` (or an op nested in it) may write memory: an effect
-/// interface that says so, or an op that declares no effects at all.
-bool writesMemory(Operation *root) {
-  WalkResult r = root->walk([](Operation *op) {
-    if (auto mem = dyn_cast<MemoryEffectOpInterface>(op)) {
-      if (mem.hasEffect<MemoryEffects::Write>() ||
-          mem.hasEffect<MemoryEffects::Free>())
-        return WalkResult::interrupt();
-      return WalkResult::advance();
-    }
-    if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
-        op->hasTrait<OpTrait::IsTerminator>())
-      return WalkResult::advance();
-    return WalkResult::interrupt();
-  });
-  return r.wasInterrupted();
-}
-
-/// Whether a linalg op is nested in `op`'s regions.
-bool holdsLinalg(Operation *op) {
-  WalkResult r =
-      op->walk([&](linalg::LinalgOp) { return WalkResult::interrupt(); });
-  return r.wasInterrupted();
-}
-
-/// `linear` split into indices of the row-major space `sizes`.
-SmallVector<Value> delinearize(ImplicitLocOpBuilder &b, Value linear,
-                               ArrayRef<Value> sizes) {
-  SmallVector<Value> ivs(sizes.size());
-  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
-    if (i == 0) {
-      ivs[i] = linear;
-      break;
-    }
-    ivs[i] = arith::RemUIOp::create(b, linear, sizes[i]);
-    linear = arith::DivUIOp::create(b, linear, sizes[i]);
-  }
-  return ivs;
-}
+using namespace mlir::seqmix;
 
 /// A constant upper bound of the index `v` (a block's rows: min(C, T - t),
 /// ...): through constants, min, max, select, add and multiply of bounded
 /// non-negative values, else what ValueBoundsOpInterface derives.
-std::optional<int64_t> upperBound(Value v, int depth = 0) {
+std::optional<int64_t> mlir::seqmix::upperBound(Value v, int depth) {
   if (depth > 16)
     return std::nullopt;
   if (std::optional<int64_t> c = getConstantIntValue(v))
@@ -144,6 +103,51 @@ std::optional<int64_t> upperBound(Value v, int depth = 0) {
   return std::nullopt;
 }
 
+namespace {
+constexpr llvm::StringLiteral kPass = "seqmix-gpu-distribute";
+/// The gpu.module every kernel of a layer is outlined into.
+constexpr llvm::StringLiteral kKernelModule = "seqmix_kernels";
+
+/// Whether `root` (or an op nested in it) may write memory: an effect
+/// interface that says so, or an op that declares no effects at all.
+bool writesMemory(Operation *root) {
+  WalkResult r = root->walk([](Operation *op) {
+    if (auto mem = dyn_cast<MemoryEffectOpInterface>(op)) {
+      if (mem.hasEffect<MemoryEffects::Write>() ||
+          mem.hasEffect<MemoryEffects::Free>())
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    }
+    if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
+        op->hasTrait<OpTrait::IsTerminator>())
+      return WalkResult::advance();
+    return WalkResult::interrupt();
+  });
+  return r.wasInterrupted();
+}
+
+/// Whether a linalg op is nested in `op`'s regions.
+bool holdsLinalg(Operation *op) {
+  WalkResult r =
+      op->walk([&](linalg::LinalgOp) { return WalkResult::interrupt(); });
+  return r.wasInterrupted();
+}
+
+/// `linear` split into indices of the row-major space `sizes`.
+SmallVector<Value> delinearize(ImplicitLocOpBuilder &b, Value linear,
+                               ArrayRef<Value> sizes) {
+  SmallVector<Value> ivs(sizes.size());
+  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
+    if (i == 0) {
+      ivs[i] = linear;
+      break;
+    }
+    ivs[i] = arith::RemUIOp::create(b, linear, sizes[i]);
+    linear = arith::DivUIOp::create(b, linear, sizes[i]);
+  }
+  return ivs;
+}
+
 /// Bytes of one element of a scratch buffer (0 when unknown).
 int64_t elementBytes(Type t) {
   if (t.isIndex())
@@ -179,6 +183,7 @@ struct GpuDistributePass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
+      mmaType = tensorCores ? mmaElementType(func) : Type();
       if (failed(launchHostBlock(rewriter, func.getBody().front())))
         return signalPassFailure();
       // A buffer of the whole layer that a kernel uses (a transpose of B
@@ -407,8 +412,18 @@ struct GpuDistributePass
         continue;
       }
       if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
-        if (failed(flush()) ||
-            failed(distributeOp(rewriter, linalgOp, tid, nthreads, true)))
+        if (failed(flush()))
+          return failure();
+        if (mmaType && isMmaContraction(linalgOp)) {
+          // Stage 2: the contraction on tensor cores (MmaTiles.cpp).
+          ImplicitLocOpBuilder b(op->getLoc(), rewriter);
+          b.setInsertionPoint(op);
+          buildMmaContraction(b, linalgOp, mmaType, tid, nthreads, emulate);
+          gpu::BarrierOp::create(b);
+          rewriter.eraseOp(op);
+          continue;
+        }
+        if (failed(distributeOp(rewriter, linalgOp, tid, nthreads, true)))
           return failure();
         continue;
       }
@@ -500,6 +515,8 @@ struct GpuDistributePass
   }
 
   int64_t kernelCount = 0;
+  /// The dtype of the layer's tensor-core operands (null: SIMT only).
+  Type mmaType;
 
   /// Whether `v` can be computed before `launch` (defined outside it, or a
   /// pure op of such values); collects the ops to copy out in `ops`.
@@ -730,14 +747,19 @@ struct GpuDistributePass
 } // namespace
 
 namespace mlir::seqmix {
-#define GEN_PASS_DEF_SEQMIXGPUEXTERNSHARED
+#define GEN_PASS_DEF_SEQMIXGPUFINALIZEKERNELS
 #include "seqmix/Transforms/Passes.h.inc"
 } // namespace mlir::seqmix
 
 namespace {
-struct GpuExternSharedPass
-    : mlir::seqmix::impl::SeqMixGpuExternSharedBase<GpuExternSharedPass> {
+struct GpuFinalizeKernelsPass
+    : mlir::seqmix::impl::SeqMixGpuFinalizeKernelsBase<GpuFinalizeKernelsPass> {
   void runOnOperation() override {
+    getOperation().walk([](LLVM::LLVMFuncOp func) {
+      if (func->hasAttr(NVVM::NVVMDialect::getKernelFuncAttrName()))
+        func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                      Builder(func).getI32IntegerAttr(1));
+    });
     getOperation().walk([](LLVM::GlobalOp global) {
       auto array = dyn_cast<LLVM::LLVMArrayType>(global.getGlobalType());
       if (global.getAddrSpace() != 3 || !array || array.getNumElements() != 0)

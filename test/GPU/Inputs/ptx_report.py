@@ -1,6 +1,7 @@
 """Compiles every example spec in every form for the cuda target, runs
 ptxas -v on the PTX and prints one line per kernel: registers, shared
-memory, stack and spills. A form the family does not have is skipped (the
+memory, stack, spills and its mma.sync instructions (tensor cores); a
+kernel with mma.sync must not spill. A form the family does not have is skipped (the
 CPU target rejects it the same way); any other failure, a ptxas error or a
 kernel past the limits, or ptxas seeing an access out of bounds, fails
 the run. Shared memory here is ptxas's static count: the scratch buffers
@@ -42,6 +43,17 @@ for spec in sys.argv[5:]:
             print("FAIL %s %s: ptxas: %s" % (family, form, p.stderr.strip()[:500]))
             failed += 1
             continue
+        # mma.sync per kernel, from the PTX text of each entry.
+        mmas = {}
+        name = None
+        with open(ptx) as f:
+            for line in f:
+                m = re.search(r"\.entry (\w+)", line)
+                if m:
+                    name = m.group(1)
+                    mmas[name] = 0
+                elif name and "mma.sync" in line:
+                    mmas[name] += 1
         kernel = None
         kernels = []
         for line in p.stderr.splitlines():
@@ -61,12 +73,15 @@ for spec in sys.argv[5:]:
             print("FAIL %s %s: no kernel in the PTX" % (family, form))
             failed += 1
         for k in kernels:
-            ok = k.get("regs", 0) <= MAX_REGISTERS and k.get("smem", 0) <= MAX_SHARED
+            mma = mmas.get(k["name"], 0)
+            spilled = k.get("spill_st", 0) + k.get("spill_ld", 0)
+            ok = (k.get("regs", 0) <= MAX_REGISTERS and k.get("smem", 0) <= MAX_SHARED
+                  and not (mma and spilled))
             print("%s %s %s %s: %d registers, %d bytes smem, %d bytes stack, "
-                  "%d/%d bytes spilled (stores/loads)"
+                  "%d/%d bytes spilled (stores/loads), %d mma.sync"
                   % ("PASS" if ok else "FAIL", family, form, k["name"], k.get("regs", -1),
                      k.get("smem", 0), k.get("stack", 0), k.get("spill_st", 0),
-                     k.get("spill_ld", 0)))
+                     k.get("spill_ld", 0), mma))
             failed += not ok
 print("%d failed" % failed)
 sys.exit(1 if failed else 0)

@@ -1,0 +1,41 @@
+//===- GpuSchedule.h - pieces of the GPU schedule ---------------*- C++ -*-===//
+//
+// Shared by the GPU distribution (GpuDistribute.cpp) and its tensor-core
+// tiles (MmaTiles.cpp).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQMIX_LIB_TARGET_GPU_GPUSCHEDULE_H
+#define SEQMIX_LIB_TARGET_GPU_GPUSCHEDULE_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <optional>
+
+namespace mlir::seqmix {
+
+/// A constant upper bound of the index `v` (a block's rows: min(C, T - t),
+/// ...), or nullopt.
+std::optional<int64_t> upperBound(Value v, int depth = 0);
+
+/// The element type of `func`'s activations when the layer is bf16 or f16
+/// (the dtype of its tensor-core operands), else null.
+Type mmaElementType(func::FuncOp func);
+
+/// Whether `op` is a contraction C[m, n] += A[m, k] * B[k, n] on memrefs
+/// (f32 accumulator, the plain multiply-add body) that tensor-core tiles
+/// can compute.
+bool isMmaContraction(linalg::LinalgOp op);
+
+/// Builds, at `b`'s insertion point, the computation of the contraction
+/// `op` (isMmaContraction) by the warps of a block of `nthreads` threads
+/// (`tid` this thread's index): mma.sync m16n8k16 tiles on operands rounded
+/// to `mmaType` (bf16 or f16), or, with `emulate`, the same tiles in plain
+/// loops on one thread. `op` itself is left to the caller.
+void buildMmaContraction(ImplicitLocOpBuilder &b, linalg::LinalgOp op,
+                         Type mmaType, Value tid, Value nthreads, bool emulate);
+
+} // namespace mlir::seqmix
+
+#endif // SEQMIX_LIB_TARGET_GPU_GPUSCHEDULE_H
