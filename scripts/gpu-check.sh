@@ -61,6 +61,9 @@ json.dump(spec("examples/selective_scan.json", channels=2048, state_dim=16),
           open(out + "/t_scan.json", "w"))
 PYEOF
 declare -A ms
+# Stage 2 against stage 1: the softmax layer's contractions on the SIMT cores.
+line=$("$SEQMIXC" run "$OUT/t_softmax.json" --target=cuda --gpu-arch="$ARCH" --form=chunked --tensor-cores=false --batch=4 --seq-len=4096 --reference=false --reps=10 2>&1 | grep "T=4096")
+echo "seqmix softmax (chunked, --tensor-cores=false): $(echo "$line" | sed -n 's/.*time \([0-9.]*\) ms.*/\1/p') ms  [$line]"
 for t in softmax:chunked gla:chunked scan:recurrent; do
   name=${t%%:*}; form=${t##*:}
   line=$("$SEQMIXC" run "$OUT/t_$name.json" --target=cuda --gpu-arch="$ARCH" --form="$form" --batch=4 --seq-len=4096 --reference=false --reps=10 2>&1 | grep "T=4096")
@@ -111,6 +114,21 @@ for name, theirs, ours in (("softmax vs SDPA", sdpa, sys.argv[1]), ("GLA vs plai
     ours = float(ours)
     print("%-30s torch %.3f ms, seqmix %.3f ms: %s" % (name, theirs, ours,
           ("%.2fx (> 1: seqmix faster)" % (theirs / ours)) if ours > 0 else "no seqmix time"))
+PYEOF
+  echo "== the Python package and torch custom op on CUDA tensors"
+  SEQMIX_LIB_DIR="$BUILD/lib" PYTHONPATH=python "$PY" - <<'PYEOF' || fails=$((fails + 1))
+import json, torch, torch.nn.functional as F
+import seqmix, seqmix.torch
+spec = dict(json.load(open("examples/softmax_attention.json")), heads=4, kv_heads=4, dtype="bf16",
+            target="cuda")
+k = seqmix.compile(spec, cache=False)
+q, kk, v = (torch.randn(2, 4, 300, 64, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+ref = F.scaled_dot_product_attention(q.float(), kk.float(), v.float(), is_causal=True)
+for name, out in (("Kernel", k(q, kk, v)), ("custom op", seqmix.torch.as_op(k)(q, kk, v))):
+    assert out.device.type == "cuda", out.device
+    err = ((out.float() - ref).norm() / ref.norm()).item()
+    print("%s on CUDA tensors: rel_rms %.2e vs SDPA in f32 %s" % (name, err, "PASS" if err < 1e-2 else "FAIL"))
+    assert err < 1e-2
 PYEOF
 else
   echo "peers skipped: no Python with a CUDA PyTorch ($PY)"

@@ -209,8 +209,10 @@ def _kind(x):
 
 
 class Kernel:
-    """A compiled layer. Call it on numpy arrays, PyTorch tensors, JAX
-    arrays or any __dlpack__ object (CPU, float32)."""
+    """A compiled layer. A CPU layer takes numpy arrays, PyTorch tensors,
+    JAX arrays or any __dlpack__ object in host memory; a cuda layer takes
+    PyTorch CUDA tensors on cuda:0, and runs on the tensors' current
+    stream."""
 
     def __init__(self, so_path, spec_text, source, options, cached):
         rt = runtime()
@@ -279,6 +281,8 @@ class Kernel:
         for a in self.inputs:
             arrays[a.name] = self._as_input(a, given.get(a.name), sizes)
         outs = self._outputs(out, kind, sizes, arrays)
+        if self.target == "cuda":
+            self._use_current_stream()
         self._call(arrays, outs)
         results = [outs[a.name][1] for a in self.outputs]
         return results[0] if len(results) == 1 else tuple(results)
@@ -329,6 +333,39 @@ class Kernel:
                         f"{sizes[name][0]}")
                 sizes.setdefault(name, (n, arg.name))
 
+    def _check_device(self, x, what):
+        """That the torch tensor `x` is where the layer runs: the CPU, or
+        for a cuda layer cuda:0 (the device the runtime uses)."""
+        if self.target != "cuda":
+            if x.device.type != "cpu":
+                raise SeqmixError(f"{what}: the tensor is on {x.device}; "
+                                  "this kernel was compiled for the CPU")
+            return
+        if x.device.type != "cuda":
+            raise SeqmixError(
+                f"{what}: the tensor is on {x.device}; this kernel was "
+                "compiled for the cuda target and takes CUDA tensors (move "
+                "it with .cuda())")
+        index = x.device.index if x.device.index is not None else 0
+        if index != 0:
+            raise SeqmixError(
+                f"{what}: the tensor is on {x.device}; seqmix's CUDA "
+                "runtime runs on device 0 (cuda:0)")
+
+    def _use_current_stream(self):
+        """Launches the cuda layer's calls on torch's current stream of
+        cuda:0, so that they are ordered with the torch work around them."""
+        try:
+            import torch
+            stream = torch.cuda.current_stream(0).cuda_stream
+        except Exception:  # no torch, or torch without CUDA
+            stream = None
+        err = ctypes.c_void_p()
+        if self._rt.seqmix_layer_set_stream(self._layer,
+                                            ctypes.c_void_p(stream),
+                                            ctypes.byref(err)):
+            raise SeqmixError(f"{self.name}: " + take_error(err.value))
+
     def _as_input(self, arg, x, sizes):
         """(pointer-holder, shape) of an input, copied to row-major
         float32-contiguous form if its layout is another."""
@@ -340,11 +377,14 @@ class Kernel:
                 f"input '{arg.name}': expected a numpy array, a torch "
                 f"tensor, a JAX array or a __dlpack__ object, got "
                 f"{type(x).__name__}")
+        if self.target == "cuda" and kind != "torch":
+            raise SeqmixError(
+                f"input '{arg.name}': this kernel was compiled for the cuda "
+                f"target and takes PyTorch CUDA tensors, got a {kind} array "
+                "(host memory, or a device array that torch.from_dlpack "
+                "turns into a CUDA tensor without a copy)")
         if kind == "torch":
-            if x.device.type != "cpu":
-                raise SeqmixError(
-                    f"input '{arg.name}': the tensor is on {x.device}; this "
-                    "kernel was compiled for the CPU")
+            self._check_device(x, f"input '{arg.name}'")
             if str(x.dtype) != "torch." + arg.dtype:
                 raise SeqmixError(f"input '{arg.name}': expected dtype "
                                   f"{arg.dtype}, got {str(x.dtype)[6:]}")
@@ -419,10 +459,12 @@ class Kernel:
     def _as_output(self, arg, x, shape, kind):
         k = _kind(x)
         what = f"output '{arg.name}'"
+        if self.target == "cuda" and k != "torch":
+            raise SeqmixError(f"{what}: this kernel was compiled for the cuda "
+                              "target; out= takes a PyTorch CUDA tensor, got "
+                              f"{type(x).__name__}")
         if k == "torch":
-            if x.device.type != "cpu":
-                raise SeqmixError(f"{what}: the tensor is on {x.device}; "
-                                  "this kernel was compiled for the CPU")
+            self._check_device(x, what)
             if str(x.dtype) != "torch." + arg.dtype:
                 raise SeqmixError(f"{what}: expected dtype {arg.dtype}, got "
                                   f"{str(x.dtype)[6:]}")
@@ -449,10 +491,14 @@ class Kernel:
                           f"tensor (JAX arrays are immutable), got "
                           f"{type(x).__name__}")
 
+    def _device(self):
+        return "cuda:0" if self.target == "cuda" else "cpu"
+
     def _empty(self, kind, shape, dtype):
         if kind == "torch":
             import torch
-            t = torch.empty(shape, dtype=getattr(torch, dtype))
+            t = torch.empty(shape, dtype=getattr(torch, dtype),
+                            device=self._device())
             return (t, t, t.data_ptr())
         import numpy as np
         if kind == "jax":
@@ -474,7 +520,8 @@ class Kernel:
         if zeros is None:
             if kind == "torch":
                 import torch
-                t = torch.zeros(shape, dtype=getattr(torch, dtype))
+                t = torch.zeros(shape, dtype=getattr(torch, dtype),
+                                device=self._device())
                 zeros = (t, t.data_ptr())
             else:
                 import numpy as np

@@ -8,7 +8,9 @@
 The op is a `torch.library.custom_op` with a fake (meta) implementation that
 gives the outputs' shapes from the inputs', so it runs under
 `torch.compile(fullgraph=True)` without a graph break and passes
-`torch.library.opcheck`. It computes on CPU float32 tensors. It has no
+`torch.library.opcheck`. It computes on the tensors of the layer's target:
+CPU tensors, or for a cuda layer CUDA tensors on cuda:0 (on the current
+stream). It has no
 derivative: the forward runs on tensors that require grad, and a backward
 through it raises SeqmixError.
 """
@@ -60,8 +62,10 @@ def as_op(kernel):
                 pos.append(x)
         return kernel(*pos, initial_state=state)
 
+    # A cuda layer's op takes CUDA tensors (and runs on the current stream).
+    device = "cuda" if kernel.target == "cuda" else "cpu"
     op = torch.library.custom_op(qualname, impl, mutates_args=(),
-                                 device_types="cpu", schema=schema)
+                                 device_types=device, schema=schema)
 
     @op.register_fake
     def _(*args):

@@ -456,3 +456,38 @@ def test_cuda_layer_without_a_driver_says_so(tmp_path):
     spec = dict(SPEC, target="cuda")
     with pytest.raises(seqmix.SeqmixError, match="needs an NVIDIA GPU: no CUDA driver"):
         seqmix.compile(spec, cache=False)
+
+
+def _cuda_kernel_stub():
+    """A Kernel as a cuda layer's would be, without loading one (no GPU
+    here): what its argument checks say before any call."""
+    k = object.__new__(seqmix.Kernel)
+    k.target, k.name = "cuda", "stub"
+    return k
+
+
+def test_cuda_layer_takes_cuda_tensors_only():
+    torch = pytest.importorskip("torch")
+    k = _cuda_kernel_stub()
+    arg = seqmix.Arg("q", False, "float32", [("batch", None)])
+    with pytest.raises(seqmix.SeqmixError,
+                       match=r"input 'q': the tensor is on cpu; this kernel "
+                             r"was compiled for the cuda target and takes "
+                             r"CUDA tensors \(move it with .cuda\(\)\)"):
+        k._as_input(arg, torch.zeros(2), {})
+    with pytest.raises(seqmix.SeqmixError,
+                       match="input 'q': this kernel was compiled for the "
+                             "cuda target and takes PyTorch CUDA tensors, "
+                             "got a numpy array"):
+        k._as_input(arg, np.zeros(2, np.float32), {})
+    with pytest.raises(seqmix.SeqmixError,
+                       match="output 'o': this kernel was compiled for the "
+                             "cuda target; out= takes a PyTorch CUDA tensor"):
+        k._as_output(seqmix.Arg("o", True, "float32", [("batch", None)]),
+                     np.zeros(2, np.float32), (2,), "numpy")
+    # A CPU layer says the opposite of a tensor elsewhere.
+    k.target = "cpu"
+    with pytest.raises(seqmix.SeqmixError,
+                       match="input 'q': the tensor is on meta; this kernel "
+                             "was compiled for the CPU"):
+        k._as_input(arg, torch.zeros(2, device="meta"), {})
