@@ -366,6 +366,13 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 64
       columns, its operands rounded to the layer's dtype on load, elements
       past the op's sizes zero (stage 2);
+    - with `warp-reductions`, a reduction whose body folds into its output
+      with addf, max or min (softmax's row statistics, a decode step's
+      scores and sums) runs with a warp per output element where the
+      bounds of its sizes say that takes fewer dependent steps than a
+      thread per element (few outputs, a long reduction): each lane folds
+      every 32nd element from the combiner's identity, a `gpu.shuffle xor`
+      butterfly combines the lanes, lane 0 folds the total into the output;
     - control flow (the chunk loop, `scf.if` on the sequence length) runs
       in every thread, uniformly;
     - any other write to memory (a scalar store, an explicit vector loop of
@@ -390,6 +397,11 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
            "In a bf16 or f16 layer, compute the blocks' contractions as "
            "warp-level mma.sync m16n8k16 tiles (operands rounded to the "
            "layer's dtype, f32 accumulators); an f32 layer stays SIMT">,
+    Option<"warpReductions", "warp-reductions", "bool", /*default=*/"true",
+           "Compute a block's reductions with few outputs and many elements "
+           "(decode's row max and sum, ...) with a warp per output element: "
+           "lanes fold strided parts, a gpu.shuffle xor butterfly combines "
+           "them">,
     Option<"emulate", "emulate", "bool", /*default=*/"false",
            "Test mode without a GPU: the same schedule, then each launch as "
            "a loop over its blocks on the host with one thread per block "

@@ -423,6 +423,17 @@ struct GpuDistributePass
           rewriter.eraseOp(op);
           continue;
         }
+        if (warpReductions && isReduction(linalgOp)) {
+          // A long reduction over the lanes of a warp (WarpReductions.cpp).
+          ImplicitLocOpBuilder b(op->getLoc(), rewriter);
+          b.setInsertionPoint(op);
+          if (buildWarpReduction(b, linalgOp, tid, nthreads, threads,
+                                 emulate)) {
+            gpu::BarrierOp::create(b);
+            rewriter.eraseOp(op);
+            continue;
+          }
+        }
         if (failed(distributeOp(rewriter, linalgOp, tid, nthreads, true)))
           return failure();
         continue;

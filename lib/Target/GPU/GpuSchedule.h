@@ -36,6 +36,20 @@ bool isMmaContraction(linalg::LinalgOp op);
 void buildMmaContraction(ImplicitLocOpBuilder &b, linalg::LinalgOp op,
                          Type mmaType, Value tid, Value nthreads, bool emulate);
 
+/// Whether `op` is a reduction (one reduction dimension, one output, the
+/// body folding into it with addf, max or min) that warps can compute.
+bool isReduction(linalg::LinalgOp op);
+
+/// Builds, at `b`'s insertion point, `op` (isReduction) computed with one
+/// warp per output element: lanes fold strided parts of the reduction, a
+/// gpu.shuffle xor butterfly combines them, lane 0 writes; with `emulate`,
+/// one lane and no shuffles. Returns false (having built only size
+/// computations) when the bounds of its sizes say one thread per output
+/// element of a block of `threads` is faster. `op` itself is left to the
+/// caller.
+bool buildWarpReduction(ImplicitLocOpBuilder &b, linalg::LinalgOp op, Value tid,
+                        Value nthreads, int64_t threads, bool emulate);
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_TARGET_GPU_GPUSCHEDULE_H
