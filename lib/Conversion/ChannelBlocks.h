@@ -15,12 +15,13 @@
 
 namespace mlir::seqmix {
 
-/// Channels per block: the largest of 16, 8, 4, 2, 1 that divides `n`.
-inline int64_t channelBlock(int64_t n) {
-  for (int64_t c : {16, 8, 4, 2})
-    if (n % c == 0)
-      return c;
-  return 1;
+/// Channels per block: the largest power of two up to `most` (16 on the
+/// CPU, one vector register; a block's threads on the GPU) that divides `n`.
+inline int64_t channelBlock(int64_t n, int64_t most = 16) {
+  int64_t c = 1;
+  while (c * 2 <= most && n % (c * 2) == 0)
+    c *= 2;
+  return c;
 }
 
 /// The transpose of a 2-D f32 tensor `x` of [rows, cols]: [cols, rows].

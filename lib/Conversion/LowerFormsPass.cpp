@@ -158,6 +158,13 @@ struct LowerFormsPass
         workers ? workers.getValue()
                 : std::max<int64_t>(1, std::thread::hardware_concurrency());
     target.avx512 = avx512;
+    if (channelBlock < 1) {
+      getOperation().emitError()
+          << "seqmix-lower-forms: channel-block must be >= 1, got "
+          << channelBlock.getValue();
+      return signalPassFailure();
+    }
+    target.maxChannelBlock = channelBlock;
     for (Operation *op : mixers) {
       if (failed(checkUniformDims(op))) {
         failedAny = true;

@@ -222,6 +222,10 @@ LogicalResult mlir::seqmix::addPhasePasses(OpPassManager &pm, Phase phase,
     // A serial build runs on one thread: split-KV would only add a merge.
     o.workers = opts.openmp && opts.target == "cpu" ? opts.workers : 1;
     o.avx512 = targetHasAvx512(opts);
+    // On the GPU the scan's lanes are threads (seqmix-gpu-distribute's
+    // lanes-on-threads): a block of 128 channels, one per thread.
+    if (opts.target == "cuda" || opts.target == "gpu-emulation")
+      o.channelBlock = 128;
     pm.addPass(createSeqMixLowerForms(o));
     break;
   }

@@ -22,6 +22,9 @@ struct LoweringTarget {
   /// The CPU has AVX-512F: a lowering may use its instructions that the
   /// vector dialect cannot express (x86vector ops).
   bool avx512 = false;
+  /// Most channels per block of the scans (the lanes of their token loops):
+  /// a vector register's 16 on the CPU, a block's threads on the GPU.
+  int64_t maxChannelBlock = 16;
 };
 
 /// Per family (one file each, lib/Conversion/Lower<Family>.cpp): why `form`

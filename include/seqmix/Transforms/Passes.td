@@ -95,7 +95,11 @@ def SeqMixLowerForms : Pass<"seqmix-lower-forms", "::mlir::ModuleOp"> {
            "machine's hardware threads)">,
     Option<"avx512", "avx512", "bool", /*default=*/"false",
            "The code runs on a CPU with AVX-512F: use x86vector ops where "
-           "they shorten the code">
+           "they shorten the code">,
+    Option<"channelBlock", "channel-block", "int64_t", /*default=*/"16",
+           "Most channels per block of the selective scan (the lanes of its "
+           "token loop): 16, a vector register, on the CPU; the cuda target "
+           "takes 128, a block's threads, one channel each">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
@@ -375,8 +379,12 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       butterfly combines the lanes, lane 0 folds the total into the output;
     - control flow (the chunk loop, `scf.if` on the sequence length) runs
       in every thread, uniformly;
-    - any other write to memory (a scalar store, an explicit vector loop of
-      a lowering) runs on thread 0, followed by a barrier;
+    - an explicit vector loop of a lowering whose vector ops are lane-wise
+      (the scans' token loops: lanes are channels; rows read and written
+      from column 0; no lane reading what another wrote) runs with lane i
+      on thread i, each vector its lane's scalar (`lanes-on-threads`);
+    - any other write to memory (a scalar store, other vector code) runs on
+      thread 0, followed by a barrier;
     - each scratch buffer of the slice becomes a view of the block's
       dynamic shared memory at a fixed offset (its size bounded by
       `ValueBoundsOpInterface` when it is dynamic); the total is the
@@ -402,6 +410,10 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
            "(decode's row max and sum, ...) with a warp per output element: "
            "lanes fold strided parts, a gpu.shuffle xor butterfly combines "
            "them">,
+    Option<"lanesOnThreads", "lanes-on-threads", "bool", /*default=*/"true",
+           "Run a lowering's lane-wise vector code (the scans' token loops "
+           "over a block of channels) with lane i on thread i instead of "
+           "all of it on thread 0">,
     Option<"emulate", "emulate", "bool", /*default=*/"false",
            "Test mode without a GPU: the same schedule, then each launch as "
            "a loop over its blocks on the host with one thread per block "

@@ -391,6 +391,62 @@ struct GpuDistributePass
                         "result; not supported yet on the GPU";
       ImplicitLocOpBuilder b(serial.front()->getLoc(), rewriter);
       b.setInsertionPoint(serial.front());
+      // The pure vector ops the group reads (a transfer_read of the
+      // initial state before the loop) go with it to the lanes.
+      SmallVector<Operation *> pulled, group(serial);
+      if (lanesOnThreads) {
+        SmallVector<Operation *> work(serial);
+        while (!work.empty()) {
+          work.pop_back_val()->walk([&](Operation *o) {
+            for (Value v : o->getOperands()) {
+              Operation *def = v.getDefiningOp();
+              if (!isa<VectorType>(v.getType()) || !def ||
+                  def->getBlock() != serial.front()->getBlock() ||
+                  isa<arith::ConstantOp>(def) || writesMemory(def) ||
+                  llvm::is_contained(group, def))
+                continue;
+              group.push_back(def);
+              pulled.push_back(def);
+              work.push_back(def);
+            }
+          });
+        }
+        llvm::sort(group, [](Operation *a, Operation *b) {
+          return a->isBeforeInBlock(b);
+        });
+      }
+      if (std::optional<int64_t> w = laneWidth(group);
+          w && lanesOnThreads && *w <= threads) {
+        // Vector code of channel lanes (the scans' token loops): lane i on
+        // thread i (LaneDistribution.cpp); emulated as a loop over lanes.
+        Value width = arith::ConstantIndexOp::create(b, *w);
+        if (emulate) {
+          auto loop =
+              scf::ForOp::create(b, arith::ConstantIndexOp::create(b, 0), width,
+                                 arith::ConstantIndexOp::create(b, 1));
+          b.setInsertionPoint(loop.getBody()->getTerminator());
+          buildLaneDistributed(b, group, loop.getInductionVar());
+          b.setInsertionPointAfter(loop);
+        } else {
+          Value active =
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, tid, width);
+          auto ifOp = scf::IfOp::create(b, active, /*withElseRegion=*/false);
+          b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+          buildLaneDistributed(b, group, tid);
+          b.setInsertionPointAfter(ifOp);
+        }
+        gpu::BarrierOp::create(b);
+        for (Operation *op : llvm::reverse(serial))
+          rewriter.eraseOp(op);
+        llvm::sort(pulled, [](Operation *a, Operation *b) {
+          return b->isBeforeInBlock(a);
+        });
+        for (Operation *op : pulled)
+          if (op->use_empty())
+            rewriter.eraseOp(op);
+        serial.clear();
+        return success();
+      }
       Value zero = arith::ConstantIndexOp::create(b, 0);
       Value first =
           arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, zero);

@@ -50,6 +50,15 @@ bool isReduction(linalg::LinalgOp op);
 bool buildWarpReduction(ImplicitLocOpBuilder &b, linalg::LinalgOp op, Value tid,
                         Value nthreads, int64_t threads, bool emulate);
 
+/// The width W when `ops` (a block's writes outside linalg ops, in order)
+/// are lane-wise vector code of 1-D vectors of W lanes whose lanes share no
+/// data (LaneDistribution.cpp), else nullopt.
+std::optional<int64_t> laneWidth(ArrayRef<Operation *> ops);
+
+/// Clones `ops` (laneWidth) at `b`'s insertion point for the one lane
+/// `lane`: each vector value its lane's scalar.
+void buildLaneDistributed(OpBuilder &b, ArrayRef<Operation *> ops, Value lane);
+
 } // namespace mlir::seqmix
 
 #endif // SEQMIX_LIB_TARGET_GPU_GPUSCHEDULE_H
