@@ -175,7 +175,8 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
               "canonicalize,cse,nvvm-attach-target{chip=" +
               opts.gpuArch +
               " O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
-              "lower-affine,convert-gpu-to-nvvm,canonicalize,cse,"
+              "lower-affine,convert-nvgpu-to-nvvm,convert-gpu-to-nvvm,"
+              "canonicalize,cse,"
               "reconcile-unrealized-casts,seqmix-gpu-finalize-kernels),"
               "gpu-module-to-binary{format=" +
               (opts.gpuFormat == "host" ? std::string("bin") : opts.gpuFormat) +

@@ -415,7 +415,9 @@ int32_t seqmix_layer_call(seqmix_layer *layer, const seqmix_tensor *args,
                                                      : 2;
     // Elements are read as their scalar type (complex<f32> as two floats):
     // aligned to its size.
-    const uintptr_t alignment = std::min<uint64_t>(elemBytes, kDataAlignment);
+    // A cuda layer copies blocks of its inputs with 16-byte cp.async.
+    const uintptr_t alignment =
+        layer->cuda ? 16 : std::min<uint64_t>(elemBytes, kDataAlignment);
     if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0) {
       setError(error, "argument '" + a.name +
                           "' is not aligned: its data must be aligned to " +

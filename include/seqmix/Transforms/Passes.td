@@ -369,7 +369,11 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       C[m, n] += A[m, k] * B[k, n] (f32 accumulator) instead runs on the
       warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 64
       columns, its operands rounded to the layer's dtype on load, elements
-      past the op's sizes zero (stage 2);
+      past the op's sizes zero (stage 2); and with `async-copies` a chunk
+      loop's widened blocks of global inputs are copied one iteration
+      ahead with `nvgpu.device_async_copy` (cp.async, 16 bytes a thread, rows
+      past the end zero-filled) into two slots of shared memory, the
+      widening reading the current slot after a wait and a barrier;
     - with `warp-reductions`, a reduction whose body folds into its output
       with addf, max or min (softmax's row statistics, a decode step's
       scores and sums) runs with a warp per output element where the
@@ -410,6 +414,10 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
            "(decode's row max and sum, ...) with a warp per output element: "
            "lanes fold strided parts, a gpu.shuffle xor butterfly combines "
            "them">,
+    Option<"asyncCopies", "async-copies", "bool", /*default=*/"true",
+           "With tensor cores: a chunk loop's widened blocks of global "
+           "inputs are copied one iteration ahead with cp.async into two "
+           "slots of shared memory (a two-stage pipeline)">,
     Option<"lanesOnThreads", "lanes-on-threads", "bool", /*default=*/"true",
            "Run a lowering's lane-wise vector code (the scans' token loops "
            "over a block of channels) with lane i on thread i instead of "
@@ -425,7 +433,8 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
-    "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect"];
+    "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::nvgpu::NVGPUDialect"];
 }
 
 def SeqMixGpuFinalizeKernels : Pass<"seqmix-gpu-finalize-kernels", "::mlir::gpu::GPUModuleOp"> {

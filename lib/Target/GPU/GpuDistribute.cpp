@@ -23,6 +23,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -310,9 +311,14 @@ struct GpuDistributePass
       return forall.emitError()
              << kPass << ": a slice loop with tensor results (not bufferized)";
     rewriter.eraseOp(forall);
+    if (asyncCopies && mmaType)
+      pipelineBlockCopies(rewriter, launch, emulate);
     if (failed(distributeBlock(rewriter, launch, body)))
       return failure();
-    return placeScratch(rewriter, launch);
+    if (failed(placeScratch(rewriter, launch)))
+      return failure();
+    useSharedViewsForAsyncCopies(launch);
+    return success();
   }
 
   /// A linalg op outside the slice loops: its iterations over every thread
@@ -459,6 +465,13 @@ struct GpuDistributePass
       return success();
     };
     for (Operation *op : ops) {
+      if (op->hasAttr(kDistributedAttr)) {
+        // Built for the threads already (AsyncCopies.cpp).
+        if (failed(flush()))
+          return failure();
+        op->removeAttr(kDistributedAttr);
+        continue;
+      }
       if (auto copy = dyn_cast<memref::CopyOp>(op)) {
         if (failed(flush()))
           return failure();

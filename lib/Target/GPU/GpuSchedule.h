@@ -10,10 +10,32 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <optional>
 
+namespace mlir {
+namespace gpu {
+class LaunchOp;
+} // namespace gpu
+} // namespace mlir
+
 namespace mlir::seqmix {
+
+/// Marks ops the schedule built already spread over the threads (the
+/// distribution leaves them as they are).
+constexpr llvm::StringLiteral kDistributedAttr = "seqmix.gpu.distributed";
+
+/// In a launch's body (before the distribution): each loop's widened
+/// blocks of global inputs become a two-stage pipeline of cp.async copies
+/// into two slots of shared memory (AsyncCopies.cpp); with `emulate`,
+/// synchronous copies of the same pieces.
+void pipelineBlockCopies(IRRewriter &rewriter, gpu::LaunchOp launch,
+                         bool emulate);
+
+/// After the scratch buffers are placed: each async copy writes the
+/// workgroup view of its staging buffer (not the generic cast of it).
+void useSharedViewsForAsyncCopies(gpu::LaunchOp launch);
 
 /// A constant upper bound of the index `v` (a block's rows: min(C, T - t),
 /// ...), or nullopt.
