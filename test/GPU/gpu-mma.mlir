@@ -11,8 +11,9 @@
 // operand rounded on load) and each n-tile's B fragment (2 registers), and
 // issues one mma.sync per n-tile; the sums are stored back. The static
 // sizes here (64 x 64, k = 32) need no bounds checks; the dynamic rows of
-// @dynamic_rows load zeros past the end and skip their stores. An op that
-// is not a plain contraction (the exp) stays SIMT, as does an f32 layer.
+// @dynamic_rows load zeros past the end and skip their stores. The exp that
+// follows on the output in place is applied to each sum before its store
+// (an epilogue, like @masked's causal mask). An f32 layer stays SIMT.
 #a = affine_map<(m, n, k) -> (m, k)>
 #bt = affine_map<(m, n, k) -> (n, k)>
 #c = affine_map<(m, n, k) -> (m, n)>
@@ -34,9 +35,10 @@
 // CHECK-COUNT-3: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: scf.yield
-// CHECK: memref.store
+// CHECK: %[[E:.*]] = math.exp
+// CHECK: memref.store %[[E]]
 // CHECK: gpu.barrier
-// CHECK: math.exp
+// CHECK-NOT: linalg.generic
 // CHECK: return
 // SIMT-LABEL: func @qk
 // SIMT-NOT: nvvm.mma.sync
@@ -126,6 +128,49 @@ func.func @f32_layer(%x: memref<?x16x16xf32>, %s: memref<?x16x16xf32>) {
       %p = arith.mulf %a0, %b0 : f32
       %r = arith.addf %acc, %p : f32
       linalg.yield %r : f32
+    }
+  }
+  return
+}
+
+// An elementwise op on the contraction's output in place (the causal mask
+// of a diagonal block, with linalg.index) is applied to each sum in
+// registers before the store, and leaves no pass of its own.
+// CHECK-LABEL: func @masked
+// CHECK: scf.for
+// CHECK: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: %[[CMP:.*]] = arith.cmpi ule
+// CHECK: %[[SEL:.*]] = arith.select %[[CMP]], %{{.*}}, %cst
+// CHECK: memref.store %[[SEL]]
+// CHECK: gpu.barrier
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// EMU-LABEL: func @masked
+// EMU: arith.cmpi ule
+// EMU: arith.select
+func.func @masked(%x: memref<?x64x32xbf16>, %s: memref<?x64x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %ninf = arith.constant 0xFF800000 : f32
+  %n = memref.dim %x, %c0 : memref<?x64x32xbf16>
+  scf.forall (%b) in (%n) {
+    %xs = memref.subview %x[%b, 0, 0] [1, 64, 32] [1, 1, 1] : memref<?x64x32xbf16> to memref<64x32xbf16, strided<[32, 1], offset: ?>>
+    %ss = memref.subview %s[%b, 0, 0] [1, 64, 64] [1, 1, 1] : memref<?x64x64xf32> to memref<64x64xf32, strided<[64, 1], offset: ?>>
+    linalg.generic {indexing_maps = [#a, #bt, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%xs, %xs : memref<64x32xbf16, strided<[32, 1], offset: ?>>, memref<64x32xbf16, strided<[32, 1], offset: ?>>) outs(%ss : memref<64x64xf32, strided<[64, 1], offset: ?>>) {
+    ^bb0(%a0: bf16, %b0: bf16, %acc: f32):
+      %af = arith.extf %a0 : bf16 to f32
+      %bf = arith.extf %b0 : bf16 to f32
+      %p = arith.mulf %af, %bf : f32
+      %r = arith.addf %acc, %p : f32
+      linalg.yield %r : f32
+    }
+    linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%ss : memref<64x64xf32, strided<[64, 1], offset: ?>>) {
+    ^bb0(%o: f32):
+      %i = linalg.index 0 : index
+      %j = linalg.index 1 : index
+      %keep = arith.cmpi ule, %j, %i : index
+      %v = arith.select %keep, %o, %ninf : f32
+      linalg.yield %v : f32
     }
   }
   return

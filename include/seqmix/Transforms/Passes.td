@@ -369,7 +369,9 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       C[m, n] += A[m, k] * B[k, n] (f32 accumulator) instead runs on the
       warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 64
       columns, its operands rounded to the layer's dtype on load, elements
-      past the op's sizes zero (stage 2); and with `async-copies` a chunk
+      past the op's sizes zero (stage 2); an elementwise op that follows on
+      its output in place (a causal mask, a decay) is applied to the sums
+      before they are stored; and with `async-copies` a chunk
       loop's widened blocks of global inputs are copied one iteration
       ahead with `nvgpu.device_async_copy` (cp.async, 16 bytes a thread, rows
       past the end zero-filled) into two slots of shared memory, the

@@ -384,6 +384,8 @@ struct GpuDistributePass
       ops.push_back(&op);
     // Consecutive writes outside linalg ops run on thread 0, together.
     SmallVector<Operation *> serial;
+    // Ops of `ops` erased into a contraction's tiles (its epilogue).
+    llvm::SmallPtrSet<Operation *, 4> fused;
     auto flush = [&]() -> LogicalResult {
       if (serial.empty())
         return success();
@@ -465,6 +467,8 @@ struct GpuDistributePass
       return success();
     };
     for (Operation *op : ops) {
+      if (fused.contains(op))
+        continue;
       if (op->hasAttr(kDistributedAttr)) {
         // Built for the threads already (AsyncCopies.cpp).
         if (failed(flush()))
@@ -484,12 +488,37 @@ struct GpuDistributePass
         if (failed(flush()))
           return failure();
         if (mmaType && isMmaContraction(linalgOp)) {
-          // Stage 2: the contraction on tensor cores (MmaTiles.cpp).
+          // Stage 2: the contraction on tensor cores (MmaTiles.cpp), with
+          // an elementwise op on its output that follows it (the causal
+          // mask of a diagonal block, a decay) applied to the sums in
+          // registers before they are stored.
+          linalg::LinalgOp epilogue;
+          SmallVector<Operation *> between;
+          for (Operation *next = op->getNextNode(); next;
+               next = next->getNextNode()) {
+            if (auto l = dyn_cast<linalg::LinalgOp>(next)) {
+              if (isMmaEpilogue(linalgOp, l))
+                epilogue = l;
+              break;
+            }
+            if (next->getNumRegions() || !isPure(next))
+              break;
+            between.push_back(next);
+          }
+          // (The pure ops between, which the epilogue may use, go first.)
+          if (epilogue)
+            for (Operation *o : between)
+              rewriter.moveOpBefore(o, op);
           ImplicitLocOpBuilder b(op->getLoc(), rewriter);
           b.setInsertionPoint(op);
-          buildMmaContraction(b, linalgOp, mmaType, tid, nthreads, emulate);
+          buildMmaContraction(b, linalgOp, mmaType, tid, nthreads, emulate,
+                              epilogue);
           gpu::BarrierOp::create(b);
           rewriter.eraseOp(op);
+          if (epilogue) {
+            fused.insert(epilogue);
+            rewriter.eraseOp(epilogue);
+          }
           continue;
         }
         if (warpReductions && isReduction(linalgOp)) {

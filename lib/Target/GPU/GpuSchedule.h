@@ -54,9 +54,18 @@ bool isMmaContraction(linalg::LinalgOp op);
 /// `op` (isMmaContraction) by the warps of a block of `nthreads` threads
 /// (`tid` this thread's index): mma.sync m16n8k16 tiles on operands rounded
 /// to `mmaType` (bf16 or f16), or, with `emulate`, the same tiles in plain
-/// loops on one thread. `op` itself is left to the caller.
+/// loops on one thread; `epilogue` (isMmaEpilogue), when given, applied to
+/// each sum before it is stored. `op` itself is left to the caller.
 void buildMmaContraction(ImplicitLocOpBuilder &b, linalg::LinalgOp op,
-                         Type mmaType, Value tid, Value nthreads, bool emulate);
+                         Type mmaType, Value tid, Value nthreads, bool emulate,
+                         linalg::LinalgOp epilogue = nullptr);
+
+/// Whether `op`, an elementwise op over the contraction's output C in place
+/// (a causal mask, a decay: identity map on C, other inputs indexed by C's
+/// dimensions and not views of C's buffer, a pure body), can be applied to
+/// each sum of the contraction's tiles before it is stored (the epilogue of
+/// buildMmaContraction).
+bool isMmaEpilogue(linalg::LinalgOp contraction, linalg::LinalgOp op);
 
 /// Whether `op` is a reduction (one reduction dimension, one output, the
 /// body folding into it with addf, max or min) that warps can compute.

@@ -40,6 +40,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -155,6 +156,9 @@ struct MmaBuilder {
   Type mmaType; // bf16 or f16
   Value sizeM, sizeN, sizeK;
   Value zeroIdx;
+  /// An elementwise op on C that follows the contraction (a mask, a
+  /// decay), applied to each sum before it is stored; null: none.
+  linalg::LinalgOp epilogue = nullptr;
   /// Whether the tiles can pass the size of m, n, k (else, a size that is
   /// a constant multiple of the tile's extent, no bounds checks).
   bool checkM = true, checkN = true, checkK = true;
@@ -231,7 +235,7 @@ struct MmaBuilder {
   void store(Value v, Value row, Value col) {
     SmallVector<Value> idx = operandIndices(c.mapC, point(2, row, col));
     if (!checkM && !checkN) {
-      memref::StoreOp::create(b, v, c.c, idx);
+      memref::StoreOp::create(b, applyEpilogue(v, idx), c.c, idx);
       return;
     }
     Value inb = arith::AndIOp::create(b, inside(row, sizeM, checkM),
@@ -239,7 +243,41 @@ struct MmaBuilder {
     auto ifOp = scf::IfOp::create(b, inb, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
-    memref::StoreOp::create(b, v, c.c, idx);
+    memref::StoreOp::create(b, applyEpilogue(v, idx), c.c, idx);
+  }
+
+  /// The epilogue's body at C's element `idx` (its iteration point), its
+  /// output (and any read of C) the sum `v`.
+  Value applyEpilogue(Value v, ArrayRef<Value> idx) {
+    if (!epilogue)
+      return v;
+    Block *body = epilogue.getBlock();
+    IRMapping map;
+    for (OpOperand &operand : epilogue->getOpOperands()) {
+      Value arg = body->getArgument(operand.getOperandNumber());
+      Value x = operand.get();
+      if (x == c.c) {
+        map.map(arg, v);
+        continue;
+      }
+      if (!isa<MemRefType>(x.getType())) {
+        map.map(arg, x);
+        continue;
+      }
+      AffineMap m = epilogue.getMatchingIndexingMap(&operand);
+      SmallVector<Value> at;
+      for (unsigned r = 0; r < m.getNumResults(); ++r)
+        at.push_back(idx[m.getDimPosition(r)]);
+      map.map(arg, memref::LoadOp::create(b, x, at));
+    }
+    for (Operation &o : body->without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(o)) {
+        map.map(index.getResult(), idx[index.getDim()]);
+        continue;
+      }
+      b.clone(o, map);
+    }
+    return map.lookup(body->getTerminator()->getOperand(0));
   }
 
   /// Two elements of the mma dtype as the 32-bit register of a fragment.
@@ -372,10 +410,47 @@ bool mlir::seqmix::isMmaContraction(linalg::LinalgOp op) {
   return matchContraction(op).has_value();
 }
 
+bool mlir::seqmix::isMmaEpilogue(linalg::LinalgOp contraction,
+                                 linalg::LinalgOp op) {
+  std::optional<Contraction> c = matchContraction(contraction);
+  if (!c || !op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getDpsInitOperand(0)->get() != c->c || op.getNumLoops() != 2 ||
+      op.getNumReductionLoops() != 0 ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return false;
+  auto yield = cast<linalg::YieldOp>(op.getBlock()->getTerminator());
+  if (yield.getNumOperands() != 1)
+    return false;
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    AffineMap m = op.getMatchingIndexingMap(in);
+    if (!m.isProjectedPermutation())
+      return false;
+    // C itself only as the same element; no other view of C's buffer.
+    if (in->get() == c->c) {
+      if (!m.isIdentity())
+        return false;
+      continue;
+    }
+    Value root = in->get();
+    while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
+      root = view.getViewSource();
+    Value croot = c->c;
+    while (auto view = croot.getDefiningOp<ViewLikeOpInterface>())
+      croot = view.getViewSource();
+    if (root == croot)
+      return false;
+  }
+  // Nothing in the body but arithmetic on its arguments and indices.
+  for (Operation &o : op.getBlock()->without_terminator())
+    if (o.getNumRegions() != 0 || !isPure(&o))
+      return false;
+  return true;
+}
+
 void mlir::seqmix::buildMmaContraction(ImplicitLocOpBuilder &b,
                                        linalg::LinalgOp op, Type mmaType,
-                                       Value tid, Value nthreads,
-                                       bool emulate) {
+                                       Value tid, Value nthreads, bool emulate,
+                                       linalg::LinalgOp epilogue) {
   Contraction c = *matchContraction(op);
   SmallVector<Range> ranges = op.createLoopRanges(b, b.getLoc());
   auto size = [&](unsigned d) {
@@ -388,6 +463,7 @@ void mlir::seqmix::buildMmaContraction(ImplicitLocOpBuilder &b,
                 size(c.n),
                 size(c.k),
                 arith::ConstantIndexOp::create(b, 0)};
+  mb.epilogue = epilogue;
   // As many n-tiles per unit as the columns need, up to kMaxNTiles.
   int64_t nTiles = kMaxNTiles;
   if (std::optional<int64_t> ub = upperBound(mb.sizeN))
