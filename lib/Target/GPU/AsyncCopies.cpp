@@ -201,20 +201,27 @@ struct Pipeliner {
                                   blk.slice.getType().getElementType());
       stages.push_back(memref::AllocOp::create(b, type));
     }
+    // The blocks at iteration `at` into `slot` when `at` < ub, then one
+    // commit (an empty group when there is nothing to copy).
+    auto copyAll = [&](Value at, Value slot) -> Value {
+      Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, at, ub);
+      auto ifOp = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
+      ifOp->setAttr(kDistributedAttr, b.getUnitAttr());
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        for (auto [blk, stage] : llvm::zip(blocks, stages))
+          copyBlock(b, blk, loop, at, slot, stage);
+      }
+      if (emulate)
+        return Value();
+      Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
+          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
+      token.getDefiningOp()->setAttr(kDistributedAttr, b.getUnitAttr());
+      return token;
+    };
     // Prologue: the first block into slot 0.
-    Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lb, ub);
-    auto first = scf::IfOp::create(b, any, /*withElseRegion=*/false);
-    first->setAttr(kDistributedAttr, b.getUnitAttr());
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(first.thenBlock()->getTerminator());
-      for (auto [blk, stage] : llvm::zip(blocks, stages))
-        copyBlock(b, blk, loop, lb, cst(b, 0), stage);
-    }
-    if (!emulate)
-      nvgpu::DeviceAsyncCreateGroupOp::create(
-          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{})
-          ->setAttr(kDistributedAttr, b.getUnitAttr());
+    copyAll(lb, cst(b, 0));
     // In the loop: the next block into the other slot, then wait for this
     // one.
     b.setInsertionPointToStart(loop.getBody());
@@ -223,20 +230,8 @@ struct Pipeliner {
     Value cur = arith::RemUIOp::create(b, k, cst(b, 2));
     Value nextSlot = arith::RemUIOp::create(
         b, arith::AddIOp::create(b, k, cst(b, 1)), cst(b, 2));
-    Value next = arith::AddIOp::create(b, iv, step);
-    Value more = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next, ub);
-    auto ahead = scf::IfOp::create(b, more, /*withElseRegion=*/false);
-    ahead->setAttr(kDistributedAttr, b.getUnitAttr());
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(ahead.thenBlock()->getTerminator());
-      for (auto [blk, stage] : llvm::zip(blocks, stages))
-        copyBlock(b, blk, loop, next, nextSlot, stage);
-    }
+    Value token = copyAll(arith::AddIOp::create(b, iv, step), nextSlot);
     if (!emulate) {
-      Value token = nvgpu::DeviceAsyncCreateGroupOp::create(
-          b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), ValueRange{});
-      token.getDefiningOp()->setAttr(kDistributedAttr, b.getUnitAttr());
       nvgpu::DeviceAsyncWaitOp::create(b, token, b.getI32IntegerAttr(1))
           ->setAttr(kDistributedAttr, b.getUnitAttr());
     }
