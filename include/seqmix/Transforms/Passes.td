@@ -367,7 +367,7 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       the whole reduction of its iterations; a `gpu.barrier` follows it;
     - with `tensor-cores`, in a bf16 or f16 layer, a contraction
       C[m, n] += A[m, k] * B[k, n] (f32 accumulator) instead runs on the
-      warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 64
+      warps as `nvvm.mma.sync` m16n8k16 tiles of 16 rows by up to 32
       columns, its operands rounded to the layer's dtype on load, elements
       past the op's sizes zero (stage 2); an elementwise op that follows on
       its output in place (a causal mask, a decay) is applied to the sums

@@ -6,7 +6,7 @@
 // k^T V) runs as warp-level mma.sync m16n8k16 tiles with f32 accumulators,
 // instead of one thread per output element.
 //
-// Each warp takes units of 16 rows x 8 n-tiles (64 columns) in turn; for
+// Each warp takes units of 16 rows x 4 n-tiles (32 columns) in turn; for
 // every 16-deep k step a lane loads its A fragment once and one B fragment
 // per n-tile, packs them in pairs of the layer's dtype and issues one
 // nvvm.mma.sync per n-tile. The fragment layout is the PTX ISA's for
