@@ -280,10 +280,13 @@ struct MmaBuilder {
     return map.lookup(body->getTerminator()->getOperand(0));
   }
 
-  /// Two elements of the mma dtype as the 32-bit register of a fragment.
+  /// Two elements of the mma dtype as the 32-bit register of a fragment
+  /// (nvvm.mma.sync takes f16 pairs as vector<2xf16>, bf16 pairs as i32.)
   Value pack(Value lo, Value hi) {
     Value v = vector::FromElementsOp::create(b, VectorType::get({2}, mmaType),
                                              ValueRange{lo, hi});
+    if (mmaType.isF16())
+      return v;
     Value i =
         vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), v);
     return vector::ExtractOp::create(b, i, ArrayRef<int64_t>{0});
