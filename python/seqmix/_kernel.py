@@ -211,7 +211,8 @@ def _kind(x):
 class Kernel:
     """A compiled layer. A CPU layer takes numpy arrays, PyTorch tensors,
     JAX arrays or any __dlpack__ object in host memory; a cuda layer takes
-    PyTorch CUDA tensors on cuda:0, and runs on the tensors' current
+    PyTorch CUDA tensors on cuda:0 (JAX and __dlpack__ arrays in GPU memory
+    through torch.from_dlpack, without a copy), and runs on torch's current
     stream."""
 
     def __init__(self, so_path, spec_text, source, options, cached):
@@ -352,6 +353,26 @@ class Kernel:
                 f"{what}: the tensor is on {x.device}; seqmix's CUDA "
                 "runtime runs on device 0 (cuda:0)")
 
+    def _cuda_from_dlpack(self, arg, x, kind):
+        """A JAX or __dlpack__ array in GPU memory as a torch CUDA tensor on
+        the same memory (torch.from_dlpack, no copy); host memory is an
+        error."""
+        dev = getattr(x, "__dlpack_device__", None)
+        if kind == "numpy" or dev is None or dev()[0] != 2:
+            raise SeqmixError(
+                f"input '{arg.name}': this kernel was compiled for the cuda "
+                f"target and takes CUDA tensors or arrays (PyTorch, or JAX "
+                f"and __dlpack__ arrays in GPU memory), got a {kind} array in "
+                "host memory")
+        try:
+            import torch
+        except ImportError:
+            raise SeqmixError(
+                f"input '{arg.name}': a {kind} array in GPU memory goes "
+                "through PyTorch (torch.from_dlpack), which is not "
+                "installed") from None
+        return torch.from_dlpack(x)
+
     def _use_current_stream(self):
         """Launches the cuda layer's calls on torch's current stream of
         cuda:0, so that they are ordered with the torch work around them."""
@@ -378,11 +399,8 @@ class Kernel:
                 f"tensor, a JAX array or a __dlpack__ object, got "
                 f"{type(x).__name__}")
         if self.target == "cuda" and kind != "torch":
-            raise SeqmixError(
-                f"input '{arg.name}': this kernel was compiled for the cuda "
-                f"target and takes PyTorch CUDA tensors, got a {kind} array "
-                "(host memory, or a device array that torch.from_dlpack "
-                "turns into a CUDA tensor without a copy)")
+            x = self._cuda_from_dlpack(arg, x, kind)
+            kind = "torch"
         if kind == "torch":
             self._check_device(x, f"input '{arg.name}'")
             if str(x.dtype) != "torch." + arg.dtype:
@@ -495,11 +513,13 @@ class Kernel:
         return "cuda:0" if self.target == "cuda" else "cpu"
 
     def _empty(self, kind, shape, dtype):
-        if kind == "torch":
+        if kind == "torch" or self.target == "cuda":
             import torch
             t = torch.empty(shape, dtype=getattr(torch, dtype),
                             device=self._device())
-            return (t, t, t.data_ptr())
+            # A JAX caller gets a JAX array on the same GPU memory.
+            ret = _JaxFromTorch(t) if kind == "jax" else t
+            return (t, ret, t.data_ptr())
         import numpy as np
         if kind == "jax":
             # JAX takes numpy memory through DLPack without a copy only
@@ -515,10 +535,11 @@ class Kernel:
     def _zeros(self, kind, shape, dtype):
         """A zero initial state, kept for the next call of that shape: the
         layer only reads it, and it is never handed out."""
-        key = (kind == "torch", shape, dtype)
+        on_torch = kind == "torch" or self.target == "cuda"
+        key = (on_torch, shape, dtype)
         zeros = self._zero_states.get(key)
         if zeros is None:
-            if kind == "torch":
+            if on_torch:
                 import torch
                 t = torch.zeros(shape, dtype=getattr(torch, dtype),
                                 device=self._device())
@@ -557,8 +578,20 @@ class Kernel:
             raise SeqmixError(f"{self.name}: " + take_error(err.value))
         for a in self.outputs:
             ret = outs[a.name][1]
-            if isinstance(ret, _JaxResult):
+            if isinstance(ret, (_JaxResult, _JaxFromTorch)):
                 outs[a.name] = (None, ret.convert(), None)
+
+
+class _JaxFromTorch:
+    """A cuda layer's output, a torch CUDA tensor, handed to JAX on the same
+    memory (DLPack) after the call."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def convert(self):
+        import jax
+        return jax.dlpack.from_dlpack(self.tensor)
 
 
 class _JaxResult:

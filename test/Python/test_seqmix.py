@@ -477,9 +477,14 @@ def test_cuda_layer_takes_cuda_tensors_only():
         k._as_input(arg, torch.zeros(2), {})
     with pytest.raises(seqmix.SeqmixError,
                        match="input 'q': this kernel was compiled for the "
-                             "cuda target and takes PyTorch CUDA tensors, "
-                             "got a numpy array"):
+                             "cuda target and takes CUDA tensors or arrays "
+                             r"\(PyTorch, or JAX and __dlpack__ arrays in GPU "
+                             r"memory\), got a numpy array in host memory"):
         k._as_input(arg, np.zeros(2, np.float32), {})
+    jax = pytest.importorskip("jax")
+    with pytest.raises(seqmix.SeqmixError,
+                       match="input 'q': .* got a jax array in host memory"):
+        k._as_input(arg, jax.numpy.zeros(2, jax.numpy.float32), {})
     with pytest.raises(seqmix.SeqmixError,
                        match="output 'o': this kernel was compiled for the "
                              "cuda target; out= takes a PyTorch CUDA tensor"):
