@@ -32,6 +32,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::seqmix {
 #define GEN_PASS_DEF_SEQMIXGPUDISTRIBUTE
@@ -104,6 +105,70 @@ std::optional<int64_t> mlir::seqmix::upperBound(Value v, int depth) {
   return std::nullopt;
 }
 
+SmallVector<Value> mlir::seqmix::delinearize(ImplicitLocOpBuilder &b,
+                                             Value linear,
+                                             ArrayRef<Value> sizes) {
+  SmallVector<Value> ivs(sizes.size());
+  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
+    if (i == 0) {
+      ivs[i] = linear;
+      break;
+    }
+    ivs[i] = arith::RemUIOp::create(b, linear, sizes[i]);
+    linear = arith::DivUIOp::create(b, linear, sizes[i]);
+  }
+  return ivs;
+}
+
+Value mlir::seqmix::product(ImplicitLocOpBuilder &b, ArrayRef<Value> sizes) {
+  Value p = arith::ConstantIndexOp::create(b, 1);
+  for (Value s : sizes)
+    p = arith::MulIOp::create(b, p, s);
+  return p;
+}
+
+Value mlir::seqmix::viewRoot(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+SmallVector<Value> mlir::seqmix::indicesAt(AffineMap map, ArrayRef<Value> ivs) {
+  SmallVector<Value> idx;
+  for (unsigned r = 0; r < map.getNumResults(); ++r)
+    idx.push_back(ivs[map.getDimPosition(r)]);
+  return idx;
+}
+
+Value mlir::seqmix::yieldedAt(OpBuilder &b, linalg::LinalgOp op,
+                              ArrayRef<Value> ivs,
+                              ArrayRef<std::pair<unsigned, Value>> given) {
+  Block *body = op.getBlock();
+  IRMapping map;
+  for (OpOperand &operand : op->getOpOperands()) {
+    Value arg = body->getArgument(operand.getOperandNumber());
+    auto it = llvm::find_if(given, [&](const std::pair<unsigned, Value> &g) {
+      return g.first == operand.getOperandNumber();
+    });
+    if (it != given.end())
+      map.map(arg, it->second);
+    else if (!isa<MemRefType>(operand.get().getType()))
+      map.map(arg, operand.get());
+    else
+      map.map(arg, memref::LoadOp::create(
+                       b, op.getLoc(), operand.get(),
+                       indicesAt(op.getMatchingIndexingMap(&operand), ivs)));
+  }
+  for (Operation &o : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(o)) {
+      map.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    b.clone(o, map);
+  }
+  return map.lookup(body->getTerminator()->getOperand(0));
+}
+
 namespace {
 constexpr llvm::StringLiteral kPass = "seqmix-gpu-distribute";
 /// The gpu.module every kernel of a layer is outlined into.
@@ -134,21 +199,6 @@ bool holdsLinalg(Operation *op) {
   return r.wasInterrupted();
 }
 
-/// `linear` split into indices of the row-major space `sizes`.
-SmallVector<Value> delinearize(ImplicitLocOpBuilder &b, Value linear,
-                               ArrayRef<Value> sizes) {
-  SmallVector<Value> ivs(sizes.size());
-  for (int64_t i = int64_t(sizes.size()) - 1; i >= 0; --i) {
-    if (i == 0) {
-      ivs[i] = linear;
-      break;
-    }
-    ivs[i] = arith::RemUIOp::create(b, linear, sizes[i]);
-    linear = arith::DivUIOp::create(b, linear, sizes[i]);
-  }
-  return ivs;
-}
-
 /// Bytes of one element of a scratch buffer (0 when unknown).
 int64_t elementBytes(Type t) {
   if (t.isIndex())
@@ -160,13 +210,6 @@ int64_t elementBytes(Type t) {
   if (auto v = dyn_cast<VectorType>(t); v && v.hasStaticShape())
     return v.getNumElements() * elementBytes(v.getElementType());
   return 0;
-}
-
-Value product(ImplicitLocOpBuilder &b, ArrayRef<Value> sizes) {
-  Value p = arith::ConstantIndexOp::create(b, 1);
-  for (Value s : sizes)
-    p = arith::MulIOp::create(b, p, s);
-  return p;
 }
 
 struct GpuDistributePass

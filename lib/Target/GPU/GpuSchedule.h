@@ -37,6 +37,28 @@ void pipelineBlockCopies(IRRewriter &rewriter, gpu::LaunchOp launch,
 /// workgroup view of its staging buffer (not the generic cast of it).
 void useSharedViewsForAsyncCopies(gpu::LaunchOp launch);
 
+/// `linear` split into indices of the row-major space `sizes`.
+SmallVector<Value> delinearize(ImplicitLocOpBuilder &b, Value linear,
+                               ArrayRef<Value> sizes);
+
+/// The product of `sizes` (1 for none).
+Value product(ImplicitLocOpBuilder &b, ArrayRef<Value> sizes);
+
+/// The buffer a view (subview, cast, ...) is of.
+Value viewRoot(Value v);
+
+/// The indices into an operand with the projected permutation `map` at the
+/// loop point `ivs`.
+SmallVector<Value> indicesAt(AffineMap map, ArrayRef<Value> ivs);
+
+/// Emits, at `b`, the body of the linalg op `op` (on memrefs) at the loop
+/// point `ivs` and returns the value it yields: each block argument is its
+/// operand loaded at the point (through its indexing map; a scalar operand
+/// as it is), except the operands `given` (operand number, value), and
+/// linalg.index is the point.
+Value yieldedAt(OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> ivs,
+                ArrayRef<std::pair<unsigned, Value>> given);
+
 /// A constant upper bound of the index `v` (a block's rows: min(C, T - t),
 /// ...), or nullopt.
 std::optional<int64_t> upperBound(Value v, int depth = 0);

@@ -24,19 +24,11 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-/// The buffer a view (subview, cast, ...) is of.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 bool isZero(Value v) {
   std::optional<int64_t> c = getConstantIntValue(v);
   return c && *c == 0;
@@ -103,11 +95,11 @@ struct LaneCheck {
       return isRowTransfer(read);
     }
     if (auto write = dyn_cast<vector::TransferWriteOp>(op)) {
-      written.push_back(rootOf(write.getBase()));
+      written.push_back(viewRoot(write.getBase()));
       return isRowTransfer(write);
     }
     if (auto load = dyn_cast<memref::LoadOp>(op)) {
-      scalarReads.push_back(rootOf(load.getMemRef()));
+      scalarReads.push_back(viewRoot(load.getMemRef()));
       return true;
     }
     if (auto bc = dyn_cast<vector::BroadcastOp>(op))

@@ -40,7 +40,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
 using namespace mlir::seqmix;
@@ -58,47 +57,30 @@ struct Contraction {
 
 bool isMmaElement(Type t) { return t.isF32() || t.isBF16() || t.isF16(); }
 
-/// The dimension of the single result of `map` at `pos` that is not `not`.
-std::optional<unsigned> otherDim(AffineMap map, unsigned skip) {
-  std::optional<unsigned> found;
-  for (unsigned i = 0; i < map.getNumResults(); ++i) {
-    unsigned d = map.getDimPosition(i);
-    if (d == skip)
-      continue;
-    if (found)
-      return std::nullopt;
-    found = d;
-  }
-  return found;
-}
-
 /// `op` as C += A * B over three loops with the plain body
 /// out + in0 * in1 (inputs maybe widened), on memrefs; nullopt otherwise.
+/// (The loops are found as seqmix-tile-contractions finds them, by
+/// linalg's contraction interface; the body is checked here, because that
+/// interface also takes any unary op on the operands, which the tiles do
+/// not compute.)
 std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumLoops() != 3 ||
-      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+      op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !linalg::isaContractionOpInterface(op))
     return std::nullopt;
-  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
-  if (llvm::count(iters, utils::IteratorType::reduction) != 1)
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || !dims->batch.empty() || dims->m.size() != 1 ||
+      dims->n.size() != 1 || dims->k.size() != 1)
     return std::nullopt;
-  unsigned k =
-      llvm::find(iters, utils::IteratorType::reduction) - iters.begin();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  for (AffineMap map : maps)
-    if (!map.isProjectedPermutation() || map.getNumResults() != 2)
-      return std::nullopt;
   Contraction c;
-  c.k = k;
+  c.m = dims->m[0];
+  c.n = dims->n[0];
+  c.k = dims->k[0];
   c.mapA = maps[0];
   c.mapB = maps[1];
   c.mapC = maps[2];
-  std::optional<unsigned> m = otherDim(c.mapA, k), n = otherDim(c.mapB, k);
-  if (!m || !n || *m == *n || !c.mapA.isFunctionOfDim(k) ||
-      !c.mapB.isFunctionOfDim(k) || c.mapC.isFunctionOfDim(k) ||
-      !c.mapC.isFunctionOfDim(*m) || !c.mapC.isFunctionOfDim(*n))
-    return std::nullopt;
-  c.m = *m;
-  c.n = *n;
   c.a = op.getDpsInputOperand(0)->get();
   c.b = op.getDpsInputOperand(1)->get();
   c.c = op.getDpsInitOperand(0)->get();
@@ -138,15 +120,6 @@ std::optional<Contraction> matchContraction(linalg::LinalgOp op) {
           (mul.getRhs() != body->getArgument(*y)))
     return std::nullopt;
   return c;
-}
-
-/// The indices into an operand with indexing map `map` at loop point
-/// (dims[0], dims[1], dims[2]).
-SmallVector<Value> operandIndices(AffineMap map, ArrayRef<Value> dims) {
-  SmallVector<Value> idx;
-  for (unsigned i = 0; i < map.getNumResults(); ++i)
-    idx.push_back(dims[map.getDimPosition(i)]);
-  return idx;
 }
 
 /// Builds the tiles of one contraction.
@@ -203,7 +176,7 @@ struct MmaBuilder {
     if (!checkRows(which) && !checkCols(which))
       return convert(memref::LoadOp::create(
                          b, memrefOf(which),
-                         operandIndices(mapOf(which), point(which, row, col))),
+                         indicesAt(mapOf(which), point(which, row, col))),
                      type);
     Value inb =
         arith::AndIOp::create(b, inside(row, rowsOf(which), checkRows(which)),
@@ -211,7 +184,7 @@ struct MmaBuilder {
     Value r = arith::SelectOp::create(b, inb, row, zeroIdx);
     Value cl = arith::SelectOp::create(b, inb, col, zeroIdx);
     Value v = memref::LoadOp::create(
-        b, memrefOf(which), operandIndices(mapOf(which), point(which, r, cl)));
+        b, memrefOf(which), indicesAt(mapOf(which), point(which, r, cl)));
     v = convert(v, type);
     Value zero = arith::ConstantOp::create(b, type, b.getFloatAttr(type, 0.0));
     return arith::SelectOp::create(b, inb, v, zero);
@@ -233,7 +206,7 @@ struct MmaBuilder {
 
   /// Stores `v` to C at (row, col) when inside the op's sizes.
   void store(Value v, Value row, Value col) {
-    SmallVector<Value> idx = operandIndices(c.mapC, point(2, row, col));
+    SmallVector<Value> idx = indicesAt(c.mapC, point(2, row, col));
     if (!checkM && !checkN) {
       memref::StoreOp::create(b, applyEpilogue(v, idx), c.c, idx);
       return;
@@ -251,33 +224,11 @@ struct MmaBuilder {
   Value applyEpilogue(Value v, ArrayRef<Value> idx) {
     if (!epilogue)
       return v;
-    Block *body = epilogue.getBlock();
-    IRMapping map;
-    for (OpOperand &operand : epilogue->getOpOperands()) {
-      Value arg = body->getArgument(operand.getOperandNumber());
-      Value x = operand.get();
-      if (x == c.c) {
-        map.map(arg, v);
-        continue;
-      }
-      if (!isa<MemRefType>(x.getType())) {
-        map.map(arg, x);
-        continue;
-      }
-      AffineMap m = epilogue.getMatchingIndexingMap(&operand);
-      SmallVector<Value> at;
-      for (unsigned r = 0; r < m.getNumResults(); ++r)
-        at.push_back(idx[m.getDimPosition(r)]);
-      map.map(arg, memref::LoadOp::create(b, x, at));
-    }
-    for (Operation &o : body->without_terminator()) {
-      if (auto index = dyn_cast<linalg::IndexOp>(o)) {
-        map.map(index.getResult(), idx[index.getDim()]);
-        continue;
-      }
-      b.clone(o, map);
-    }
-    return map.lookup(body->getTerminator()->getOperand(0));
+    SmallVector<std::pair<unsigned, Value>> sums;
+    for (OpOperand &operand : epilogue->getOpOperands())
+      if (operand.get() == c.c)
+        sums.push_back({operand.getOperandNumber(), v});
+    return yieldedAt(b, epilogue, idx, sums);
   }
 
   /// Two elements of the mma dtype as the 32-bit register of a fragment
@@ -434,13 +385,7 @@ bool mlir::seqmix::isMmaEpilogue(linalg::LinalgOp contraction,
         return false;
       continue;
     }
-    Value root = in->get();
-    while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
-      root = view.getViewSource();
-    Value croot = c->c;
-    while (auto view = croot.getDefiningOp<ViewLikeOpInterface>())
-      croot = view.getViewSource();
-    if (root == croot)
+    if (viewRoot(in->get()) == viewRoot(c->c))
       return false;
   }
   // Nothing in the body but arithmetic on its arguments and indices.

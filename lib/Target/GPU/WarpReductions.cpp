@@ -24,7 +24,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 
 #include <limits>
 
@@ -128,27 +127,17 @@ bool mlir::seqmix::buildWarpReduction(ImplicitLocOpBuilder &b,
     else
       red = i;
   }
-  Value total = cst(1);
-  for (Value p : par)
-    total = arith::MulIOp::create(b, total, p);
-  auto rows = scf::ForOp::create(b, warp, total, nwarps);
+  auto rows = scf::ForOp::create(b, warp, product(b, par), nwarps);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(rows.getBody());
-  // Delinearize the output element into the parallel dimensions.
+  // The output element's point in the parallel dimensions.
   SmallVector<Value> ivs(iters.size());
-  Value linear = rows.getInductionVar();
-  for (int64_t i = int64_t(iters.size()) - 1, p = int64_t(par.size()) - 1;
-       i >= 0; --i) {
-    if (iters[i] != utils::IteratorType::parallel)
-      continue;
-    Value offset =
-        getValueOrCreateConstantIndexOp(b, b.getLoc(), ranges[i].offset);
-    Value idx = p == 0 ? linear : arith::RemUIOp::create(b, linear, par[p]);
-    if (p > 0)
-      linear = arith::DivUIOp::create(b, linear, par[p]);
-    ivs[i] = arith::AddIOp::create(b, offset, idx);
-    --p;
-  }
+  SmallVector<Value> rowIvs = delinearize(b, rows.getInductionVar(), par);
+  for (unsigned i = 0, p = 0; i < iters.size(); ++i)
+    if (iters[i] == utils::IteratorType::parallel)
+      ivs[i] = arith::AddIOp::create(
+          b, getValueOrCreateConstantIndexOp(b, b.getLoc(), ranges[i].offset),
+          rowIvs[p++]);
   // This lane's partial value over k = lane, lane + lanes, ...
   Value init = arith::ConstantOp::create(b, comb.identity);
   Value redOffset =
@@ -160,29 +149,10 @@ bool mlir::seqmix::buildWarpReduction(ImplicitLocOpBuilder &b,
     OpBuilder::InsertionGuard g2(b);
     b.setInsertionPointToStart(ks.getBody());
     ivs[red] = arith::AddIOp::create(b, redOffset, ks.getInductionVar());
-    Block *body = op.getBlock();
-    IRMapping map;
-    for (OpOperand *in : op.getDpsInputOperands()) {
-      AffineMap m = op.getMatchingIndexingMap(in);
-      Value arg = body->getArgument(in->getOperandNumber());
-      if (!isa<MemRefType>(in->get().getType())) {
-        map.map(arg, in->get());
-        continue;
-      }
-      SmallVector<Value> idx;
-      for (unsigned r = 0; r < m.getNumResults(); ++r)
-        idx.push_back(ivs[m.getDimPosition(r)]);
-      map.map(arg, memref::LoadOp::create(b, in->get(), idx));
-    }
-    map.map(body->getArguments().back(), ks.getRegionIterArg(0));
-    for (Operation &o : body->without_terminator()) {
-      if (auto index = dyn_cast<linalg::IndexOp>(o)) {
-        map.map(index.getResult(), ivs[index.getDim()]);
-        continue;
-      }
-      b.clone(o, map);
-    }
-    scf::YieldOp::create(b, map.lookup(body->getTerminator()->getOperand(0)));
+    // The body with the output argument the running value.
+    unsigned out = op.getDpsInitOperand(0)->getOperandNumber();
+    scf::YieldOp::create(
+        b, yieldedAt(b, op, ivs, {{out, ks.getRegionIterArg(0)}}));
   }
   Value partial = ks.getResult(0);
   // The butterfly: after it every lane holds the warp's total.
@@ -194,10 +164,7 @@ bool mlir::seqmix::buildWarpReduction(ImplicitLocOpBuilder &b,
   }
   // Lane 0 folds it into the output.
   OpOperand *init0 = op.getDpsInitOperand(0);
-  AffineMap outMap = op.getMatchingIndexingMap(init0);
-  SmallVector<Value> outIdx;
-  for (unsigned r = 0; r < outMap.getNumResults(); ++r)
-    outIdx.push_back(ivs[outMap.getDimPosition(r)]);
+  SmallVector<Value> outIdx = indicesAt(op.getMatchingIndexingMap(init0), ivs);
   Value first =
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, cst(0));
   auto ifOp = scf::IfOp::create(b, first, /*withElseRegion=*/false);
