@@ -167,6 +167,7 @@ FailureOr<Compilation> mlir::seqmix::compileLayer(
     return failure();
   }
   opts.gpuTensorCores = driver.tensorCores;
+  opts.gpuRowRuns = driver.rowRuns;
   if (opts.target == "cuda") {
     if (llvm::Error e = checkGpuArch(driver.gpuArch)) {
       fail("--gpu-arch: " + llvm::toString(std::move(e)));

@@ -155,12 +155,14 @@ static LogicalResult addGpuPhasePasses(OpPassManager &pm, Phase phase,
     SeqMixGpuDistributeOptions o;
     o.emulate = true;
     o.tensorCores = opts.gpuTensorCores;
+    o.rowRuns = opts.gpuRowRuns;
     pm.addPass(createSeqMixGpuDistribute(o));
     return addPhasePasses(pm, phase, opts, /*cpu=*/true);
   }
   SeqMixGpuDistributeOptions o;
   o.maxSharedBytes = maxSharedBytes(opts.gpuArch);
   o.tensorCores = opts.gpuTensorCores;
+  o.rowRuns = opts.gpuRowRuns;
   pm.addPass(createSeqMixGpuDistribute(o));
   // The vector code some lowerings write themselves (the selective scan's
   // lanes of channels) down to loads, stores and arithmetic, before the

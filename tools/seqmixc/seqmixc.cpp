@@ -112,6 +112,14 @@ static cl::opt<bool> tensorCores(
              "--tensor-cores=false keeps them on the SIMT cores. f32 layers "
              "always stay SIMT (no silent tf32)"),
     cl::init(true), cl::cat(compileCat));
+static cl::opt<bool> rowRuns(
+    "row-runs",
+    cl::desc("cuda target with tensor cores: run a block's row-local ops "
+             "around a contraction (softmax's key-block step, a chunk's "
+             "intra-chunk part) FA2-style on each warp's 16 rows, S and P in "
+             "the mma fragments' registers. --row-runs=false: each op on the "
+             "whole block, its temporaries in shared memory"),
+    cl::init(true), cl::cat(compileCat));
 static cl::opt<std::string>
     targetCpu("target-cpu",
               cl::desc("CPU to generate code for (default: host)"),
@@ -236,6 +244,7 @@ DriverOptions driverOptions() {
   o.target = gpuEmulation ? std::string("gpu-emulation") : target;
   o.gpuArch = gpuArch;
   o.tensorCores = tensorCores;
+  o.rowRuns = rowRuns;
   o.gpuFormat = emit == "cubin" ? "bin"
                 : emit == "ptx" || emit == "mlir" || emit == "metadata"
                     ? "isa"

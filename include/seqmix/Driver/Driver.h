@@ -51,6 +51,8 @@ struct DriverOptions {
   /// The cuda target's tensor cores for bf16 and f16 layers (mma.sync
   /// m16n8k16, from sm_80); off: SIMT only.
   bool tensorCores = true;
+  /// With tensor cores: row-local runs in the warps' registers (FA2-style).
+  bool rowRuns = true;
   /// What the cuda target's last phase makes: host (the cubin and the host
   /// code, for a shared library: what the C API emits), isa (PTX) or bin
   /// (cubin); seqmixc picks it from --emit.

@@ -52,6 +52,9 @@ struct CompileOptions {
   /// The cuda target's stage 2: a bf16 or f16 layer's block contractions
   /// on tensor cores (mma.sync; the driver turns it off below sm_80).
   bool gpuTensorCores = true;
+  /// With tensor cores: a block's row-local runs around a contraction in
+  /// the warps' registers (seqmix-gpu-distribute{row-runs}).
+  bool gpuRowRuns = true;
   /// What the cuda target's last phase makes: isa (a gpu.binary of PTX
   /// text), bin (of a cubin), or host (a cubin and the host code lowered to
   /// the LLVM dialect, for a shared library).

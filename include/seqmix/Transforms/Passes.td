@@ -376,6 +376,17 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
       ahead with `nvgpu.device_async_copy` (cp.async, 16 bytes a thread, rows
       past the end zero-filled) into two slots of shared memory, the
       widening reading the current slot after a wait and a barrier;
+    - with `row-runs` (and tensor cores), a run of consecutive ops that
+      are row-local (every buffer the run writes read and written only at
+      the row of the op's iteration) and hold a contraction with an operand
+      the run computes runs FA2-style: each warp takes units of 16 rows,
+      the ops on the mma.sync accumulator layout; scratch buffers the run
+      writes first and nothing reads after it (softmax's S and P, a
+      block's row max) stay in registers (up to 64 columns), a contraction
+      reads its A from them without a trip through shared memory, row
+      reductions combine the four lanes of a row with two shuffles; the
+      run's writes to memory (O, m, l) stay in its warp's rows
+      (bar.warp.sync inside the run, one block barrier after it);
     - with `warp-reductions`, a reduction whose body folds into its output
       with addf, max or min (softmax's row statistics, a decode step's
       scores and sums) runs with a warp per output element where the
@@ -420,6 +431,14 @@ def SeqMixGpuDistribute : Pass<"seqmix-gpu-distribute", "::mlir::ModuleOp"> {
            "With tensor cores: a chunk loop's widened blocks of global "
            "inputs are copied one iteration ahead with cp.async into two "
            "slots of shared memory (a two-stage pipeline)">,
+    Option<"rowRuns", "row-runs", "bool", /*default=*/"true",
+           "With tensor cores: a run of row-local ops that holds a "
+           "contraction (softmax's key-block step: S = q k^T, mask, row "
+           "max, exp, row sum, rescale, O += P V) runs FA2-style on each "
+           "warp's units of 16 rows, its temporaries (S, P, the block's "
+           "statistics) in the registers of the mma fragments, P reused "
+           "from the accumulators as the next mma's A, row reductions over "
+           "the four lanes of a row with gpu.shuffle xor">,
     Option<"lanesOnThreads", "lanes-on-threads", "bool", /*default=*/"true",
            "Run a lowering's lane-wise vector code (the scans' token loops "
            "over a block of channels) with lane i on thread i instead of "

@@ -422,6 +422,13 @@ struct GpuDistributePass
                                 Block &block) {
     Value tid = launch.getThreadIds().x;
     Value nthreads = launch.getBlockSize().x;
+    bool rowRunsHere = mmaType && rowRuns && threads % 32 == 0;
+    if (rowRunsHere) {
+      // (Copies as linalg.copy first: a run may hold them.)
+      SmallVector<memref::CopyOp> copies(block.getOps<memref::CopyOp>());
+      for (memref::CopyOp copy : copies)
+        copyAsLinalg(rewriter, copy);
+    }
     SmallVector<Operation *> ops;
     for (Operation &op : block.without_terminator())
       ops.push_back(&op);
@@ -509,9 +516,22 @@ struct GpuDistributePass
       serial.clear();
       return success();
     };
-    for (Operation *op : ops) {
+    for (auto [index, op] : llvm::enumerate(ops)) {
       if (fused.contains(op))
         continue;
+      if (rowRunsHere && isa<linalg::LinalgOp>(op)) {
+        // Row-local ops around a contraction in each warp's registers
+        // (WarpRowRuns.cpp).
+        if (std::optional<RowRun> run =
+                matchRowRun(ArrayRef(ops).drop_front(index), fused)) {
+          if (failed(flush()))
+            return failure();
+          for (Operation *o : run->erased)
+            fused.insert(o);
+          buildRowRun(rewriter, *run, mmaType, tid, nthreads, emulate);
+          continue;
+        }
+      }
       if (op->hasAttr(kDistributedAttr)) {
         // Built for the threads already (AsyncCopies.cpp).
         if (failed(flush()))
@@ -787,9 +807,11 @@ struct GpuDistributePass
       // dynamic size computed there, or bounded there.
       ImplicitLocOpBuilder hb(launch.getLoc(), rewriter);
       hb.setInsertionPoint(launch);
-      Value slot = arith::ConstantIndexOp::create(hb, elem);
+      // (A bounded buffer gets its bounds, as in shared memory: a row run
+      // may read past its sizes inside them, WarpRowRuns.cpp.)
+      Value slot = arith::ConstantIndexOp::create(hb, bound ? *bound : elem);
       unsigned i = 0;
-      for (int64_t d : type.getShape()) {
+      for (int64_t d : bound ? ArrayRef<int64_t>() : type.getShape()) {
         Value size = ShapedType::isDynamic(d)
                          ? hostBound(hb, op->getOperand(i++), launch)
                          : arith::ConstantIndexOp::create(hb, d).getResult();

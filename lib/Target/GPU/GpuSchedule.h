@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <optional>
 
@@ -67,6 +68,28 @@ std::optional<int64_t> upperBound(Value v, int depth = 0);
 /// (the dtype of its tensor-core operands), else null.
 Type mmaElementType(func::FuncOp func);
 
+/// The operand roles of a contraction tensor cores can compute.
+struct MmaContraction {
+  unsigned m, n, k;           // loop dimensions
+  AffineMap mapA, mapB, mapC; // indexing maps of A (m, k), B (k, n), C
+  Value a, b, c;              // the memrefs
+};
+
+/// `op` as an MmaContraction (isMmaContraction), else nullopt.
+std::optional<MmaContraction> matchMmaContraction(linalg::LinalgOp op);
+
+/// `v` (a float) converted to the float type `type`.
+Value convertFloat(OpBuilder &b, Location loc, Value v, Type type);
+
+/// Two elements of the mma dtype as one 32-bit register of a fragment.
+Value packMmaPair(OpBuilder &b, Location loc, Type mmaType, Value lo, Value hi);
+
+/// One nvvm.mma.sync m16n8k16 row.col with f32 accumulators: A's four
+/// packed registers, B's two, C's four f32; returns D's four f32.
+SmallVector<Value> mmaSync(OpBuilder &b, Location loc, Type mmaType,
+                           ArrayRef<Value> a, ArrayRef<Value> bRegs,
+                           ArrayRef<Value> c);
+
 /// Whether `op` is a contraction C[m, n] += A[m, k] * B[k, n] on memrefs
 /// (f32 accumulator, the plain multiply-add body) that tensor-core tiles
 /// can compute.
@@ -88,6 +111,18 @@ void buildMmaContraction(ImplicitLocOpBuilder &b, linalg::LinalgOp op,
 /// each sum of the contraction's tiles before it is stored (the epilogue of
 /// buildMmaContraction).
 bool isMmaEpilogue(linalg::LinalgOp contraction, linalg::LinalgOp op);
+
+/// The combiner of a reduction's body (the op that folds the output
+/// argument into the yielded value: addf, max or min) and its identity,
+/// when the body is yield(combine(out, f(ins))) with `out` used only there.
+struct ReductionCombiner {
+  Operation *op;
+  TypedAttr identity;
+};
+std::optional<ReductionCombiner> reductionCombiner(linalg::LinalgOp op);
+
+/// The combiner `comb` applied to (x, y).
+Value combineWith(OpBuilder &b, Operation *comb, Value x, Value y);
 
 /// Whether `op` is a reduction (one reduction dimension, one output, the
 /// body folding into it with addf, max or min) that warps can compute.
@@ -111,6 +146,37 @@ std::optional<int64_t> laneWidth(ArrayRef<Operation *> ops);
 /// Clones `ops` (laneWidth) at `b`'s insertion point for the one lane
 /// `lane`: each vector value its lane's scalar.
 void buildLaneDistributed(OpBuilder &b, ArrayRef<Operation *> ops, Value lane);
+
+/// A run of a block's linalg ops, all row-local on one row space (each
+/// buffer the run writes read and written only at the row of the op's
+/// iteration), that the warps compute in registers (WarpRowRuns.cpp).
+struct RowRun {
+  /// The run's ops, in order.
+  SmallVector<linalg::LinalgOp> ops;
+  /// Pure ops and allocations between them (moved before the run).
+  SmallVector<Operation *> between;
+  /// The scratch buffers the run holds in registers (their allocations go).
+  SmallVector<Value> internal;
+  /// Every op the run's construction erases.
+  SmallVector<Operation *> erased;
+};
+
+/// The row run that starts at `ops.front()`, a linalg op in a launch (the
+/// ops after it in its block follow in `ops`; those in `skip` end it),
+/// when it holds a contraction with an operand in registers; else nullopt.
+std::optional<RowRun>
+matchRowRun(ArrayRef<Operation *> ops,
+            const llvm::SmallPtrSetImpl<Operation *> &skip);
+
+/// Builds `run` at its first op for a block of `nthreads` threads (`tid`
+/// this thread's index), the ops between moved before it: each warp takes
+/// units of 16 rows; in a unit the ops run on the mma fragment layout,
+/// buffers of `run.internal` in registers, contractions as mma.sync with
+/// operands rounded to `mmaType`, row reductions across the four lanes of
+/// a row; with `emulate`, the same lanes and fragments in loops and
+/// buffers on one thread. Erases `run.erased`.
+void buildRowRun(IRRewriter &rewriter, const RowRun &run, Type mmaType,
+                 Value tid, Value nthreads, bool emulate);
 
 } // namespace mlir::seqmix
 

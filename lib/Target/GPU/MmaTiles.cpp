@@ -48,12 +48,7 @@ namespace {
 /// n-tiles (of 8 columns) a warp's unit holds accumulators for.
 constexpr int64_t kMaxNTiles = 4;
 
-/// The operand roles of a matched contraction.
-struct Contraction {
-  unsigned m, n, k;           // loop dimensions
-  AffineMap mapA, mapB, mapC; // indexing maps of A (m, k), B (k, n), C
-  Value a, b, c;              // the memrefs
-};
+using Contraction = MmaContraction;
 
 bool isMmaElement(Type t) { return t.isF32() || t.isBF16() || t.isF16(); }
 
@@ -191,17 +186,7 @@ struct MmaBuilder {
   }
 
   Value convert(Value v, Type type) {
-    unsigned from = v.getType().getIntOrFloatBitWidth(),
-             to = type.getIntOrFloatBitWidth();
-    if (v.getType() == type)
-      return v;
-    if (from > to)
-      return arith::TruncFOp::create(b, type, v);
-    if (from < to)
-      return arith::ExtFOp::create(b, type, v);
-    // bf16 <-> f16: through f32.
-    return arith::TruncFOp::create(b, type,
-                                   arith::ExtFOp::create(b, b.getF32Type(), v));
+    return convertFloat(b, b.getLoc(), v, type);
   }
 
   /// Stores `v` to C at (row, col) when inside the op's sizes.
@@ -231,16 +216,8 @@ struct MmaBuilder {
     return yieldedAt(b, epilogue, idx, sums);
   }
 
-  /// Two elements of the mma dtype as the 32-bit register of a fragment
-  /// (nvvm.mma.sync takes f16 pairs as vector<2xf16>, bf16 pairs as i32.)
   Value pack(Value lo, Value hi) {
-    Value v = vector::FromElementsOp::create(b, VectorType::get({2}, mmaType),
-                                             ValueRange{lo, hi});
-    if (mmaType.isF16())
-      return v;
-    Value i =
-        vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), v);
-    return vector::ExtractOp::create(b, i, ArrayRef<int64_t>{0});
+    return packMmaPair(b, b.getLoc(), mmaType, lo, hi);
   }
 
   /// The accumulators of a unit at rows m0, columns n0 (nTiles n-tiles),
@@ -283,13 +260,6 @@ struct MmaBuilder {
       SmallVector<Value> aRegs = {
           pair(0, rowLo, kLo, true), pair(0, rowHi, kLo, true),
           pair(0, rowLo, kHi, true), pair(0, rowHi, kHi, true)};
-      std::array<NVVM::MMATypes, 2> types = {
-          mmaType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16,
-          mmaType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16};
-      std::array<NVVM::MMALayout, 2> layouts = {NVVM::MMALayout::row,
-                                                NVVM::MMALayout::col};
-      auto resType = LLVM::LLVMStructType::getLiteral(
-          b.getContext(), SmallVector<Type>(4, f32));
       SmallVector<Value> next;
       for (int64_t j = 0; j < nTiles; ++j) {
         Value col = addc(add(n0, g), 8 * j);
@@ -301,12 +271,8 @@ struct MmaBuilder {
         for (int64_t i = 0; i < 4; ++i)
           cRegs.push_back(
               vector::ExtractOp::create(b, acc, ArrayRef<int64_t>{i}));
-        Value d = NVVM::MmaOp::create(
-            b, resType, aRegs, bRegs, cRegs, ArrayRef<int64_t>{16, 8, 16},
-            std::nullopt, std::nullopt, types, layouts);
-        SmallVector<Value> e;
-        for (int64_t i = 0; i < 4; ++i)
-          e.push_back(LLVM::ExtractValueOp::create(b, d, i));
+        SmallVector<Value> e =
+            mmaSync(b, b.getLoc(), mmaType, aRegs, bRegs, cRegs);
         next.push_back(vector::FromElementsOp::create(b, accType, e));
       }
       scf::YieldOp::create(b, next);
@@ -358,6 +324,60 @@ Type mlir::seqmix::mmaElementType(func::FuncOp func) {
         return Type();
     }
   return Type();
+}
+
+std::optional<MmaContraction>
+mlir::seqmix::matchMmaContraction(linalg::LinalgOp op) {
+  return matchContraction(op);
+}
+
+Value mlir::seqmix::convertFloat(OpBuilder &b, Location loc, Value v,
+                                 Type type) {
+  unsigned from = v.getType().getIntOrFloatBitWidth(),
+           to = type.getIntOrFloatBitWidth();
+  if (v.getType() == type)
+    return v;
+  if (from > to)
+    return arith::TruncFOp::create(b, loc, type, v);
+  if (from < to)
+    return arith::ExtFOp::create(b, loc, type, v);
+  // bf16 <-> f16: through f32.
+  return arith::TruncFOp::create(
+      b, loc, type, arith::ExtFOp::create(b, loc, b.getF32Type(), v));
+}
+
+/// Two elements of the mma dtype as the 32-bit register of a fragment
+/// (nvvm.mma.sync takes f16 pairs as vector<2xf16>, bf16 pairs as i32.)
+Value mlir::seqmix::packMmaPair(OpBuilder &b, Location loc, Type mmaType,
+                                Value lo, Value hi) {
+  Value v = vector::FromElementsOp::create(
+      b, loc, VectorType::get({2}, mmaType), ValueRange{lo, hi});
+  if (mmaType.isF16())
+    return v;
+  Value i = vector::BitCastOp::create(b, loc,
+                                      VectorType::get({1}, b.getI32Type()), v);
+  return vector::ExtractOp::create(b, loc, i, ArrayRef<int64_t>{0});
+}
+
+SmallVector<Value> mlir::seqmix::mmaSync(OpBuilder &b, Location loc,
+                                         Type mmaType, ArrayRef<Value> a,
+                                         ArrayRef<Value> bRegs,
+                                         ArrayRef<Value> c) {
+  NVVM::MMATypes t =
+      mmaType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  std::array<NVVM::MMATypes, 2> types = {t, t};
+  std::array<NVVM::MMALayout, 2> layouts = {NVVM::MMALayout::row,
+                                            NVVM::MMALayout::col};
+  Type f32 = b.getF32Type();
+  auto resType = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                  SmallVector<Type>(4, f32));
+  Value d = NVVM::MmaOp::create(b, loc, resType, a, bRegs, c,
+                                ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+                                std::nullopt, types, layouts);
+  SmallVector<Value> e;
+  for (int64_t i = 0; i < 4; ++i)
+    e.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return e;
 }
 
 bool mlir::seqmix::isMmaContraction(linalg::LinalgOp op) {

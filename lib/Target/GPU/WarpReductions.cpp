@@ -33,13 +33,7 @@ using namespace mlir::seqmix;
 namespace {
 constexpr int64_t kWarp = 32;
 
-/// The combiner of `op`'s body (the op that folds the output argument into
-/// the yielded value) and its identity, when the body is
-/// yield(combine(out, f(ins))) with `out` used only there.
-struct Combiner {
-  Operation *op;
-  TypedAttr identity;
-};
+using Combiner = ReductionCombiner;
 
 std::optional<Combiner> matchCombiner(linalg::LinalgOp op) {
   Block *body = op.getBlock();
@@ -65,15 +59,24 @@ std::optional<Combiner> matchCombiner(linalg::LinalgOp op) {
   return std::nullopt;
 }
 
-/// The same combiner on (x, y).
 Value combine(OpBuilder &b, Operation *comb, Value x, Value y) {
+  return combineWith(b, comb, x, y);
+}
+} // namespace
+
+std::optional<ReductionCombiner>
+mlir::seqmix::reductionCombiner(linalg::LinalgOp op) {
+  return matchCombiner(op);
+}
+
+Value mlir::seqmix::combineWith(OpBuilder &b, Operation *comb, Value x,
+                                Value y) {
   OperationState state(comb->getLoc(), comb->getName());
   state.addOperands({x, y});
   state.addTypes(x.getType());
   state.addAttributes(comb->getAttrs());
   return b.create(state)->getResult(0);
 }
-} // namespace
 
 bool mlir::seqmix::isReduction(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
