@@ -64,6 +64,10 @@ declare -A ms
 # Stage 2 against stage 1: the softmax layer's contractions on the SIMT cores.
 line=$("$SEQMIXC" run "$OUT/t_softmax.json" --target=cuda --gpu-arch="$ARCH" --form=chunked --tensor-cores=false --batch=4 --seq-len=4096 --reference=false --reps=10 2>&1 | grep "T=4096")
 echo "seqmix softmax (chunked, --tensor-cores=false): $(echo "$line" | sed -n 's/.*time \([0-9.]*\) ms.*/\1/p') ms  [$line]"
+# The FA2-style row runs against per-op tensor-core tiles (S and P in
+# shared memory, a block barrier after each op).
+line=$("$SEQMIXC" run "$OUT/t_softmax.json" --target=cuda --gpu-arch="$ARCH" --form=chunked --row-runs=false --batch=4 --seq-len=4096 --reference=false --reps=10 2>&1 | grep "T=4096")
+echo "seqmix softmax (chunked, --row-runs=false): $(echo "$line" | sed -n 's/.*time \([0-9.]*\) ms.*/\1/p') ms  [$line]"
 for t in softmax:chunked gla:chunked scan:recurrent; do
   name=${t%%:*}; form=${t##*:}
   line=$("$SEQMIXC" run "$OUT/t_$name.json" --target=cuda --gpu-arch="$ARCH" --form="$form" --batch=4 --seq-len=4096 --reference=false --reps=10 2>&1 | grep "T=4096")
