@@ -82,27 +82,47 @@ struct RunOp {
   std::optional<MmaContraction> c;
 };
 
-std::optional<int64_t> boundOf(linalg::LinalgOp op, unsigned dim) {
-  SmallVector<int64_t> shape = op.getStaticLoopRanges();
-  if (!ShapedType::isDynamic(shape[dim]))
-    return shape[dim];
-  // The size of a dynamic loop: a dimension of an operand it indexes.
+/// The size of loop `dim` of `op` as an operand it indexes gives it: a
+/// static size, else an allocation's size operand, else the operand and
+/// dimension to take memref.dim of.
+struct LoopSize {
+  std::optional<int64_t> fixed;
+  Value value;
+  OpOperand *operand = nullptr;
+  unsigned dim = 0;
+};
+LoopSize loopSize(linalg::LinalgOp op, unsigned dim) {
+  LoopSize size;
   for (OpOperand &operand : op->getOpOperands()) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());
     if (!type)
       continue;
     AffineMap map = op.getMatchingIndexingMap(&operand);
     for (unsigned r = 0; r < map.getNumResults(); ++r) {
-      auto d = dyn_cast<AffineDimExpr>(map.getResult(r));
-      if (!d || d.getPosition() != dim)
+      if (map.getDimPosition(r) != dim)
         continue;
-      if (auto alloc = operand.get().getDefiningOp<memref::AllocOp>())
-        if (type.isDynamicDim(r))
-          return upperBound(
-              alloc.getDynamicSizes()[type.getDynamicDimIndex(r)]);
+      if (!type.isDynamicDim(r)) {
+        size.fixed = type.getDimSize(r);
+        return size;
+      }
+      if (auto alloc = operand.get().getDefiningOp<memref::AllocOp>()) {
+        if (!size.value)
+          size.value = alloc.getDynamicSizes()[type.getDynamicDimIndex(r)];
+      } else if (!size.operand) {
+        size.operand = &operand;
+        size.dim = r;
+      }
     }
   }
-  return std::nullopt;
+  return size;
+}
+
+/// A constant bound of loop `dim` of `op`.
+std::optional<int64_t> boundOf(linalg::LinalgOp op, unsigned dim) {
+  LoopSize size = loopSize(op, dim);
+  if (size.fixed)
+    return size.fixed;
+  return size.value ? upperBound(size.value) : std::nullopt;
 }
 
 bool pureBody(linalg::LinalgOp op) {
@@ -410,26 +430,16 @@ struct RunEmitter {
     std::optional<int64_t> c = getConstantIntValue(size);
     return c && *c % extent == 0 ? Value() : size;
   }
-  /// The loop sizes of `op`: of an operand that each loop indexes, a
-  /// static size, an allocation's size operand, else memref.dim.
+  /// The loop sizes of `op` (loopSize).
   SmallVector<Value> sizesOf(linalg::LinalgOp op) {
-    SmallVector<Value> s(op.getNumLoops());
-    for (OpOperand &operand : op->getOpOperands()) {
-      auto type = dyn_cast<MemRefType>(operand.get().getType());
-      if (!type)
-        continue;
-      AffineMap map = op.getMatchingIndexingMap(&operand);
-      for (unsigned r = 0; r < map.getNumResults(); ++r) {
-        unsigned d = map.getDimPosition(r);
-        if (s[d])
-          continue;
-        if (!type.isDynamicDim(r))
-          s[d] = cst(type.getDimSize(r));
-        else if (auto alloc = operand.get().getDefiningOp<memref::AllocOp>())
-          s[d] = alloc.getDynamicSizes()[type.getDynamicDimIndex(r)];
-        else
-          s[d] = memref::DimOp::create(b, operand.get(), r);
-      }
+    SmallVector<Value> s;
+    for (unsigned d = 0; d < op.getNumLoops(); ++d) {
+      LoopSize size = loopSize(op, d);
+      s.push_back(size.fixed ? cst(*size.fixed)
+                  : size.value
+                      ? size.value
+                      : memref::DimOp::create(b, size.operand->get(), size.dim)
+                            .getResult());
     }
     return s;
   }
