@@ -43,6 +43,8 @@ using namespace mlir::seqmix;
 
 namespace {
 constexpr int64_t kPiece = 8; // elements per 16-byte copy (bf16, f16)
+/// Marks a staging buffer's allocation.
+constexpr llvm::StringLiteral kStagingAttr = "seqmix.gpu.staging";
 
 /// A widened block of a loop and how to address it.
 struct Block2D {
@@ -200,6 +202,7 @@ struct Pipeliner {
       auto type = MemRefType::get({2, blk.rows, blk.cols},
                                   blk.slice.getType().getElementType());
       stages.push_back(memref::AllocOp::create(b, type));
+      stages.back().getDefiningOp()->setAttr(kStagingAttr, b.getUnitAttr());
     }
     // The blocks at iteration `at` into `slot` when `at` < ub, then one
     // commit (an empty group when there is nothing to copy).
@@ -278,4 +281,153 @@ void mlir::seqmix::useSharedViewsForAsyncCopies(gpu::LaunchOp launch) {
     if (auto cast = copy.getDst().getDefiningOp<memref::MemorySpaceCastOp>())
       copy.getDstMutable().assign(cast.getSource());
   });
+}
+
+namespace {
+/// `op` as a copy of a 2-D buffer: out[outMap(i)] = in[inMap(i)], maybe
+/// widened (extf), both maps permutations; its source, else null.
+Value copySource(linalg::LinalgOp op) {
+  if (!op || !op.hasPureBufferSemantics() || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 2 ||
+      op.getNumReductionLoops() != 0)
+    return Value();
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isPermutation())
+      return Value();
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  Value v = yield.getValues()[0];
+  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+    v = ext.getIn();
+  if (v != body->getArgument(0) ||
+      body->getOperations().size() != (v == yield.getValues()[0] ? 1u : 2u))
+    return Value();
+  return op.getDpsInputOperand(0)->get();
+}
+
+/// The ops that write the buffer `x` (an allocation, no views of it) when
+/// each is the same copy (copySource: one source, the same maps and
+/// widening; softmax's two branches each transpose the key block into the
+/// same buffer), every other user reading it or freeing it.
+SmallVector<linalg::LinalgOp> copiesInto(Value x) {
+  if (!x.getDefiningOp<memref::AllocOp>())
+    return {};
+  SmallVector<linalg::LinalgOp> writers;
+  for (OpOperand &use : x.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<memref::DeallocOp>(user))
+      continue;
+    auto l = dyn_cast<linalg::LinalgOp>(user);
+    if (!l)
+      return {};
+    if (l.isDpsInit(&use))
+      writers.push_back(l);
+  }
+  for (linalg::LinalgOp w : writers) {
+    linalg::LinalgOp w0 = writers.front();
+    if (!copySource(w) || copySource(w) != copySource(w0) ||
+        w.getIndexingMapsArray() != w0.getIndexingMapsArray() ||
+        w.getBlock()->getOperations().size() !=
+            w0.getBlock()->getOperations().size())
+      return {};
+  }
+  return writers;
+}
+} // namespace
+
+void mlir::seqmix::readStagedBlocksDirectly(IRRewriter &rewriter,
+                                            gpu::LaunchOp launch) {
+  SmallVector<linalg::LinalgOp> contractions;
+  launch.getBody().walk([&](linalg::LinalgOp op) {
+    if (isMmaContraction(op))
+      contractions.push_back(op);
+  });
+  SetVector<Operation *> copies;
+  for (linalg::LinalgOp c : contractions) {
+    SmallVector<Value> operands = c->getOperands();
+    SmallVector<AffineMap> maps = c.getIndexingMapsArray();
+    bool changed = false;
+    for (unsigned i = 0; i < 2; ++i) {
+      // Follow copies back from the operand while each is of a buffer
+      // nothing else writes, done before `c` in a block around it.
+      Value x = operands[i];
+      AffineMap map = maps[i];
+      SmallVector<Operation *> chain;
+      while (true) {
+        // (One of the copies runs before `c`, in a block around it.)
+        SmallVector<linalg::LinalgOp> writers = copiesInto(x);
+        linalg::LinalgOp copy;
+        for (linalg::LinalgOp w : writers) {
+          Operation *around = w->getBlock()->findAncestorOpInBlock(*c);
+          if (around && w->isBeforeInBlock(around))
+            copy = w;
+        }
+        if (!copy)
+          break;
+        for (linalg::LinalgOp w : writers)
+          chain.push_back(w);
+        AffineMap in = copy.getMatchingIndexingMap(copy.getDpsInputOperand(0));
+        AffineMap out = copy.getMatchingIndexingMap(copy.getDpsInitOperand(0));
+        map = in.compose(inversePermutation(out)).compose(map);
+        x = copySource(copy);
+      }
+      // Only to a slot of a staging buffer: one the loop's current block
+      // was copied into, which nothing writes before the iteration's last
+      // barrier (a global source would be read once per use).
+      auto slot = x.getDefiningOp<memref::SubViewOp>();
+      auto stage = slot ? slot.getSource().getDefiningOp<memref::AllocOp>()
+                        : memref::AllocOp();
+      if (chain.empty() || !stage || !stage->hasAttr(kStagingAttr))
+        continue;
+      operands[i] = x;
+      maps[i] = map;
+      changed = true;
+      copies.insert(chain.begin(), chain.end());
+    }
+    if (!changed)
+      continue;
+    // The contraction again, reading the staged blocks (widened in its
+    // body).
+    rewriter.setInsertionPoint(c);
+    unsigned numInputs = c.getNumDpsInputs();
+    Block *oldBody = c.getBlock();
+    auto generic = linalg::GenericOp::create(
+        rewriter, c.getLoc(), TypeRange{},
+        ValueRange(operands).take_front(numInputs),
+        ValueRange(operands).drop_front(numInputs), maps,
+        c.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          IRMapping m;
+          for (auto [arg, now] : llvm::zip(oldBody->getArguments(), args))
+            m.map(arg, now.getType() == arg.getType()
+                           ? now
+                           : arith::ExtFOp::create(b, loc, arg.getType(), now)
+                                 .getResult());
+          for (Operation &o : *oldBody)
+            b.clone(o, m);
+        });
+    (void)generic;
+    rewriter.eraseOp(c);
+  }
+  // The buffers nothing reads any more, with the copies into them.
+  for (bool erased = true; erased;) {
+    erased = false;
+    for (Operation *op : copies) {
+      Value x = cast<linalg::LinalgOp>(op).getDpsInitOperand(0)->get();
+      // Every user a copy into x or a dealloc.
+      if (llvm::any_of(x.getUses(), [&](OpOperand &use) {
+            auto l = dyn_cast<linalg::LinalgOp>(use.getOwner());
+            return !isa<memref::DeallocOp>(use.getOwner()) &&
+                   !(l && copies.contains(l) && l.isDpsInit(&use));
+          }))
+        continue;
+      for (Operation *u : llvm::make_early_inc_range(x.getUsers())) {
+        copies.remove(u);
+        rewriter.eraseOp(u);
+      }
+      rewriter.eraseOp(x.getDefiningOp());
+      erased = true;
+      break;
+    }
+  }
 }

@@ -354,8 +354,10 @@ struct GpuDistributePass
       return forall.emitError()
              << kPass << ": a slice loop with tensor results (not bufferized)";
     rewriter.eraseOp(forall);
-    if (asyncCopies && mmaType)
+    if (asyncCopies && mmaType) {
       pipelineBlockCopies(rewriter, launch, emulate);
+      readStagedBlocksDirectly(rewriter, launch);
+    }
     if (failed(distributeBlock(rewriter, launch, body)))
       return failure();
     if (failed(placeScratch(rewriter, launch)))

@@ -34,6 +34,13 @@ constexpr llvm::StringLiteral kDistributedAttr = "seqmix.gpu.distributed";
 void pipelineBlockCopies(IRRewriter &rewriter, gpu::LaunchOp launch,
                          bool emulate);
 
+/// After pipelineBlockCopies: a tensor-core contraction that reads a
+/// staged block through copies of it (the widening to f32, a transpose)
+/// reads the block's slot in shared memory directly, in the layer's dtype,
+/// with the copies' maps composed into its own; copies nothing else reads
+/// go, with their buffers.
+void readStagedBlocksDirectly(IRRewriter &rewriter, gpu::LaunchOp launch);
+
 /// After the scratch buffers are placed: each async copy writes the
 /// workgroup view of its staging buffer (not the generic cast of it).
 void useSharedViewsForAsyncCopies(gpu::LaunchOp launch);
