@@ -61,3 +61,56 @@ func.func @slices(%x: memref<?x4x8x8xf32>, %out: memref<?x4x8xf32>, %flag: memre
   }
   return
 }
+
+// Scratch of the two branches of an scf.if (one runs: a chunk loop's
+// full-block and last-block paths) starts at the same offset; what the
+// slice allocates before the branch stays below both.
+// CHECK-LABEL: func @branches
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c512_i32
+// CHECK: memref.view %{{.*}}[%c0{{.*}}][] : {{.*}} to memref<8x8xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.if
+// CHECK: memref.view %{{.*}}[%c256][] : {{.*}} to memref<8x8xf32, #gpu.address_space<workgroup>>
+// CHECK: } else {
+// CHECK: memref.view %{{.*}}[%c256][] : {{.*}} to memref<4x8xf32, #gpu.address_space<workgroup>>
+func.func @branches(%x: memref<?x8x8xf32>, %out: memref<?x8xf32>, %full: i1) {
+  %c0 = arith.constant 0 : index
+  %batch = memref.dim %x, %c0 : memref<?x8x8xf32>
+  scf.forall (%b) in (%batch) {
+    %a = memref.alloc() : memref<8x8xf32>
+    %xs = memref.subview %x[%b, 0, 0] [1, 8, 8] [1, 1, 1] : memref<?x8x8xf32> to memref<8x8xf32, strided<[8, 1], offset: ?>>
+    %os = memref.subview %out[%b, 0] [1, 8] [1, 1] : memref<?x8xf32> to memref<8xf32, strided<[1], offset: ?>>
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%xs : memref<8x8xf32, strided<[8, 1], offset: ?>>) outs(%a : memref<8x8xf32>) {
+    ^bb0(%in: f32, %o: f32):
+      %e = math.exp %in : f32
+      linalg.yield %e : f32
+    }
+    scf.if %full {
+      %t = memref.alloc() : memref<8x8xf32>
+      linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : memref<8x8xf32>) outs(%t : memref<8x8xf32>) {
+      ^bb0(%in: f32, %o: f32):
+        %e = math.exp %in : f32
+        linalg.yield %e : f32
+      }
+      linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%t : memref<8x8xf32>) outs(%os : memref<8xf32, strided<[1], offset: ?>>) {
+      ^bb0(%in: f32, %o: f32):
+        %s = arith.addf %in, %o : f32
+        linalg.yield %s : f32
+      }
+    } else {
+      %t = memref.alloc() : memref<4x8xf32>
+      %as = memref.subview %a[0, 0] [4, 8] [1, 1] : memref<8x8xf32> to memref<4x8xf32, strided<[8, 1]>>
+      linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%as : memref<4x8xf32, strided<[8, 1]>>) outs(%t : memref<4x8xf32>) {
+      ^bb0(%in: f32, %o: f32):
+        %e = math.exp %in : f32
+        linalg.yield %e : f32
+      }
+      %o4 = memref.subview %os[0] [4] [1] : memref<8xf32, strided<[1], offset: ?>> to memref<4xf32, strided<[1], offset: ?>>
+      linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%t : memref<4x8xf32>) outs(%o4 : memref<4xf32, strided<[1], offset: ?>>) {
+      ^bb0(%in: f32, %o: f32):
+        %s = arith.addf %in, %o : f32
+        linalg.yield %s : f32
+      }
+    }
+  }
+  return
+}

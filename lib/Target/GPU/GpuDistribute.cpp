@@ -779,8 +779,8 @@ struct GpuDistributePass
     MLIRContext *ctx = launch.getContext();
     Block &body = launch.getBody().front();
     auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    SmallVector<std::pair<Operation *, int64_t>> inShared;
-    int64_t shared = 0;
+    // Each buffer's bytes at its bounds (nullopt: no bound).
+    DenseMap<Operation *, std::optional<int64_t>> bounds;
     for (Operation *op : allocs) {
       auto type = cast<MemRefType>(op->getResult(0).getType());
       if (!type.getLayout().isIdentity())
@@ -797,12 +797,48 @@ struct GpuDistributePass
         bound = bound && ub ? std::optional(*bound * std::max<int64_t>(*ub, 0))
                             : std::nullopt;
       }
+      bounds[op] = bound;
+    }
+    // Offsets in shared memory, in program order; the branches of an
+    // scf.if (one runs) each start at the same offset, so a chunk loop's
+    // full-block and last-block buffers share memory.
+    DenseMap<Operation *, int64_t> sharedOffset;
+    int64_t shared = 0;
+    std::function<int64_t(Block &, int64_t)> place = [&](Block &block,
+                                                         int64_t top) {
+      for (Operation &op : block) {
+        if (auto it = bounds.find(&op); it != bounds.end()) {
+          int64_t offset = (top + 15) / 16 * 16;
+          if (it->second && offset + *it->second <= maxSharedBytes) {
+            sharedOffset[&op] = offset;
+            top = offset + *it->second;
+            shared = std::max(shared, top);
+          }
+          continue;
+        }
+        // (Not when a branch yields a buffer: it outlives the branch.)
+        bool exclusive = isa<scf::IfOp>(op) &&
+                         llvm::none_of(op.getResultTypes(), [](Type t) {
+                           return isa<BaseMemRefType>(t);
+                         });
+        int64_t after = top;
+        for (Region &region : op.getRegions())
+          for (Block &b : region)
+            after = std::max(after, place(b, exclusive ? top : after));
+        top = after;
+      }
+      return top;
+    };
+    place(body, 0);
+    SmallVector<std::pair<Operation *, int64_t>> inShared;
+    for (Operation *op : allocs) {
+      auto type = cast<MemRefType>(op->getResult(0).getType());
+      int64_t elem = elementBytes(type.getElementType());
+      std::optional<int64_t> bound = bounds[op];
       ImplicitLocOpBuilder ob(op->getLoc(), rewriter);
       ob.setInsertionPoint(op);
-      int64_t offset = (shared + 15) / 16 * 16;
-      if (bound && offset + *bound <= maxSharedBytes) {
-        inShared.emplace_back(op, offset);
-        shared = offset + *bound;
+      if (auto it = sharedOffset.find(op); it != sharedOffset.end()) {
+        inShared.emplace_back(op, it->second);
         continue;
       }
       // Global memory: one slot per block, sized before the launch: each
