@@ -16,8 +16,9 @@
 // holds, of a tile [16, 8 j], the elements (g, 8j + 2t + {0,1}) and
 // (g + 8, 8j + 2t + {0,1}), and of a row vector the rows g and g + 8.
 //   - a scratch buffer the run writes first and nobody reads after it
-//     (S, P, the block's row max, the rescale factor) lives in registers:
-//     up to 64 columns, 4 f32 per 8 columns per lane;
+//     (S, P, the block's row max) lives in registers: up to 64 columns, 4
+//     f32 per 8 columns per lane (a buffer used by both branches of the
+//     chunk loop's scf.if, softmax's rescale factor, stays in memory);
 //   - an elementwise op (mask, exp, rescale; linalg.index is the lane's
 //     position) computes its lane's elements from registers or memory;
 //   - a row reduction folds a lane's elements of its two rows, then
@@ -25,7 +26,8 @@
 //   - a contraction with m the rows runs as nvvm.mma.sync on the unit: A
 //     from registers is the C layout of two n-tiles read as the A layout
 //     of one k-step (P never leaves the registers), else loaded; B loaded;
-//     C from registers or memory.
+//     C from registers or memory, an elementwise op on C just before it
+//     (O's rescale) applied as C is loaded.
 // Buffers the run writes in memory (the loop-carried O, m, l) are touched
 // at the rows of the unit only, by its warp: a bar.warp.sync orders them
 // inside the run, a block barrier follows it.
