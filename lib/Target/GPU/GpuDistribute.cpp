@@ -774,6 +774,13 @@ struct GpuDistributePass
     });
     for (Operation *op : deallocs)
       rewriter.eraseOp(op);
+    // (A buffer nothing uses any more, one a row run keeps in registers.)
+    llvm::erase_if(allocs, [&](Operation *op) {
+      if (!op->use_empty())
+        return false;
+      rewriter.eraseOp(op);
+      return true;
+    });
     if (allocs.empty())
       return success();
     MLIRContext *ctx = launch.getContext();

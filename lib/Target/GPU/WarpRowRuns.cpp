@@ -308,13 +308,33 @@ mlir::seqmix::matchRowRun(ArrayRef<Operation *> ops,
     SmallVector<Operation *> deallocs;
     bool ok = true, first = true, inContraction = false;
     int64_t tilesNeeded = 1;
+    SmallVector<Operation *> elsewhere;
     for (Operation *user : root.getUsers()) {
       if (isa<memref::DeallocOp>(user)) {
         deallocs.push_back(user);
         continue;
       }
       if (!llvm::is_contained(result.ops, user))
-        ok = false;
+        elsewhere.push_back(user);
+    }
+    // Users outside the run (the other branch of the chunk loop's scf.if)
+    // never see what the run leaves: each in a block that does not hold
+    // the run, where the first user writes the whole buffer without
+    // reading it. (The allocation then stays, for them.)
+    DenseMap<Block *, Operation *> firstIn;
+    for (Operation *user : elsewhere) {
+      Operation *&f = firstIn[user->getBlock()];
+      if (!f || user->isBeforeInBlock(f))
+        f = user;
+    }
+    for (auto [block, f] : firstIn) {
+      auto l = dyn_cast<linalg::LinalgOp>(f);
+      std::optional<RunOp> r = l ? classify(l) : std::nullopt;
+      ok &= !block->findAncestorOpInBlock(*run.front().op) && r &&
+            r->kind == Kind::Map && l.getDpsInitOperand(0)->get() == root &&
+            l.getMatchingBlockArgument(l.getDpsInitOperand(0)).use_empty() &&
+            llvm::none_of(l.getDpsInputOperands(),
+                          [&](OpOperand *in) { return in->get() == root; });
     }
     for (const RunOp &r : run) {
       if (!ok)
@@ -358,8 +378,13 @@ mlir::seqmix::matchRowRun(ArrayRef<Operation *> ops,
       continue;
     contractionInRegisters |= inContraction;
     result.internal.push_back(root);
-    llvm::append_range(result.erased, deallocs);
-    result.erased.push_back(alloc);
+    // (An allocation in another block, an enclosing one, or with other
+    // users stays until the scratch placement drops it unused: the
+    // distribution of that block still lists it.)
+    if (elsewhere.empty() && alloc->getBlock() == run.front().op->getBlock()) {
+      llvm::append_range(result.erased, deallocs);
+      result.erased.push_back(alloc);
+    }
   }
   if (!contractionInRegisters)
     return std::nullopt;
