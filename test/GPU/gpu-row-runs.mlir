@@ -30,6 +30,10 @@
 // CHECK: scf.for %{{.*}} = %{{.*}} to %c4 step
 // S = q k^T: two groups of 4 n-tiles, each a loop over the k-steps.
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// q's and k's pairs (k, k + 1) sit next to each other: one aligned load
+// each, rounded to bf16 as a pair.
+// CHECK: %[[PAIR:.*]] = vector.load %{{.*}} {alignment = 8 : i64} : memref<64x32xf32>, vector<2xf32>
+// CHECK: arith.truncf %[[PAIR]] : vector<2xf32> to vector<2xbf16>
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK-COUNT-4: nvvm.mma.sync

@@ -501,6 +501,10 @@ struct RunEmitter {
   /// memory holds it. (Each index clamped on its own: the lanes' addresses
   /// stay a few bases plus constants.)
   Value loadAt(OpOperand &operand, ArrayRef<Value> ivs) {
+    return memref::LoadOp::create(b, operand.get(), clampedAt(operand, ivs));
+  }
+  /// The indices of `operand` at the point `ivs`, clamped as loadAt's.
+  SmallVector<Value> clampedAt(OpOperand &operand, ArrayRef<Value> ivs) {
     linalg::LinalgOp op = cast<linalg::LinalgOp>(operand.getOwner());
     AffineMap map = op.getMatchingIndexingMap(&operand);
     SmallVector<Value> idx = indicesAt(map, ivs);
@@ -509,7 +513,64 @@ struct RunEmitter {
       if (limit[d] && !insideBounds(operand.get(), r, reach[d]))
         idx[r] = arith::SelectOp::create(b, lt(idx[r], limit[d]), idx[r], zero);
     }
-    return memref::LoadOp::create(b, operand.get(), idx);
+    return idx;
+  }
+
+  /// Whether operand `operand` holds the elements (.., k) and (.., k + 1)
+  /// of an mma pair next to each other, 2-element aligned, for every even
+  /// k the op reaches without a bounds check of `kDim`: k indexes its
+  /// contiguous last dimension of even size, and its memory is a block
+  /// buffer (an allocation, or a slot of one) whose rows are aligned.
+  bool pairsAlong(OpOperand &operand, unsigned kDim) {
+    linalg::LinalgOp op = cast<linalg::LinalgOp>(operand.getOwner());
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    auto type = cast<MemRefType>(operand.get().getType());
+    int64_t offset;
+    SmallVector<int64_t> strides;
+    if (limit[kDim] || map.getNumResults() == 0 ||
+        map.getDimPosition(map.getNumResults() - 1) != kDim ||
+        failed(type.getStridesAndOffset(strides, offset)) ||
+        strides.back() != 1 || type.isDynamicDim(type.getRank() - 1) ||
+        type.getShape().back() % 2 != 0)
+      return false;
+    for (int64_t st : ArrayRef<int64_t>(strides).drop_back())
+      if (ShapedType::isDynamic(st) || st % 2 != 0)
+        return false;
+    Value v = operand.get();
+    if (auto slot = v.getDefiningOp<memref::SubViewOp>()) {
+      // A slot: whole blocks of an allocation (offsets in its first
+      // dimension only).
+      if (!llvm::all_of(ArrayRef(slot.getMixedOffsets()).drop_front(),
+                        [](OpFoldResult o) { return isZeroInteger(o); }))
+        return false;
+      v = slot.getSource();
+    }
+    auto alloc = v.getDefiningOp<memref::AllocOp>();
+    return alloc && alloc.getType().getLayout().isIdentity() &&
+           alloc->getParentOfType<gpu::LaunchOp>();
+  }
+
+  /// The mma register of the pair (.., k), (.., k + 1) of `operand` at the
+  /// point `ivs` (k its pairsAlong dimension) with one load of both.
+  Value loadPair(OpOperand &operand, ArrayRef<Value> ivs) {
+    auto type = cast<MemRefType>(operand.get().getType());
+    Type elem = type.getElementType();
+    auto pairType = VectorType::get({2}, elem);
+    int64_t bytes = 2 * elem.getIntOrFloatBitWidth() / 8;
+    Value v = vector::LoadOp::create(
+        b, pairType, operand.get(), clampedAt(operand, ivs),
+        /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+    if (elem != mmaType) {
+      auto mmaPair = VectorType::get({2}, mmaType);
+      v = elem.getIntOrFloatBitWidth() > mmaType.getIntOrFloatBitWidth()
+              ? arith::TruncFOp::create(b, mmaPair, v).getResult()
+              : arith::ExtFOp::create(b, mmaPair, v).getResult();
+    }
+    if (mmaType.isF16())
+      return v;
+    Value i =
+        vector::BitCastOp::create(b, VectorType::get({1}, b.getI32Type()), v);
+    return vector::ExtractOp::create(b, i, ArrayRef<int64_t>{0});
   }
   void storeAt(OpOperand &operand, ArrayRef<Value> ivs, Value v, Value inb) {
     linalg::LinalgOp op = cast<linalg::LinalgOp>(operand.getOwner());
@@ -793,13 +854,19 @@ struct RunEmitter {
     };
     // B's two registers for k-step base k0, n-tile j: (2t, g) and
     // (2t + 8, g), each with the element below.
+    // (Pairs next to each other in memory, K's rows read in place: one
+    // 32-bit load each.)
+    bool bPairs = pairsAlong(opB, c.k);
+    bool aPairs = !inRegisters(c.a) && pairsAlong(opA, c.k);
     auto bRegs = [&](Value k0, int64_t j) {
       Value col = addc(g, 8 * j);
       SmallVector<Value> regs;
       for (int64_t q = 0; q < 2; ++q) {
         Value k = addc(arith::AddIOp::create(b, k0, t2), 8 * q);
-        regs.push_back(packMmaPair(b, b.getLoc(), mmaType, loadB(k, col),
-                                   loadB(addc(k, 1), col)));
+        regs.push_back(bPairs
+                           ? loadPair(opB, point(zero, col, k))
+                           : packMmaPair(b, b.getLoc(), mmaType, loadB(k, col),
+                                         loadB(addc(k, 1), col)));
       }
       return regs;
     };
@@ -862,8 +929,10 @@ struct RunEmitter {
           SmallVector<Value> a;
           for (auto [h, q] : aOrder) {
             Value k = addc(arith::AddIOp::create(b, k0, t2), 8 * q);
-            a.push_back(packMmaPair(b, b.getLoc(), mmaType, loadA(rowAt(h), k),
-                                    loadA(rowAt(h), addc(k, 1))));
+            a.push_back(aPairs ? loadPair(opA, point(rowAt(h), zero, k))
+                               : packMmaPair(b, b.getLoc(), mmaType,
+                                             loadA(rowAt(h), k),
+                                             loadA(rowAt(h), addc(k, 1))));
           }
           SmallVector<Value> next;
           for (int64_t j = j0; j < j1; ++j) {
