@@ -391,7 +391,7 @@ void mlir::seqmix::readStagedBlocksDirectly(IRRewriter &rewriter,
     rewriter.setInsertionPoint(c);
     unsigned numInputs = c.getNumDpsInputs();
     Block *oldBody = c.getBlock();
-    auto generic = linalg::GenericOp::create(
+    linalg::GenericOp::create(
         rewriter, c.getLoc(), TypeRange{},
         ValueRange(operands).take_front(numInputs),
         ValueRange(operands).drop_front(numInputs), maps,
@@ -406,7 +406,6 @@ void mlir::seqmix::readStagedBlocksDirectly(IRRewriter &rewriter,
           for (Operation &o : *oldBody)
             b.clone(o, m);
         });
-    (void)generic;
     rewriter.eraseOp(c);
   }
   // The buffers nothing reads any more, with the copies into them.

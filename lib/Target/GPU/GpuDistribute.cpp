@@ -105,6 +105,14 @@ std::optional<int64_t> mlir::seqmix::upperBound(Value v, int depth) {
   return std::nullopt;
 }
 
+std::optional<int64_t> mlir::seqmix::allocDimBound(Operation *alloc,
+                                                   unsigned dim) {
+  auto type = cast<MemRefType>(alloc->getResult(0).getType());
+  if (!type.isDynamicDim(dim))
+    return type.getDimSize(dim);
+  return upperBound(alloc->getOperand(type.getDynamicDimIndex(dim)));
+}
+
 SmallVector<Value> mlir::seqmix::delinearize(ImplicitLocOpBuilder &b,
                                              Value linear,
                                              ArrayRef<Value> sizes) {
@@ -797,10 +805,8 @@ struct GpuDistributePass
         return op->emitError() << kPass << ": a scratch buffer of "
                                << type.getElementType() << " elements";
       std::optional<int64_t> bound = elem;
-      unsigned dyn = 0;
-      for (int64_t d : type.getShape()) {
-        std::optional<int64_t> ub =
-            ShapedType::isDynamic(d) ? upperBound(op->getOperand(dyn++)) : d;
+      for (unsigned d = 0; d < type.getRank(); ++d) {
+        std::optional<int64_t> ub = allocDimBound(op, d);
         bound = bound && ub ? std::optional(*bound * std::max<int64_t>(*ub, 0))
                             : std::nullopt;
       }

@@ -23,6 +23,9 @@ class LaunchOp;
 
 namespace mlir::seqmix {
 
+/// Threads of a warp.
+constexpr int64_t kWarp = 32;
+
 /// Marks ops the schedule built already spread over the threads (the
 /// distribution leaves them as they are).
 constexpr llvm::StringLiteral kDistributedAttr = "seqmix.gpu.distributed";
@@ -71,6 +74,11 @@ Value yieldedAt(OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> ivs,
 /// ...), or nullopt.
 std::optional<int64_t> upperBound(Value v, int depth = 0);
 
+/// A constant bound of dimension `dim` of the buffer `alloc` allocates (a
+/// memref.alloc or alloca): its static size, or upperBound of its size
+/// operand.
+std::optional<int64_t> allocDimBound(Operation *alloc, unsigned dim);
+
 /// The element type of `func`'s activations when the layer is bf16 or f16
 /// (the dtype of its tensor-core operands), else null.
 Type mmaElementType(func::FuncOp func);
@@ -96,6 +104,10 @@ Value packMmaPair(OpBuilder &b, Location loc, Type mmaType, Value lo, Value hi);
 SmallVector<Value> mmaSync(OpBuilder &b, Location loc, Type mmaType,
                            ArrayRef<Value> a, ArrayRef<Value> bRegs,
                            ArrayRef<Value> c);
+
+/// Whether the body of `op` is arithmetic on its arguments and indices
+/// only (pure ops without regions) and yields one value.
+bool hasPureBody(linalg::LinalgOp op);
 
 /// Whether `op` is a contraction C[m, n] += A[m, k] * B[k, n] on memrefs
 /// (f32 accumulator, the plain multiply-add body) that tensor-core tiles

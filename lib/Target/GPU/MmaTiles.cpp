@@ -392,8 +392,7 @@ bool mlir::seqmix::isMmaEpilogue(linalg::LinalgOp contraction,
       op.getNumReductionLoops() != 0 ||
       !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
     return false;
-  auto yield = cast<linalg::YieldOp>(op.getBlock()->getTerminator());
-  if (yield.getNumOperands() != 1)
+  if (!hasPureBody(op))
     return false;
   for (OpOperand *in : op.getDpsInputOperands()) {
     AffineMap m = op.getMatchingIndexingMap(in);
@@ -408,11 +407,15 @@ bool mlir::seqmix::isMmaEpilogue(linalg::LinalgOp contraction,
     if (viewRoot(in->get()) == viewRoot(c->c))
       return false;
   }
-  // Nothing in the body but arithmetic on its arguments and indices.
+  return true;
+}
+
+bool mlir::seqmix::hasPureBody(linalg::LinalgOp op) {
   for (Operation &o : op.getBlock()->without_terminator())
     if (o.getNumRegions() != 0 || !isPure(&o))
       return false;
-  return true;
+  return cast<linalg::YieldOp>(op.getBlock()->getTerminator())
+             .getNumOperands() == 1;
 }
 
 void mlir::seqmix::buildMmaContraction(ImplicitLocOpBuilder &b,

@@ -31,7 +31,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-constexpr int64_t kWarp = 32;
 
 using Combiner = ReductionCombiner;
 

@@ -57,7 +57,6 @@ using namespace mlir;
 using namespace mlir::seqmix;
 
 namespace {
-constexpr int64_t kWarp = 32;
 /// Columns of a tile held in registers (4 f32 per 8 columns per lane).
 constexpr int64_t kMaxRegisterCols = 64;
 /// Columns of any 2-D op of a run (its lane's elements unrolled).
@@ -127,14 +126,6 @@ std::optional<int64_t> boundOf(linalg::LinalgOp op, unsigned dim) {
   return size.value ? upperBound(size.value) : std::nullopt;
 }
 
-bool pureBody(linalg::LinalgOp op) {
-  for (Operation &o : op.getBlock()->without_terminator())
-    if (o.getNumRegions() != 0 || !isPure(&o))
-      return false;
-  return cast<linalg::YieldOp>(op.getBlock()->getTerminator())
-             .getNumOperands() == 1;
-}
-
 /// `op` as an op of a run, or nullopt.
 std::optional<RunOp> classify(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
@@ -170,7 +161,7 @@ std::optional<RunOp> classify(linalg::LinalgOp op) {
     r.kSteps = (*kt + 1) / 2;
     return r;
   }
-  if (!pureBody(op))
+  if (!hasPureBody(op))
     return std::nullopt;
   SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
   if (op.getNumLoops() == 1) {
@@ -222,6 +213,36 @@ SmallVector<unsigned> registerDims(const RunOp &r, OpOperand &operand,
   if (operand.getOperandNumber() == 2)
     return {r.c->m, r.c->n};
   return {}; // B never
+}
+
+/// Whether `op` writes all of `root` without reading it: an elementwise
+/// op (classify) whose output is `root`, its output argument unused, and
+/// no input `root`.
+bool writesWhole(linalg::LinalgOp op, Value root) {
+  std::optional<RunOp> r = classify(op);
+  OpOperand *init = op.getDpsInitOperand(0);
+  return r && r->kind == Kind::Map && init->get() == root &&
+         op.getMatchingBlockArgument(init).use_empty() &&
+         llvm::none_of(op.getDpsInputOperands(),
+                       [&](OpOperand *in) { return in->get() == root; });
+}
+
+/// The 8-column tiles of its buffer that `operand` of `r` touches (A of a
+/// contraction: two per k-step).
+int64_t tilesOf(const RunOp &r, OpOperand &operand) {
+  return r.kind == Kind::Contract && operand.getOperandNumber() == 0
+             ? 2 * r.kSteps
+             : r.colTiles;
+}
+
+/// Whether an op of `ops` uses the buffer (or a view of the buffer) of
+/// `v`.
+bool touches(ArrayRef<RunOp> ops, Value v) {
+  return llvm::any_of(ops, [&](const RunOp &r) {
+    return llvm::any_of(r.op->getOpOperands(), [&](OpOperand &operand) {
+      return viewRoot(operand.get()) == viewRoot(v);
+    });
+  });
 }
 
 /// The memref operand roots the run's ops write.
@@ -329,12 +350,8 @@ mlir::seqmix::matchRowRun(ArrayRef<Operation *> ops,
     }
     for (auto [block, f] : firstIn) {
       auto l = dyn_cast<linalg::LinalgOp>(f);
-      std::optional<RunOp> r = l ? classify(l) : std::nullopt;
-      ok &= !block->findAncestorOpInBlock(*run.front().op) && r &&
-            r->kind == Kind::Map && l.getDpsInitOperand(0)->get() == root &&
-            l.getMatchingBlockArgument(l.getDpsInitOperand(0)).use_empty() &&
-            llvm::none_of(l.getDpsInputOperands(),
-                          [&](OpOperand *in) { return in->get() == root; });
+      ok &= !block->findAncestorOpInBlock(*run.front().op) && l &&
+            writesWhole(l, root);
     }
     for (const RunOp &r : run) {
       if (!ok)
@@ -353,24 +370,15 @@ mlir::seqmix::matchRowRun(ArrayRef<Operation *> ops,
         for (auto [i, d] : llvm::enumerate(dims))
           ok &= map.getDimPosition(i) == d;
         if (type.getRank() == 2)
-          tilesNeeded =
-              std::max(tilesNeeded, r.kind == Kind::Contract &&
-                                            operand.getOperandNumber() == 0
-                                        ? 2 * r.kSteps
-                                        : r.colTiles);
+          tilesNeeded = std::max(tilesNeeded, tilesOf(r, operand));
         if (r.kind == Kind::Contract)
           inContraction = true;
       }
       if (!uses || !ok)
         continue;
       if (first) {
-        // Written before it is read: the output of an elementwise op that
-        // does not read it.
-        OpOperand *init = r.op.getDpsInitOperand(0);
-        ok = r.kind == Kind::Map && init->get() == root &&
-             r.op.getMatchingBlockArgument(init).use_empty() &&
-             llvm::none_of(r.op.getDpsInputOperands(),
-                           [&](OpOperand *in) { return in->get() == root; });
+        // Written before it is read.
+        ok = writesWhole(r.op, root);
         first = false;
       }
     }
@@ -405,7 +413,6 @@ struct RunEmitter {
   DenseMap<Value, SmallVector<Value>> regs;
   DenseMap<Value, Value> mems;
   Value r0, lane, g, t2, zero;
-  SmallVector<Value> rowSizes; // per run op, of its row dimension
 
   Value cst(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
   Value addc(Value x, int64_t v) {
@@ -484,12 +491,8 @@ struct RunEmitter {
     auto alloc = buffer.getDefiningOp<memref::AllocOp>();
     if (!alloc || !alloc->getParentOfType<gpu::LaunchOp>())
       return false;
-    MemRefType type = alloc.getType();
-    for (unsigned d = 0; d < type.getRank(); ++d) {
-      std::optional<int64_t> ub =
-          type.isDynamicDim(d)
-              ? upperBound(alloc.getDynamicSizes()[type.getDynamicDimIndex(d)])
-              : std::optional<int64_t>(type.getDimSize(d));
+    for (unsigned d = 0; d < alloc.getType().getRank(); ++d) {
+      std::optional<int64_t> ub = allocDimBound(alloc, d);
       if (!ub || (d == dim && most >= *ub))
         return false;
     }
@@ -637,10 +640,11 @@ struct RunEmitter {
     lane = g = t2 = Value(); // (only inside the loop)
   }
 
-  void emitMap(const RunOp &r, Value rows, Value cols) {
+  void emitMap(const RunOp &r) {
     linalg::LinalgOp op = r.op;
     OpOperand *init = op.getDpsInitOperand(0);
     bool oneD = op.getNumLoops() == 1;
+    Value rows = limit[r.rowDim], cols = oneD ? Value() : limit[r.colDim];
     perLane([&] {
       int64_t tiles = oneD ? 1 : r.colTiles;
       for (int64_t j = 0; j < tiles; ++j)
@@ -672,8 +676,9 @@ struct RunEmitter {
     });
   }
 
-  void emitReduce(const RunOp &r, Value rows, Value cols, Value partials) {
+  void emitReduce(const RunOp &r, Value partials) {
     linalg::LinalgOp op = r.op;
+    Value rows = limit[r.rowDim], cols = limit[r.colDim];
     OpOperand *init = op.getDpsInitOperand(0);
     ReductionCombiner comb = *reductionCombiner(op);
     bool outFirst =
@@ -782,7 +787,7 @@ struct RunEmitter {
     return true;
   }
 
-  void emitContract(const RunOp &r, Value sizeM, Value sizeN, Value sizeK,
+  void emitContract(const RunOp &r, Value sizeK,
                     const RunOp *prologue = nullptr,
                     const std::pair<SmallVector<Value>, SmallVector<int64_t>>
                         *prologueLimits = nullptr) {
@@ -790,8 +795,8 @@ struct RunEmitter {
     const MmaContraction &c = *r.c;
     OpOperand &opA = op->getOpOperand(0), &opB = op->getOpOperand(1),
               &opC = op->getOpOperand(2);
-    Value rowsCheck = checkOf(sizeM, 16), colsCheck = checkOf(sizeN, 8),
-          kCheck = checkOf(sizeK, 16);
+    // (The sizes a point may pass: null where none.)
+    Value rowsCheck = limit[c.m], colsCheck = limit[c.n], kCheck = limit[c.k];
     auto point = [&](Value row, Value col, Value k) {
       SmallVector<Value> ivs(3, zero);
       ivs[c.m] = row;
@@ -821,8 +826,8 @@ struct RunEmitter {
     // C's element (j, e) of this lane: its position and bounds.
     auto cPoint = [&](int64_t j, int64_t e) {
       Value row = rowAt(e / 2), col = colAt(j, e);
-      Value inb = all(rowsCheck ? lt(row, sizeM) : Value(),
-                      colsCheck ? lt(col, sizeN) : Value());
+      Value inb = all(rowsCheck ? lt(row, rowsCheck) : Value(),
+                      colsCheck ? lt(col, colsCheck) : Value());
       return std::make_tuple(row, col, inb);
     };
     auto cInit = [&](int64_t j, int64_t e) {
@@ -980,14 +985,12 @@ struct RunEmitter {
                                b, arith::DivUIOp::create(b, k, cst(8)), cst(4)),
                            arith::RemUIOp::create(b, k, cst(2))),
                        2 * (e / 2));
-              x = convertFloat(
-                  b, b.getLoc(),
-                  memref::LoadOp::create(b, mems[c.a], ValueRange{owner, slot}),
-                  mmaType);
-              if (kCheck)
-                x = arith::SelectOp::create(
-                    b, lt(k, sizeK), x,
-                    arith::ConstantOp::create(b, b.getZeroAttr(mmaType)));
+              x = zeroPastK(
+                  convertFloat(b, b.getLoc(),
+                               memref::LoadOp::create(b, mems[c.a],
+                                                      ValueRange{owner, slot}),
+                               mmaType),
+                  k);
             } else {
               x = loadA(row, k);
             }
@@ -1034,10 +1037,7 @@ void mlir::seqmix::buildRowRun(IRRewriter &rewriter, const RowRun &run,
     for (const RunOp &r : ops)
       for (OpOperand &operand : r.op->getOpOperands())
         if (operand.get() == root)
-          tiles = std::max(tiles, r.kind == Kind::Contract &&
-                                          operand.getOperandNumber() == 0
-                                      ? 2 * r.kSteps
-                                      : r.colTiles);
+          tiles = std::max(tiles, tilesOf(r, operand));
     em.slots[root] = type.getRank() == 1 ? 2 : 4 * tiles;
     if (emulate)
       em.mems[root] = memref::AllocOp::create(
@@ -1100,7 +1100,6 @@ void mlir::seqmix::buildRowRun(IRRewriter &rewriter, const RowRun &run,
         b, arith::ConstantIntOp::create(b, b.getI32Type(), -1));
   };
   for (auto [i, r] : llvm::enumerate(ops)) {
-    ArrayRef<Value> s = sizes[i];
     em.limit = limits[i].first;
     em.reach = limits[i].second;
     // An elementwise op on the next contraction's C (O's rescale) is its
@@ -1114,49 +1113,29 @@ void mlir::seqmix::buildRowRun(IRRewriter &rewriter, const RowRun &run,
     // bar.warp.sync.
     Value out = r.op.getDpsInitOperand(0)->get();
     if (!emulate && !em.inRegisters(out) &&
-        llvm::any_of(ArrayRef<RunOp>(ops).take_front(prologue ? i - 1 : i),
-                     [&](const RunOp &p) {
-                       return llvm::any_of(
-                           p.op->getOpOperands(), [&](OpOperand &operand) {
-                             return viewRoot(operand.get()) == viewRoot(out);
-                           });
-                     }))
+        touches(ArrayRef<RunOp>(ops).take_front(prologue ? i - 1 : i), out))
       warpSync();
     switch (r.kind) {
     case Kind::Map:
-      em.emitMap(r, em.checkOf(s[r.rowDim], 16),
-                 r.op.getNumLoops() == 2 ? em.checkOf(s[r.colDim], 8)
-                                         : Value());
+      em.emitMap(r);
       break;
     case Kind::Reduce:
-      em.emitReduce(r, em.checkOf(s[r.rowDim], 16), em.checkOf(s[r.colDim], 8),
-                    partials);
+      em.emitReduce(r, partials);
       break;
     case Kind::Contract:
-      em.emitContract(r, s[r.c->m], s[r.c->n], s[r.c->k], prologue,
+      em.emitContract(r, sizes[i][r.c->k], prologue,
                       prologue ? &limits[i - 1] : nullptr);
       break;
     }
     // Memory the op wrote that a later op of the run touches: the lanes of
     // the warp see each other's writes after a bar.warp.sync.
-    if (emulate || em.inRegisters(out))
-      continue;
-    bool later = false;
-    for (const RunOp &n : ArrayRef<RunOp>(ops).drop_front(i + 1))
-      for (OpOperand &operand : n.op->getOpOperands())
-        later |= viewRoot(operand.get()) == viewRoot(out);
-    if (later)
+    if (!emulate && !em.inRegisters(out) &&
+        touches(ArrayRef<RunOp>(ops).drop_front(i + 1), out))
       warpSync();
   }
   b.setInsertionPointAfter(loop);
   gpu::BarrierOp::create(b);
+  // (In order: the ops, then each buffer's deallocations and allocation.)
   for (Operation *o : run.erased)
-    if (!isa<memref::AllocOp>(o) && !isa<memref::DeallocOp>(o))
-      rewriter.eraseOp(o);
-  for (Operation *o : run.erased)
-    if (isa<memref::DeallocOp>(o))
-      rewriter.eraseOp(o);
-  for (Operation *o : run.erased)
-    if (isa<memref::AllocOp>(o))
-      rewriter.eraseOp(o);
+    rewriter.eraseOp(o);
 }
